@@ -1,0 +1,87 @@
+/**
+ * buildApp: the whole service as a Fastify instance, with no listening, no signals and no process state, so tests
+ * build it and `inject` (fastify/demo `app.ts`). Platform first, then the tenant-scoped capabilities.
+ */
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { Config } from './platform/config.ts';
+import { forTenant, type Database } from './platform/db.ts';
+import type { Keyring } from './platform/crypto.ts';
+import { loggerOptions, requestLogging } from './platform/logging.ts';
+import { Problem, PROBLEM_CONTENT_TYPE, problemErrorHandler } from './platform/errors/problem.ts';
+import { tenancyPlugin, TenantResolver } from './platform/tenancy/plugin.ts';
+import { listTenantHosts } from './platform/tenancy/tenant.global.ts';
+import { requireScope } from './platform/auth.ts';
+import { opsRoutes } from './platform/ops.ts';
+import { apiReferenceRoutes, SECURITY_SCHEME, swaggerPlugin } from './platform/openapi.ts';
+import { KeyStore } from './oauth/keys.ts';
+import { AccessTokens } from './oauth/tokens.ts';
+import { oauthPlugin } from './oauth/plugin.ts';
+import { TOKEN_PATH } from './oauth/routes/token.ts';
+import { BUILT_IN_APIS, IAM_AUDIENCE, IAM_SCOPE } from './downstream/protected-apis.ts';
+import { tenantRoutes } from './tenancy/routes.ts';
+
+export interface AppDeps {
+  config: Config;
+  database: Database;
+  keyring: Keyring;
+  /** A logger instance (tests pass one that writes to memory); otherwise pino with `loggerOptions`. */
+  logger?: FastifyBaseLogger;
+}
+
+export async function buildApp({ config, database, keyring, logger }: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(logger ? { loggerInstance: logger } : { logger: loggerOptions(config.LOG_LEVEL) }),
+    // One line per request comes from `requestLogging`, not Fastify's pair of lines.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    trustProxy: config.TRUST_PROXY ? config.TRUST_PROXY.split(',').map((s) => s.trim()) : false,
+    return503OnClosing: true,
+    routerOptions: { ignoreTrailingSlash: false, maxParamLength: 256 },
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.decorateRequest('principal', null);
+  app.decorateRequest('clientId', null);
+  requestLogging(app);
+
+  app.setErrorHandler(problemErrorHandler);
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).type(PROBLEM_CONTENT_TYPE).send(new Problem(404, 'not-found', 'Not Found', `No route for ${request.method} ${request.url.split('?')[0]}.`).body()),
+  );
+
+  const scopeFor = (tenantId: string) => forTenant(database.db, tenantId);
+  const keys = new KeyStore({ scopeFor, keyring });
+  const tokens = new AccessTokens(keys);
+  const resolver = new TenantResolver({ db: database.db, mode: config.TENANCY_MODE, defaultTenantSlug: config.DEFAULT_TENANT_SLUG });
+  app.decorate('services', { keys, tokens, resolver });
+
+  await app.register(swaggerPlugin, {
+    tokenPath: TOKEN_PATH,
+    scopes: Object.fromEntries(BUILT_IN_APIS.flatMap((a) => a.scopes.map((s) => [s, a.displayName]))),
+  });
+  opsRoutes(app, { pool: database.pool });
+
+  await app.register(async function tenantScoped(scoped) {
+    await scoped.register(tenancyPlugin, { resolver });
+    await scoped.register(oauthPlugin, { scopeFor, keyring, keys, tokens, accessTokenTtl: config.ACCESS_TOKEN_TTL_SECONDS });
+    await scoped.register(async function managementApi(api) {
+      api.setErrorHandler(problemErrorHandler);
+      // Authentication runs before the body is read: unauthenticated callers cannot make us parse anything.
+      api.addHook('onRequest', requireScope(tokens, { audience: IAM_AUDIENCE, scope: IAM_SCOPE }));
+      // Every route here is documented with the scheme and scope the hook above enforces.
+      api.addHook('onRoute', (route) => {
+        route.schema = { ...route.schema, security: [{ [SECURITY_SCHEME]: [IAM_SCOPE] }] };
+      });
+      tenantRoutes(api, { listHosts: (tenantId) => listTenantHosts(database.db, tenantId) });
+    });
+    await scoped.register(apiReferenceRoutes, { tokenPath: TOKEN_PATH });
+  });
+  return app;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    services: { keys: KeyStore; tokens: AccessTokens; resolver: TenantResolver };
+  }
+}

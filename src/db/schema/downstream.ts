@@ -1,0 +1,47 @@
+/** Downstream clients (OAuth clients we issue tokens to) and their secrets. */
+import { sql } from 'drizzle-orm';
+import { customType, foreignKey, index, integer, pgTable, primaryKey, text, uuid } from 'drizzle-orm/pg-core';
+import { tenantId, timestamps, timestamptz } from './_columns.ts';
+import { tenants } from './tenancy.ts';
+
+export const CLIENT_TYPES = ['MachineClient', 'InteractiveApplication', 'ClientSideApplication'] as const;
+export type ClientType = (typeof CLIENT_TYPES)[number];
+
+const bytea = customType<{ data: Buffer }>({ dataType: () => 'bytea' });
+
+export const clients = pgTable(
+  'clients',
+  {
+    tenantId: tenantId().references(() => tenants.id, { onDelete: 'cascade' }),
+    clientId: text('client_id').notNull(),
+    clientType: text('client_type', { enum: CLIENT_TYPES }).notNull(),
+    displayName: text('display_name').notNull(),
+    allowedScopes: text('allowed_scopes').array().notNull().default(sql`'{}'::text[]`),
+    redirectUris: text('redirect_uris').array().notNull().default(sql`'{}'::text[]`),
+    postLogoutRedirectUris: text('post_logout_redirect_uris').array().notNull().default(sql`'{}'::text[]`),
+    allowedCorsOrigins: text('allowed_cors_origins').array().notNull().default(sql`'{}'::text[]`),
+    accessTokenLifetime: integer('access_token_lifetime'),
+    refreshTokenLifetime: integer('refresh_token_lifetime'),
+    ...timestamps,
+  },
+  (t) => [primaryKey({ name: 'clients_pkey', columns: [t.tenantId, t.clientId] })],
+);
+
+export const clientSecrets = pgTable(
+  'client_secrets',
+  {
+    tenantId: tenantId(),
+    id: uuid('id').notNull().defaultRandom(),
+    clientId: text('client_id').notNull(),
+    /** HMAC-SHA-256 of the secret under the server-side pepper; the secret itself is shown once. */
+    secretHash: bytea('secret_hash').notNull(),
+    description: text('description'),
+    expiresAt: timestamptz('expires_at'),
+    createdAt: timestamptz('created_at').notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ name: 'client_secrets_pkey', columns: [t.tenantId, t.id] }),
+    foreignKey({ name: 'client_secrets_client_fk', columns: [t.tenantId, t.clientId], foreignColumns: [clients.tenantId, clients.clientId] }).onDelete('cascade'),
+    index('client_secrets_tenant_id_client_id_idx').on(t.tenantId, t.clientId),
+  ],
+);

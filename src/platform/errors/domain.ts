@@ -1,0 +1,18 @@
+/**
+ * Errors that services throw. They carry no protocol: each plugin's error handler maps them to OAuth, SCIM or
+ * RFC 9457 problems, which is how one service serves `/api` and `/scim/v2` alike.
+ */
+export class DomainError extends Error {
+  readonly details: Record<string, unknown> | undefined;
+  constructor(message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.name = new.target.name;
+    this.details = details;
+  }
+}
+export class NotFound extends DomainError {}
+export class Conflict extends DomainError {}
+export class Invalid extends DomainError {}
+export class Forbidden extends DomainError {}
+/** The stored version differs from the one the caller saw (If-Match). */
+export class PreconditionFailed extends DomainError {}

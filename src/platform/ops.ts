@@ -1,0 +1,19 @@
+/** Liveness and readiness, outside tenancy: load balancers probe with any Host header. */
+import type { FastifyInstance } from 'fastify';
+import type pg from 'pg';
+import { migrationsApplied } from './db.ts';
+
+export function opsRoutes(app: FastifyInstance, deps: { pool: pg.Pool }) {
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  let migrated = false;
+  app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
+    try {
+      await deps.pool.query('SELECT 1');
+      migrated ||= await migrationsApplied(deps.pool);
+      if (!migrated) return reply.status(503).send({ status: 'unavailable', reason: 'migrations not applied' });
+      return { status: 'ready' };
+    } catch {
+      return reply.status(503).send({ status: 'unavailable', reason: 'database unreachable' });
+    }
+  });
+}

@@ -1,0 +1,66 @@
+/**
+ * Host → tenant, once per request, before any route of the tenant-scoped context runs.
+ * Multi-tenant installs answer unknown hosts with 404; single-tenant installs serve them as the default tenant.
+ */
+import fp from 'fastify-plugin';
+import type { FastifyInstance } from 'fastify';
+import type { Db } from '../db.ts';
+import { Problem, PROBLEM_CONTENT_TYPE } from '../errors/problem.ts';
+import { normalizeHost, stripPort, type Tenant } from './tenant.ts';
+import { findTenantByHosts, findTenantBySlug } from './tenant.global.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the tenancy plugin for every route in a tenant-scoped context. */
+    tenant: Tenant;
+  }
+}
+
+export interface TenancyOptions {
+  db: Db;
+  mode: 'single' | 'multi';
+  defaultTenantSlug: string;
+  /** How long a resolved host is remembered; tenants and hosts rarely change. */
+  cacheMs?: number;
+}
+
+export class TenantResolver {
+  readonly #cache = new Map<string, { tenant: Tenant | undefined; until: number }>();
+  readonly opts: TenancyOptions;
+  constructor(opts: TenancyOptions) {
+    this.opts = opts;
+  }
+
+  async resolve(hostHeader: string | undefined): Promise<Tenant | undefined> {
+    const host = normalizeHost(hostHeader ?? '');
+    const hit = this.#cache.get(host);
+    if (hit && hit.until > Date.now()) return hit.tenant;
+    const candidates = [...new Set([host, stripPort(host)])].filter(Boolean);
+    let tenant: Tenant | undefined = candidates.length ? await findTenantByHosts(this.opts.db, candidates) : undefined;
+    if (tenant) tenant = { id: tenant.id, slug: tenant.slug, displayName: tenant.displayName, issuer: tenant.issuer };
+    else if (this.opts.mode === 'single') tenant = await findTenantBySlug(this.opts.db, this.opts.defaultTenantSlug);
+    // Unknown hosts are remembered briefly, so a tenant created elsewhere shows up within seconds.
+    this.#cache.set(host, { tenant, until: Date.now() + (tenant ? (this.opts.cacheMs ?? 30_000) : 2_000) });
+    if (this.#cache.size > 10_000) this.#cache.clear();
+    return tenant;
+  }
+
+  forget(): void {
+    this.#cache.clear();
+  }
+}
+
+export const tenancyPlugin = fp(
+  async (app: FastifyInstance, opts: { resolver: TenantResolver }) => {
+    if (!app.hasRequestDecorator('tenant')) app.decorateRequest('tenant', null as unknown as Tenant);
+    app.addHook('onRequest', async (request, reply) => {
+      const tenant = await opts.resolver.resolve(request.headers.host);
+      if (!tenant) {
+        const p = new Problem(404, 'unknown-host', 'Unknown host', 'No tenant is configured for this host name.');
+        return reply.status(404).type(PROBLEM_CONTENT_TYPE).send(p.body());
+      }
+      request.tenant = tenant;
+    });
+  },
+  { name: 'tenancy' },
+);

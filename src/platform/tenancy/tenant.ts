@@ -1,0 +1,17 @@
+export interface Tenant {
+  id: string;
+  slug: string;
+  displayName: string;
+  /** RFC 8414 §2: the issuer identifier, an https (or, locally, http) URL with no query or fragment. */
+  issuer: string;
+}
+
+/** Host header values are compared lowercased; a trailing dot is the same host. */
+export function normalizeHost(host: string): string {
+  return host.trim().toLowerCase().replace(/\.(?=:|$)/, '');
+}
+
+/** `acme.example.com:8443` → `acme.example.com`; `[::1]:80` → `[::1]`. */
+export function stripPort(host: string): string {
+  return host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.replace(/:\d+$/, '');
+}

@@ -1,0 +1,86 @@
+/**
+ * The process: configuration, the database (embedded PostgreSQL when DATABASE_URL is unset), migrations, first-start
+ * bootstrap, listening, and graceful shutdown. Nothing testable lives here; `buildApp` is the service.
+ */
+import { loadConfig, ConfigError, type Config } from './platform/config.ts';
+import { openDatabase, runMigrations } from './platform/db.ts';
+import { keyring, loadMasterKey } from './platform/crypto.ts';
+import { startEmbeddedPostgres, type EmbeddedServer } from './platform/embedded-postgres.ts';
+import { buildApp } from './app.ts';
+import { ensureBootstrap } from './tenancy/tenants.global.ts';
+import { printCredentials } from './cli/print.ts';
+
+async function main(config: Config) {
+  let embedded: EmbeddedServer | undefined;
+  let url = config.DATABASE_URL;
+  const bootLog = (msg: string) => process.stderr.write(JSON.stringify({ level: 30, time: Date.now(), msg }) + '\n');
+  if (!url) {
+    bootLog(`database: embedded PostgreSQL in ${config.DATA_DIR} on 127.0.0.1:${config.EMBEDDED_PG_PORT}`);
+    embedded = await startEmbeddedPostgres({ dataDir: config.DATA_DIR, port: config.EMBEDDED_PG_PORT });
+    url = embedded.url();
+  } else {
+    bootLog(`database: external PostgreSQL at ${new URL(url).host}`);
+  }
+  const database = openDatabase(url, { max: config.DB_POOL_SIZE });
+  if (config.RUN_MIGRATIONS) await runMigrations(database.pool);
+  const keys = keyring(await loadMasterKey(config.MASTER_KEY, config.DATA_DIR));
+
+  const publicUrl = new URL(config.PUBLIC_URL);
+  const created = await ensureBootstrap(database.db, keys, {
+    slug: config.DEFAULT_TENANT_SLUG,
+    issuer: config.PUBLIC_URL,
+    hosts: [publicUrl.host, publicUrl.hostname],
+    bootstrapClientId: config.BOOTSTRAP_CLIENT_ID,
+    bootstrapClientSecret: config.BOOTSTRAP_CLIENT_SECRET,
+  });
+  // The "introductory email": shown once on the terminal, never logged and never shown again.
+  if (created) printCredentials(created, { generated: !config.BOOTSTRAP_CLIENT_SECRET });
+
+  const app = await buildApp({ config, database, keyring: keys });
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    app.log.info({ signal }, 'shutting down');
+    const force = setTimeout(() => {
+      app.log.error('shutdown timed out; exiting');
+      process.exit(1);
+    }, config.SHUTDOWN_TIMEOUT_MS);
+    force.unref();
+    try {
+      await app.close(); // stops accepting, waits for in-flight requests
+      await database.close();
+      await embedded?.stop();
+      app.log.info('stopped');
+      process.exit(0);
+    } catch (err) {
+      app.log.error({ err }, 'shutdown failed');
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  try {
+    await app.listen({ port: config.PORT, host: config.LISTEN_HOST });
+  } catch (err) {
+    app.log.error({ err }, 'listen failed');
+    await database.close();
+    await embedded?.stop();
+    process.exit(1);
+  }
+}
+
+let config: Config;
+try {
+  config = loadConfig();
+} catch (e) {
+  if (e instanceof ConfigError) {
+    process.stderr.write(e.message + '\n');
+    process.exit(1);
+  }
+  throw e;
+}
+main(config).catch((err) => {
+  process.stderr.write(`startup failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});

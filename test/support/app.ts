@@ -1,0 +1,85 @@
+/**
+ * A built app on the run's database with a fresh tenant of its own (own host, own issuer, own bootstrap client).
+ * Logs go to memory so tests can read them (redaction tests).
+ */
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { inject } from 'vitest';
+import { buildApp } from '../../src/app.ts';
+import { loadConfig, type Config } from '../../src/platform/config.ts';
+import { openDatabase, type Database } from '../../src/platform/db.ts';
+import { keyring, type Keyring } from '../../src/platform/crypto.ts';
+import { loggerOptions } from '../../src/platform/logging.ts';
+import { createTenant, type CreatedTenant } from '../../src/tenancy/tenants.global.ts';
+import type { FastifyInstance } from 'fastify';
+
+export interface TestEnv {
+  app: FastifyInstance;
+  database: Database;
+  keys: Keyring;
+  config: Config;
+  logs: string[];
+  /** Creates another tenant on this app's database. */
+  newTenant(): Promise<TestTenant>;
+  close(): Promise<void>;
+}
+
+export interface TestTenant extends CreatedTenant {
+  host: string;
+}
+
+export function testConfig(env: Record<string, string> = {}): Config {
+  return loadConfig({ DATABASE_URL: inject('databaseUrl'), MASTER_KEY: inject('masterKey'), TENANCY_MODE: 'multi', LOG_LEVEL: 'info', ...env });
+}
+
+export async function testEnv(env: Record<string, string> = {}): Promise<TestEnv> {
+  const config = testConfig(env);
+  const database = openDatabase(config.DATABASE_URL!, { max: 5 });
+  const keys = keyring(Buffer.from(config.MASTER_KEY!, 'base64'));
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      logs.push(chunk.toString());
+      cb();
+    },
+  });
+  const logger = pino(loggerOptions(config.LOG_LEVEL), sink);
+  const app = await buildApp({ config, database, keyring: keys, logger });
+  await app.ready();
+  return {
+    app,
+    database,
+    keys,
+    config,
+    logs,
+    newTenant: () => newTenant(database, keys),
+    async close() {
+      await app.close();
+      await database.close();
+    },
+  };
+}
+
+export async function newTenant(database: Database, keys: Keyring, opts: { host?: string; issuer?: string } = {}): Promise<TestTenant> {
+  const slug = `t-${randomBytes(5).toString('hex')}`;
+  const host = opts.host ?? `${slug}.test`;
+  const created = await createTenant(database.db, keys, { slug, displayName: `Tenant ${slug}`, issuer: opts.issuer ?? `http://${host}`, hosts: [host] });
+  return { ...created, host };
+}
+
+export function basic(id: string, secret: string): string {
+  return 'Basic ' + Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64');
+}
+
+/** A client_credentials token for the tenant's bootstrap client, through the real token endpoint. */
+export async function bootstrapToken(app: FastifyInstance, t: TestTenant, scope = 'iam/'): Promise<string> {
+  const res = await app.inject({
+    method: 'POST',
+    url: '/oauth2/token',
+    headers: { host: t.host, authorization: basic(t.clientId, t.clientSecret), 'content-type': 'application/x-www-form-urlencoded' },
+    payload: new URLSearchParams({ grant_type: 'client_credentials', scope }).toString(),
+  });
+  if (res.statusCode !== 200) throw new Error(`token request failed: ${res.statusCode} ${res.body}`);
+  return res.json().access_token;
+}
