@@ -10,7 +10,7 @@ import type { Keyring } from './platform/crypto.ts';
 import { loggerOptions, requestLogging } from './platform/logging.ts';
 import { Problem, PROBLEM_CONTENT_TYPE, problemErrorHandler } from './platform/errors/problem.ts';
 import { tenancyPlugin, TenantResolver } from './platform/tenancy/plugin.ts';
-import { listTenantHosts } from './platform/tenancy/tenant.global.ts';
+import { listTenantHosts, updateTenantDisplayName } from './platform/tenancy/tenant.global.ts';
 import { requireScope } from './platform/auth.ts';
 import { opsRoutes } from './platform/ops.ts';
 import { apiReferenceRoutes, SECURITY_SCHEME, swaggerPlugin } from './platform/openapi.ts';
@@ -67,13 +67,22 @@ export async function buildApp({ config, database, keyring, logger }: AppDeps): 
     await scoped.register(oauthPlugin, { scopeFor, keyring, keys, tokens, accessTokenTtl: config.ACCESS_TOKEN_TTL_SECONDS });
     await scoped.register(async function managementApi(api) {
       api.setErrorHandler(problemErrorHandler);
+      // `/api` speaks JSON only: anything else is 415 rather than a string handed to validation.
+      api.removeContentTypeParser('text/plain');
       // Authentication runs before the body is read: unauthenticated callers cannot make us parse anything.
       api.addHook('onRequest', requireScope(tokens, { audience: IAM_AUDIENCE, scope: IAM_SCOPE }));
       // Every route here is documented with the scheme and scope the hook above enforces.
       api.addHook('onRoute', (route) => {
         route.schema = { ...route.schema, security: [{ [SECURITY_SCHEME]: [IAM_SCOPE] }] };
       });
-      tenantRoutes(api, { listHosts: (tenantId) => listTenantHosts(database.db, tenantId) });
+      tenantRoutes(api, {
+        listHosts: (tenantId) => listTenantHosts(database.db, tenantId),
+        async updateDisplayName(tenantId, displayName) {
+          const tenant = await updateTenantDisplayName(database.db, tenantId, displayName);
+          resolver.forget();
+          return tenant;
+        },
+      });
     });
     await scoped.register(apiReferenceRoutes, { tokenPath: TOKEN_PATH });
   });

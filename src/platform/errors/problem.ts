@@ -69,8 +69,9 @@ export function toProblem(err: unknown): Problem {
     const errors = fe.validation.map((v) => ({
       location: fe.validationContext ?? 'body',
       path: v.instancePath || '/',
+      code: v.keyword,
       message: v.message ?? 'invalid',
-      ...(typeof (v.params?.issue as { code?: unknown } | undefined)?.code === 'string' ? { code: (v.params.issue as { code: string }).code } : {}),
+      ...v.params,
     }));
     return new Problem(400, 'validation', 'Validation failed', `The ${fe.validationContext ?? 'request'} is not valid.`, { errors });
   }

@@ -48,3 +48,8 @@ export async function listTenantHosts(db: Db, tenantId: string): Promise<string[
 export async function lockTenancy(tx: Tx): Promise<void> {
   await tx.execute(sql`SELECT pg_advisory_xact_lock(${0x1a4d_0002})`);
 }
+
+export async function updateTenantDisplayName(db: Db, tenantId: string, displayName: string): Promise<Tenant> {
+  const [row] = await db.update(tenants).set({ displayName }).where(eq(tenants.id, tenantId)).returning(columns);
+  return row!;
+}
