@@ -46,3 +46,10 @@ export function requireScope(verifier: AccessTokenVerifier, opts: { audience: st
     if (!scopes.includes(opts.scope)) throw Object.assign(new InsufficientScope(`This operation needs scope ${opts.scope}.`), { requiredScope: opts.scope });
   };
 }
+
+/** The audit actor behind an authenticated request: a machine client, or a user signed in through a client. */
+export function actorOf(request: FastifyRequest): { type: 'client' | 'user'; id: string; ip: string } {
+  const p = request.principal;
+  if (!p) throw new Error('actorOf called on an unauthenticated request');
+  return { type: p.subject === p.clientId ? 'client' : 'user', id: p.subject, ip: request.ip };
+}

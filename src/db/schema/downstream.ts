@@ -1,13 +1,13 @@
 /** Downstream clients (OAuth clients we issue tokens to) and their secrets. */
 import { sql } from 'drizzle-orm';
-import { customType, foreignKey, index, integer, pgTable, primaryKey, text, uuid } from 'drizzle-orm/pg-core';
-import { tenantId, timestamps, timestamptz } from './_columns.ts';
+import { foreignKey, index, integer, jsonb, pgTable, primaryKey, text, uuid } from 'drizzle-orm/pg-core';
+import { SIGNING_ALGS } from './oauth.ts';
+import { bytea, tenantId, timestamps, timestamptz } from './_columns.ts';
 import { tenants } from './tenancy.ts';
 
 export const CLIENT_TYPES = ['MachineClient', 'InteractiveApplication', 'ClientSideApplication'] as const;
 export type ClientType = (typeof CLIENT_TYPES)[number];
 
-const bytea = customType<{ data: Buffer }>({ dataType: () => 'bytea' });
 
 export const clients = pgTable(
   'clients',
@@ -22,9 +22,26 @@ export const clients = pgTable(
     allowedCorsOrigins: text('allowed_cors_origins').array().notNull().default(sql`'{}'::text[]`),
     accessTokenLifetime: integer('access_token_lifetime'),
     refreshTokenLifetime: integer('refresh_token_lifetime'),
+    /** RFC 7523 private_key_jwt: the client's public keys (a JWK Set). */
+    jwks: jsonb('jwks').$type<{ keys: Record<string, unknown>[] } | null>(),
+    /** Access and ID token signing algorithm for this client. */
+    tokenSigningAlg: text('token_signing_alg', { enum: SIGNING_ALGS }).notNull().default('ES256'),
     ...timestamps,
   },
   (t) => [primaryKey({ name: 'clients_pkey', columns: [t.tenantId, t.clientId] })],
+);
+
+/** A tenant's own APIs (audience + scopes), beside the built-in ones. */
+export const protectedApis = pgTable(
+  'protected_apis',
+  {
+    tenantId: tenantId().references(() => tenants.id, { onDelete: 'cascade' }),
+    audience: text('audience').notNull(),
+    displayName: text('display_name').notNull(),
+    scopes: text('scopes').array().notNull(),
+    ...timestamps,
+  },
+  (t) => [primaryKey({ name: 'protected_apis_pkey', columns: [t.tenantId, t.audience] })],
 );
 
 export const clientSecrets = pgTable(

@@ -1,8 +1,9 @@
 /** Signing keys. Private keys are stored encrypted (AES-256-GCM under the master key). */
-import { jsonb, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core';
+import { index, jsonb, pgTable, primaryKey, text, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { sql } from 'drizzle-orm';
-import { tenantId, timestamptz } from './_columns.ts';
+import { bytea, tenantId, timestamptz } from './_columns.ts';
 import { tenants } from './tenancy.ts';
+
 
 export const KEY_STATUSES = ['next', 'active', 'retired'] as const;
 export type KeyStatus = (typeof KEY_STATUSES)[number];
@@ -29,4 +30,84 @@ export const signingKeys = pgTable(
     // One active key per tenant and algorithm: two instances creating the first key race on this index.
     uniqueIndex('signing_keys_one_active_idx').on(t.tenantId, t.alg).where(sql`status = 'active'`),
   ],
+);
+
+/** Authorization codes (RFC 6749 §4.1.2): stored hashed, single use, bound to client, redirect URI and PKCE. */
+export const authorizationCodes = pgTable(
+  'authorization_codes',
+  {
+    tenantId: tenantId().references(() => tenants.id, { onDelete: 'cascade' }),
+    codeHash: bytea('code_hash').notNull(),
+    clientId: text('client_id').notNull(),
+    userId: uuid('user_id').notNull(),
+    sessionId: text('session_id'),
+    redirectUri: text('redirect_uri').notNull(),
+    scopes: text('scopes').array().notNull(),
+    codeChallenge: text('code_challenge'),
+    codeChallengeMethod: text('code_challenge_method'),
+    nonce: text('nonce'),
+    authTime: timestamptz('auth_time').notNull(),
+    expiresAt: timestamptz('expires_at').notNull(),
+    /** Set on first redemption; a second redemption revokes what the first issued (RFC 6749 §4.1.2). */
+    consumedAt: timestamptz('consumed_at'),
+    /** The refresh token family and access token jti issued on redemption, to revoke on replay. */
+    issuedFamilyId: uuid('issued_family_id'),
+    issuedJti: text('issued_jti'),
+    createdAt: timestamptz('created_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ name: 'authorization_codes_pkey', columns: [t.tenantId, t.codeHash] })],
+);
+
+/** Refresh tokens: hashed, rotated on use; reuse of a rotated token revokes its whole family (RFC 9700 §4.14.2). */
+export const refreshTokens = pgTable(
+  'refresh_tokens',
+  {
+    tenantId: tenantId().references(() => tenants.id, { onDelete: 'cascade' }),
+    tokenHash: bytea('token_hash').notNull(),
+    familyId: uuid('family_id').notNull(),
+    clientId: text('client_id').notNull(),
+    userId: uuid('user_id').notNull(),
+    sessionId: text('session_id'),
+    scopes: text('scopes').array().notNull(),
+    authTime: timestamptz('auth_time').notNull(),
+    expiresAt: timestamptz('expires_at').notNull(),
+    rotatedAt: timestamptz('rotated_at'),
+    revokedAt: timestamptz('revoked_at'),
+    createdAt: timestamptz('created_at').notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ name: 'refresh_tokens_pkey', columns: [t.tenantId, t.tokenHash] }),
+    index('refresh_tokens_tenant_id_family_id_idx').on(t.tenantId, t.familyId),
+    index('refresh_tokens_tenant_id_user_id_idx').on(t.tenantId, t.userId),
+  ],
+);
+
+/** Revoked access tokens by jti until they expire (RFC 7009 §2; RFC 7662 §2.2 answers active:false for them). */
+export const revokedTokens = pgTable(
+  'revoked_tokens',
+  {
+    tenantId: tenantId().references(() => tenants.id, { onDelete: 'cascade' }),
+    jti: text('jti').notNull(),
+    expiresAt: timestamptz('expires_at').notNull(),
+    revokedAt: timestamptz('revoked_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ name: 'revoked_tokens_pkey', columns: [t.tenantId, t.jti] })],
+);
+
+/** Browser sessions at this service (server-side; the cookie holds a random id whose hash is the key). */
+export const sessions = pgTable(
+  'sessions',
+  {
+    tenantId: tenantId().references(() => tenants.id, { onDelete: 'cascade' }),
+    idHash: bytea('id_hash').notNull(),
+    userId: uuid('user_id').notNull(),
+    /** How the user authenticated: `pwd`, or `upstream:<type>:<id>`. */
+    method: text('method').notNull(),
+    authTime: timestamptz('auth_time').notNull(),
+    lastSeenAt: timestamptz('last_seen_at').notNull(),
+    expiresAt: timestamptz('expires_at').notNull(),
+    endedAt: timestamptz('ended_at'),
+    createdAt: timestamptz('created_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ name: 'sessions_pkey', columns: [t.tenantId, t.idHash] }), index('sessions_tenant_id_user_id_idx').on(t.tenantId, t.userId)],
 );

@@ -1,0 +1,48 @@
+/**
+ * The audit trail: every administrative change is recorded in the same transaction as the change itself, with the
+ * actor, the target and a before/after with secrets removed. Rows are only ever inserted.
+ */
+import type { TenantScope } from '../platform/db.ts';
+import { auditEvents } from '../db/schema/index.ts';
+
+export interface Actor {
+  type: 'client' | 'user' | 'system';
+  id: string;
+  ip?: string | undefined;
+}
+
+export interface AuditEntry {
+  action: string;
+  targetType: string;
+  targetId: string;
+  before?: Record<string, unknown> | null;
+  after?: Record<string, unknown> | null;
+}
+
+const SECRET_KEY = /secret|password|token|private|hash|sealed|^d$|^p$|^q$|^dp$|^dq$|^qi$/i;
+
+/** Deep copy without anything that looks like a credential: those keys keep their place with "[redacted]". */
+export function redactSecrets<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(redactSecrets) as T;
+  if (value instanceof Date) return value.toISOString() as T;
+  if (Buffer.isBuffer(value)) return '[redacted]' as T;
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, SECRET_KEY.test(k) && v !== null && v !== undefined && typeof v !== 'boolean' ? '[redacted]' : redactSecrets(v)]),
+    ) as T;
+  }
+  return value;
+}
+
+export async function recordAudit(scope: TenantScope, actor: Actor, entry: AuditEntry): Promise<void> {
+  await scope.insert(auditEvents, {
+    actorType: actor.type,
+    actorId: actor.id,
+    sourceIp: actor.ip ?? null,
+    action: entry.action,
+    targetType: entry.targetType,
+    targetId: entry.targetId,
+    before: entry.before ? redactSecrets(entry.before) : null,
+    after: entry.after ? redactSecrets(entry.after) : null,
+  });
+}
