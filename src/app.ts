@@ -20,6 +20,13 @@ import { oauthPlugin } from './oauth/plugin.ts';
 import { TOKEN_PATH } from './oauth/routes/token.ts';
 import { BUILT_IN_APIS, IAM_AUDIENCE, IAM_SCOPE } from './downstream/protected-apis.ts';
 import { tenantRoutes } from './tenancy/routes.ts';
+import { Invalidation } from './platform/invalidation.ts';
+import { FailureLimiter } from './platform/rate-limit.ts';
+import { ClientDirectory } from './downstream/directory.ts';
+import { downstreamRoutes } from './downstream/routes.ts';
+import { keysApiRoutes } from './oauth/routes/keys-api.ts';
+import { findSubject } from './oauth/subjects.ts';
+import { signinPlugin } from './signin/plugin.ts';
 
 export interface AppDeps {
   config: Config;
@@ -51,10 +58,17 @@ export async function buildApp({ config, database, keyring, logger }: AppDeps): 
   );
 
   const scopeFor = (tenantId: string) => forTenant(database.db, tenantId);
-  const keys = new KeyStore({ scopeFor, keyring });
-  const tokens = new AccessTokens(keys);
+  const invalidation = new Invalidation(database.pool, app.log);
+  const directory = new ClientDirectory({ scopeFor, invalidation });
+  const keys = new KeyStore({ scopeFor, keyring, invalidation });
+  const tokens = new AccessTokens(keys, { directory, scopeFor });
+  const limiter = new FailureLimiter({ scopeFor, max: config.AUTH_FAILURE_LIMIT, windowMs: 60_000 });
   const resolver = new TenantResolver({ db: database.db, mode: config.TENANCY_MODE, defaultTenantSlug: config.DEFAULT_TENANT_SLUG });
-  app.decorate('services', { keys, tokens, resolver });
+  app.decorate('services', { keys, tokens, resolver, directory, invalidation });
+  app.addHook('onReady', () => invalidation.start());
+  app.addHook('onClose', () => invalidation.stop());
+  // User tokens reach /api only for users holding the admin role (machine tokens: scope alone).
+  const authorizeUser = async (tenant: { id: string }, userId: string) => (await findSubject(scopeFor(tenant.id), userId))?.roles.includes('admin') ?? false;
 
   await app.register(swaggerPlugin, {
     tokenPath: TOKEN_PATH,
@@ -64,13 +78,14 @@ export async function buildApp({ config, database, keyring, logger }: AppDeps): 
 
   await app.register(async function tenantScoped(scoped) {
     await scoped.register(tenancyPlugin, { resolver });
-    await scoped.register(oauthPlugin, { scopeFor, keyring, keys, tokens, accessTokenTtl: config.ACCESS_TOKEN_TTL_SECONDS });
+    await scoped.register(oauthPlugin, { scopeFor, keyring, keys, tokens, directory, limiter, accessTokenTtl: config.ACCESS_TOKEN_TTL_SECONDS });
+    await scoped.register(signinPlugin, { scopeFor, keyring, limiter });
     await scoped.register(async function managementApi(api) {
       api.setErrorHandler(problemErrorHandler);
       // `/api` speaks JSON only: anything else is 415 rather than a string handed to validation.
       api.removeContentTypeParser('text/plain');
       // Authentication runs before the body is read: unauthenticated callers cannot make us parse anything.
-      api.addHook('onRequest', requireScope(tokens, { audience: IAM_AUDIENCE, scope: IAM_SCOPE }));
+      api.addHook('onRequest', requireScope(tokens, { audience: IAM_AUDIENCE, scope: IAM_SCOPE, authorizeUser }));
       // Every route here is documented with the scheme and scope the hook above enforces.
       api.addHook('onRoute', (route) => {
         route.schema = { ...route.schema, security: [{ [SECURITY_SCHEME]: [IAM_SCOPE] }] };
@@ -83,6 +98,8 @@ export async function buildApp({ config, database, keyring, logger }: AppDeps): 
           return tenant;
         },
       });
+      downstreamRoutes(api, { scopeFor, keyring, invalidation });
+      keysApiRoutes(api, { keys, scopeFor, maxTokenLifetimeSeconds: 86_400 });
     });
     await scoped.register(apiReferenceRoutes, { tokenPath: TOKEN_PATH });
   });
@@ -91,6 +108,6 @@ export async function buildApp({ config, database, keyring, logger }: AppDeps): 
 
 declare module 'fastify' {
   interface FastifyInstance {
-    services: { keys: KeyStore; tokens: AccessTokens; resolver: TenantResolver };
+    services: { keys: KeyStore; tokens: AccessTokens; resolver: TenantResolver; directory: ClientDirectory; invalidation: Invalidation };
   }
 }

@@ -1,35 +1,62 @@
 /**
- * Protected APIs and their scopes. The built-in set follows the Bizzkit seed exactly: scope values end in a
- * slash (`iam/`), and `iam` without it is not a scope. Tenants' own APIs arrive with the authorization-server issue.
+ * Protected APIs and their scopes. The built-in set follows the Bizzkit seed exactly: scope values end in a slash
+ * (`iam/`), and `iam` without it is not a scope. A tenant can register its own APIs (audience + scopes) beside them.
  */
+import type { TenantScope } from '../platform/db.ts';
+import { protectedApis } from '../db/schema/index.ts';
+
 export interface ProtectedApi {
   /** The `aud` value of tokens for this API (RFC 9068 §3). */
   audience: string;
   displayName: string;
   scopes: readonly string[];
+  builtIn: boolean;
 }
 
 export const BUILT_IN_APIS: readonly ProtectedApi[] = [
-  { audience: 'aiapi', displayName: 'AI-related APIs', scopes: ['aiapi/'] },
-  { audience: 'damapi', displayName: 'DAM APIs', scopes: ['damapi/'] },
-  { audience: 'eventtrackingapi', displayName: 'Event Tracking APIs', scopes: ['eventtrackingapi/'] },
-  { audience: 'iam', displayName: 'User Management and IAM APIs', scopes: ['iam/'] },
-  { audience: 'mailapi', displayName: 'Mail APIs', scopes: ['mailapi/'] },
-  { audience: 'pimapi', displayName: 'PIM APIs', scopes: ['pimapi/'] },
-  { audience: 'searchapi', displayName: 'Ecommerce Search APIs', scopes: ['searchapi/'] },
-  { audience: 'scim', displayName: 'SCIM 2.0 provisioning', scopes: ['scim.read', 'scim.write'] },
+  { audience: 'aiapi', displayName: 'AI-related APIs', scopes: ['aiapi/'], builtIn: true },
+  { audience: 'damapi', displayName: 'DAM APIs', scopes: ['damapi/'], builtIn: true },
+  { audience: 'eventtrackingapi', displayName: 'Event Tracking APIs', scopes: ['eventtrackingapi/'], builtIn: true },
+  { audience: 'iam', displayName: 'User Management and IAM APIs', scopes: ['iam/'], builtIn: true },
+  { audience: 'mailapi', displayName: 'Mail APIs', scopes: ['mailapi/'], builtIn: true },
+  { audience: 'pimapi', displayName: 'PIM APIs', scopes: ['pimapi/'], builtIn: true },
+  { audience: 'searchapi', displayName: 'Ecommerce Search APIs', scopes: ['searchapi/'], builtIn: true },
+  { audience: 'scim', displayName: 'SCIM 2.0 provisioning', scopes: ['scim.read', 'scim.write'], builtIn: true },
 ];
 
 /** The scope that guards this service's own `/api`. */
 export const IAM_SCOPE = 'iam/';
 export const IAM_AUDIENCE = 'iam';
 
-const byScope = new Map(BUILT_IN_APIS.flatMap((api) => api.scopes.map((s) => [s, api] as const)));
+/** OpenID Connect scopes (Core §5.4, §11): they need no API and give no audience. */
+export const OIDC_SCOPES = ['openid', 'profile', 'email', 'offline_access'] as const;
 
-export function apiForScope(scope: string): ProtectedApi | undefined {
-  return byScope.get(scope);
+/** The scopes one tenant knows: built-in, its own APIs', and the OpenID Connect ones. */
+export class ScopeCatalog {
+  readonly apis: readonly ProtectedApi[];
+  readonly #byScope: Map<string, ProtectedApi>;
+  constructor(apis: readonly ProtectedApi[]) {
+    this.apis = apis;
+    this.#byScope = new Map(apis.flatMap((api) => api.scopes.map((s) => [s, api] as const)));
+  }
+  apiForScope(scope: string): ProtectedApi | undefined {
+    return this.#byScope.get(scope);
+  }
+  isKnown(scope: string): boolean {
+    return this.#byScope.has(scope) || (OIDC_SCOPES as readonly string[]).includes(scope);
+  }
+  apiScopes(): string[] {
+    return [...this.#byScope.keys()];
+  }
+  /** RFC 9068 §3: the audiences of the APIs the scopes belong to. */
+  audiencesFor(scopes: string[]): string[] {
+    return [...new Set(scopes.flatMap((s) => this.#byScope.get(s)?.audience ?? []))];
+  }
 }
 
-export function allScopes(): string[] {
-  return [...byScope.keys()];
+export const builtInCatalog = new ScopeCatalog(BUILT_IN_APIS);
+
+export async function loadScopeCatalog(scope: TenantScope): Promise<ScopeCatalog> {
+  const rows = await scope.select(protectedApis);
+  return new ScopeCatalog([...BUILT_IN_APIS, ...rows.map((r) => ({ audience: r.audience, displayName: r.displayName, scopes: r.scopes, builtIn: false }))]);
 }

@@ -1,32 +1,226 @@
 /**
- * Downstream clients: the rules. Secrets are generated here (256 bits), returned once, and stored as HMAC only.
+ * Downstream clients: the rules. Type rules follow the Bizzkit seed and OAuth 2.0 client types (RFC 6749 §2.1):
+ * MachineClient and InteractiveApplication are confidential, ClientSideApplication is public. Secrets are 256-bit,
+ * shown once, stored as HMAC only; several may be live at once for rotation without downtime.
  */
 import type { TenantScope } from '../platform/db.ts';
 import { generateSecret, type Keyring } from '../platform/crypto.ts';
-import { Invalid } from '../platform/errors/domain.ts';
+import { Conflict, Invalid, NotFound } from '../platform/errors/domain.ts';
+import type { Invalidation } from '../platform/invalidation.ts';
+import { recordAudit, type Actor } from '../audit/service.ts';
 import type { ClientType } from '../db/schema/index.ts';
-import { clientsRepository } from './repository.ts';
-import { apiForScope } from './protected-apis.ts';
+import { clientsRepository, type ClientRow, type SecretRow } from './repository.ts';
+import { BUILT_IN_APIS, loadScopeCatalog, type ScopeCatalog } from './protected-apis.ts';
+import type { ClientBody, ClientResponse } from './schemas.ts';
 
-export interface NewClient {
-  clientId: string;
-  clientType: ClientType;
-  displayName: string;
-  allowedScopes: string[];
+export interface DownstreamContext {
+  scope: TenantScope;
+  actor: Actor;
+  keyring: Keyring;
+  invalidation: Invalidation;
 }
 
-export function assertKnownScopes(scopes: string[]): void {
-  const unknown = scopes.filter((s) => !apiForScope(s));
-  if (unknown.length) throw new Invalid(`Unknown scope(s): ${unknown.join(', ')}. Scope values are exact, e.g. "iam/" with its trailing slash.`, { unknownScopes: unknown });
+export function assertKnownScopes(catalog: ScopeCatalog, scopes: string[]): void {
+  const unknown = scopes.filter((s) => !catalog.isKnown(s));
+  if (unknown.length) {
+    throw new Invalid(`Unknown scope(s): ${unknown.join(', ')}. Copy scope values exactly, e.g. "iam/" with its trailing slash; GET /api/downstream/ProtectedApis lists them.`, { unknownScopes: unknown });
+  }
 }
 
-/** Creates a client and, for confidential types, a first secret: the given one or a generated one. */
+export function toClientResponse(row: ClientRow, secretCount: number): ClientResponse {
+  return {
+    clientId: row.clientId,
+    type: row.clientType,
+    displayName: row.displayName,
+    allowedScopes: row.allowedScopes,
+    redirectUris: row.redirectUris,
+    postLogoutRedirectUris: row.postLogoutRedirectUris,
+    allowedCorsOrigins: row.allowedCorsOrigins,
+    accessTokenLifetime: row.accessTokenLifetime,
+    refreshTokenLifetime: row.refreshTokenLifetime,
+    tokenSigningAlg: row.tokenSigningAlg,
+    jwks: row.jwks,
+    secretCount,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+  };
+}
+
+function auditView(row: ClientRow) {
+  const { tenantId: _t, ...rest } = row;
+  return rest as Record<string, unknown>;
+}
+
+/** PUT semantics (RFC 9110 §9.3.4): create, or replace every field; `clientSecret` adds a live secret. */
+export async function putClient(
+  ctx: DownstreamContext,
+  type: ClientType,
+  clientId: string,
+  body: ClientBody,
+): Promise<{ created: boolean; client: ClientResponse }> {
+  assertKnownScopes(await loadScopeCatalog(ctx.scope), body.allowedScopes);
+  const fields = {
+    clientType: type,
+    displayName: body.displayName,
+    allowedScopes: [...new Set(body.allowedScopes)],
+    redirectUris: 'redirectUris' in body ? [...new Set(body.redirectUris)] : [],
+    postLogoutRedirectUris: 'postLogoutRedirectUris' in body ? [...new Set(body.postLogoutRedirectUris)] : [],
+    allowedCorsOrigins: 'allowedCorsOrigins' in body ? [...new Set(body.allowedCorsOrigins)] : [],
+    accessTokenLifetime: body.accessTokenLifetime ?? null,
+    refreshTokenLifetime: 'refreshTokenLifetime' in body ? (body.refreshTokenLifetime ?? null) : null,
+    tokenSigningAlg: body.tokenSigningAlg,
+    jwks: 'jwks' in body && body.jwks ? (body.jwks as { keys: Record<string, unknown>[] }) : null,
+  };
+  const result = await ctx.scope.transaction(async (tx) => {
+    const repo = clientsRepository(tx);
+    const existing = await repo.lockClient(clientId);
+    if (existing && existing.clientType !== type) {
+      throw new Conflict(`Client "${clientId}" exists as a ${existing.clientType}; delete it first to change its type.`);
+    }
+    const row = existing ? await repo.updateClient(clientId, { ...fields, updatedAt: new Date() }) : await repo.insertClient({ clientId, ...fields });
+    if ('clientSecret' in body && body.clientSecret) {
+      const hash = ctx.keyring.hashSecret(body.clientSecret);
+      const secrets = await repo.listSecrets(clientId);
+      if (!secrets.some((s) => s.secretHash.equals(hash))) await repo.insertSecret({ clientId, secretHash: hash, description: 'initial' });
+    }
+    const secretCount = (await repo.listSecrets(clientId)).length;
+    await recordAudit(tx, ctx.actor, {
+      action: existing ? 'client.replace' : 'client.create',
+      targetType: 'client',
+      targetId: clientId,
+      before: existing ? auditView(existing) : null,
+      after: auditView(row),
+    });
+    await ctx.invalidation.publish(tx, 'client', clientId);
+    return { created: !existing, client: toClientResponse(row, secretCount) };
+  });
+  ctx.invalidation.local('client', ctx.scope.tenantId, clientId);
+  return result;
+}
+
+export async function getClient(scope: TenantScope, type: ClientType | undefined, clientId: string): Promise<ClientResponse> {
+  const repo = clientsRepository(scope);
+  const row = await repo.findClient(clientId);
+  if (!row || (type && row.clientType !== type)) throw new NotFound(`No ${type ?? 'client'} "${clientId}".`);
+  return toClientResponse(row, (await repo.listSecrets(clientId)).length);
+}
+
+export async function listClients(scope: TenantScope, type?: ClientType): Promise<ClientResponse[]> {
+  const repo = clientsRepository(scope);
+  const rows = await repo.listClients(type);
+  const counts = await repo.countSecrets(rows.map((r) => r.clientId));
+  return rows.map((r) => toClientResponse(r, counts.get(r.clientId) ?? 0));
+}
+
+export async function deleteClient(ctx: DownstreamContext, type: ClientType, clientId: string): Promise<void> {
+  await ctx.scope.transaction(async (tx) => {
+    const repo = clientsRepository(tx);
+    const existing = await repo.lockClient(clientId);
+    if (!existing || existing.clientType !== type) throw new NotFound(`No ${type} "${clientId}".`);
+    await repo.deleteClient(clientId);
+    await recordAudit(tx, ctx.actor, { action: 'client.delete', targetType: 'client', targetId: clientId, before: auditView(existing), after: null });
+    await ctx.invalidation.publish(tx, 'client', clientId);
+  });
+  ctx.invalidation.local('client', ctx.scope.tenantId, clientId);
+}
+
+function secretView(s: SecretRow) {
+  return { id: s.id, description: s.description, expiresAt: s.expiresAt?.toISOString() ?? null, createdAt: s.createdAt.toISOString() };
+}
+
+async function confidentialClient(scope: TenantScope, type: ClientType, clientId: string): Promise<ClientRow> {
+  const row = await clientsRepository(scope).lockClient(clientId);
+  if (!row || row.clientType !== type) throw new NotFound(`No ${type} "${clientId}".`);
+  if (type === 'ClientSideApplication') throw new Invalid('A ClientSideApplication is a public client (RFC 6749 §2.1): it has no secrets.');
+  return row;
+}
+
+export async function createSecret(
+  ctx: DownstreamContext,
+  type: ClientType,
+  clientId: string,
+  input: { description?: string | undefined; expiresAt?: string | undefined },
+) {
+  const expiresAt = input.expiresAt ? new Date(input.expiresAt) : null;
+  if (expiresAt && expiresAt.getTime() <= Date.now()) throw new Invalid('expiresAt must be in the future.');
+  const secret = generateSecret();
+  const row = await ctx.scope.transaction(async (tx) => {
+    await confidentialClient(tx, type, clientId);
+    const repo = clientsRepository(tx);
+    if ((await repo.listSecrets(clientId)).length >= 20) throw new Conflict('A client may have at most 20 secrets; delete an old one first.');
+    const created = await repo.insertSecret({ clientId, secretHash: ctx.keyring.hashSecret(secret), description: input.description ?? null, expiresAt });
+    await recordAudit(tx, ctx.actor, { action: 'client.secret.create', targetType: 'client', targetId: clientId, after: secretView(created) });
+    await ctx.invalidation.publish(tx, 'client', clientId);
+    return created;
+  });
+  ctx.invalidation.local('client', ctx.scope.tenantId, clientId);
+  return { ...secretView(row), secret };
+}
+
+export async function listSecrets(scope: TenantScope, type: ClientType, clientId: string) {
+  return scope.transaction(async (tx) => {
+    await confidentialClient(tx, type, clientId);
+    return (await clientsRepository(tx).listSecrets(clientId)).map(secretView);
+  });
+}
+
+export async function deleteSecret(ctx: DownstreamContext, type: ClientType, clientId: string, secretId: string): Promise<void> {
+  await ctx.scope.transaction(async (tx) => {
+    await confidentialClient(tx, type, clientId);
+    const deleted = await clientsRepository(tx).deleteSecret(clientId, secretId);
+    if (!deleted) throw new NotFound(`No secret ${secretId} on "${clientId}".`);
+    await recordAudit(tx, ctx.actor, { action: 'client.secret.delete', targetType: 'client', targetId: clientId, before: secretView(deleted) });
+    await ctx.invalidation.publish(tx, 'client', clientId);
+  });
+  ctx.invalidation.local('client', ctx.scope.tenantId, clientId);
+}
+
+export async function listProtectedApis(scope: TenantScope) {
+  return (await loadScopeCatalog(scope)).apis.map((a) => ({ audience: a.audience, displayName: a.displayName, scopes: [...a.scopes], builtIn: a.builtIn }));
+}
+
+export async function putProtectedApi(ctx: DownstreamContext, audience: string, input: { displayName: string; scopes: string[] }) {
+  if (BUILT_IN_APIS.some((a) => a.audience === audience)) throw new Conflict(`"${audience}" is a built-in API.`);
+  const scopes = [...new Set(input.scopes)];
+  const result = await ctx.scope.transaction(async (tx) => {
+    const catalog = await loadScopeCatalog(tx);
+    const taken = scopes.filter((s) => {
+      const owner = catalog.apiForScope(s);
+      return (owner && owner.audience !== audience) || ['openid', 'profile', 'email', 'offline_access'].includes(s);
+    });
+    if (taken.length) throw new Conflict(`Scope(s) already belong to another API: ${taken.join(', ')}.`);
+    const before = catalog.apis.find((a) => a.audience === audience);
+    const row = await clientsRepository(tx).upsertProtectedApi({ audience, displayName: input.displayName, scopes });
+    await recordAudit(tx, ctx.actor, {
+      action: before ? 'protected-api.replace' : 'protected-api.create',
+      targetType: 'protected-api',
+      targetId: audience,
+      before: before ? { ...before } : null,
+      after: { audience, displayName: row.displayName, scopes: row.scopes },
+    });
+    await ctx.invalidation.publish(tx, 'protected-apis');
+    return { created: !before, api: { audience, displayName: row.displayName, scopes: row.scopes, builtIn: false } };
+  });
+  ctx.invalidation.local('protected-apis', ctx.scope.tenantId);
+  return result;
+}
+
+export async function deleteProtectedApi(ctx: DownstreamContext, audience: string): Promise<void> {
+  await ctx.scope.transaction(async (tx) => {
+    const deleted = await clientsRepository(tx).deleteProtectedApi(audience);
+    if (!deleted) throw new NotFound(`No tenant API "${audience}".`);
+    await recordAudit(tx, ctx.actor, { action: 'protected-api.delete', targetType: 'protected-api', targetId: audience, before: { ...deleted } });
+    await ctx.invalidation.publish(tx, 'protected-apis');
+  });
+  ctx.invalidation.local('protected-apis', ctx.scope.tenantId);
+}
+
+/** Used by tenant bootstrap: a client and, for confidential types, a first secret (the given one or a generated one). */
 export async function createClientWithSecret(
   scope: TenantScope,
   keys: Keyring,
-  input: NewClient & { secret?: string; secretDescription?: string },
+  input: { clientId: string; clientType: ClientType; displayName: string; allowedScopes: string[]; secret?: string; secretDescription?: string },
 ): Promise<{ clientId: string; clientSecret: string | undefined }> {
-  assertKnownScopes(input.allowedScopes);
   return scope.transaction(async (tx) => {
     const repo = clientsRepository(tx);
     await repo.insertClient({ clientId: input.clientId, clientType: input.clientType, displayName: input.displayName, allowedScopes: input.allowedScopes });

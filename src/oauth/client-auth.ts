@@ -1,24 +1,35 @@
 /**
- * Client authentication at the token endpoint, RFC 6749 §2.3.1, https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1
- * client_secret_basic and client_secret_post. The presented secret is HMACed and compared in constant time with
- * every live secret of the client, so rotation with several live secrets works.
+ * Client authentication at the token, introspection and revocation endpoints.
+ * - client_secret_basic / client_secret_post: RFC 6749 §2.3.1, https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1
+ * - private_key_jwt: RFC 7523 §2.2 and §3, OpenID Connect Core §9
+ * - none: public clients (ClientSideApplication) identify themselves with client_id only (RFC 6749 §2.1).
+ * Presented secrets are HMACed and compared in constant time with every live secret of the client.
  */
 import type { FastifyRequest } from 'fastify';
+import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
 import { InvalidClient, InvalidRequest } from '../platform/errors/oauth.ts';
 import { safeEqual, type Keyring } from '../platform/crypto.ts';
-import type { ClientRow, ClientsRepository } from '../downstream/repository.ts';
+import type { TenantScope } from '../platform/db.ts';
+import type { FailureLimiter } from '../platform/rate-limit.ts';
+import type { Tenant } from '../platform/tenancy/tenant.ts';
+import type { ClientRow } from '../downstream/repository.ts';
+import type { ClientDirectory } from '../downstream/directory.ts';
+import { usedAssertions } from '../db/schema/index.ts';
 
-export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
+export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none';
+export const CLIENT_AUTH_METHODS: ClientAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'];
+const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
 export interface AuthenticatedClient {
   client: ClientRow;
   method: ClientAuthMethod;
 }
 
-interface Credentials {
+export interface Credentials {
   clientId: string;
-  secret: string | undefined;
   method: ClientAuthMethod;
+  secret?: string;
+  assertion?: string;
 }
 
 /** §2.3.1: id and secret are form-urlencoded before they are joined and base64-encoded. */
@@ -28,12 +39,17 @@ function formDecode(s: string): string {
 
 export function readCredentials(request: FastifyRequest, body: Record<string, unknown>): Credentials {
   const header = request.headers.authorization;
-  const postId = typeof body.client_id === 'string' ? body.client_id : undefined;
-  const postSecret = typeof body.client_secret === 'string' ? body.client_secret : undefined;
-  if (header && /^basic /i.test(header)) {
-    // §2.3: "The client MUST NOT use more than one authentication method in each request."
-    if (postSecret !== undefined) throw new InvalidRequest('Use one client authentication method, not Basic and client_secret together.');
-    const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
+  const str = (k: string) => (typeof body[k] === 'string' ? (body[k] as string) : undefined);
+  const postId = str('client_id');
+  const postSecret = str('client_secret');
+  const assertion = str('client_assertion');
+  const hasBasic = !!header && /^basic /i.test(header);
+  // §2.3: "The client MUST NOT use more than one authentication method in each request."
+  if ([hasBasic, postSecret !== undefined, assertion !== undefined].filter(Boolean).length > 1) {
+    throw new InvalidRequest('Use exactly one client authentication method.');
+  }
+  if (hasBasic) {
+    const decoded = Buffer.from(header!.slice(6).trim(), 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     if (colon < 1) throw new InvalidClient('The Basic credentials are malformed.');
     let clientId: string;
@@ -47,21 +63,92 @@ export function readCredentials(request: FastifyRequest, body: Record<string, un
     if (postId !== undefined && postId !== clientId) throw new InvalidRequest('client_id in the body differs from the Basic credentials.');
     return { clientId, secret, method: 'client_secret_basic' };
   }
+  if (assertion !== undefined) {
+    if (str('client_assertion_type') !== JWT_BEARER) throw new InvalidRequest(`client_assertion_type must be ${JWT_BEARER}.`);
+    // RFC 7523 §3: iss and sub are the client_id; read it without trusting it, verification follows.
+    let clientId: string | undefined;
+    try {
+      const payload = JSON.parse(Buffer.from(assertion.split('.')[1] ?? '', 'base64url').toString('utf8')) as { sub?: unknown };
+      clientId = typeof payload.sub === 'string' ? payload.sub : undefined;
+    } catch {
+      clientId = undefined;
+    }
+    if (!clientId) throw new InvalidClient('The client assertion is malformed.');
+    if (postId !== undefined && postId !== clientId) throw new InvalidClient('client_id differs from the assertion subject.');
+    return { clientId, assertion, method: 'private_key_jwt' };
+  }
   if (postId === undefined) throw new InvalidClient('Client authentication is required.');
-  return { clientId: postId, secret: postSecret, method: postSecret === undefined ? 'none' : 'client_secret_post' };
+  return postSecret === undefined ? { clientId: postId, method: 'none' } : { clientId: postId, secret: postSecret, method: 'client_secret_post' };
 }
 
-export async function authenticateClient(creds: Credentials, repo: ClientsRepository, keys: Keyring): Promise<AuthenticatedClient> {
-  const client = await repo.findClient(creds.clientId);
+export interface ClientAuthDeps {
+  directory: ClientDirectory;
+  keyring: Keyring;
+  limiter: FailureLimiter;
+  scopeFor: (tenantId: string) => TenantScope;
+}
+
+/**
+ * Authenticates; failures count against the client id and the source address (RFC 6819 §4.3.2 / §5.1.4.2.3
+ * advise limiting online guessing) and answer 429 once over the limit.
+ */
+export async function authenticateClient(
+  deps: ClientAuthDeps,
+  tenant: Tenant,
+  creds: Credentials,
+  ctx: { ip: string; endpointUrl: string },
+): Promise<AuthenticatedClient> {
+  const keys = [`client:${creds.clientId}`, `ip:${ctx.ip}`];
+  deps.limiter.check(tenant.id, keys);
+  try {
+    return await verify(deps, tenant, creds, ctx.endpointUrl);
+  } catch (e) {
+    if (e instanceof InvalidClient) await deps.limiter.fail(tenant.id, keys);
+    throw e;
+  }
+}
+
+async function verify(deps: ClientAuthDeps, tenant: Tenant, creds: Credentials, endpointUrl: string): Promise<AuthenticatedClient> {
+  const entry = await deps.directory.client(tenant.id, creds.clientId);
+  const client = entry?.client;
   if (creds.method === 'none') {
     if (client?.clientType === 'ClientSideApplication') return { client, method: 'none' };
     throw new InvalidClient('Client authentication failed.');
   }
-  const presented = keys.hashSecret(creds.secret ?? '');
-  // Each comparison is constant-time, and every live secret is compared, so timing does not reveal which one matched.
-  const hashes = client ? await repo.findLiveSecretHashes(client.clientId) : [];
+  if (creds.method === 'private_key_jwt') {
+    if (!client?.jwks?.keys.length) throw new InvalidClient('Client authentication failed.');
+    try {
+      // RFC 7523 §3: aud is the token endpoint URL (or, per OIDC Core §9, the issuer); exp and jti are required.
+      const { payload } = await jwtVerify(creds.assertion!, createLocalJWKSet(client.jwks as JSONWebKeySet), {
+        issuer: client.clientId,
+        subject: client.clientId,
+        audience: [endpointUrl, tenant.issuer, `${tenant.issuer}/oauth2/token`],
+        requiredClaims: ['exp', 'jti'],
+        maxTokenAge: '10m',
+        algorithms: ['RS256', 'PS256', 'ES256', 'ES384', 'EdDSA'],
+      });
+      // RFC 7523 §3 item 7: a jti is accepted once.
+      const inserted = await deps
+        .scopeFor(tenant.id)
+        .insert(usedAssertions, { clientId: client.clientId, jti: String(payload.jti), expiresAt: new Date(payload.exp! * 1000) })
+        .onConflictDoNothing()
+        .returning({ jti: usedAssertions.jti });
+      if (!inserted.length) throw new InvalidClient('The client assertion was already used.');
+      return { client, method: 'private_key_jwt' };
+    } catch (e) {
+      if (e instanceof InvalidClient) throw e;
+      throw new InvalidClient('Client authentication failed.');
+    }
+  }
+  const presented = deps.keyring.hashSecret(creds.secret ?? '');
+  const now = Date.now();
   let ok = false;
-  for (const h of hashes) ok = safeEqual(presented, h) || ok;
-  if (!client || !ok) throw new InvalidClient('Client authentication failed.');
+  for (const s of entry?.secrets ?? []) {
+    // Every live secret is compared, each in constant time: timing does not reveal which one matched.
+    const live = s.expiresAt === null || s.expiresAt.getTime() > now;
+    ok = (safeEqual(presented, s.hash) && live) || ok;
+  }
+  if (!client || !ok || client.clientType === 'ClientSideApplication') throw new InvalidClient('Client authentication failed.');
   return { client, method: creds.method };
 }
+

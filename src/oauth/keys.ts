@@ -7,6 +7,7 @@ import { and, eq, gt, inArray, isNull, or } from 'drizzle-orm';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
 import type { TenantScope } from '../platform/db.ts';
 import type { Keyring } from '../platform/crypto.ts';
+import type { Invalidation } from '../platform/invalidation.ts';
 import { signingKeys, type SigningAlg } from '../db/schema/index.ts';
 
 export interface SigningKey {
@@ -27,20 +28,64 @@ export class KeyStore {
   readonly #scopeFor: (tenantId: string) => TenantScope;
   readonly #keyring: Keyring;
   readonly #ttlMs: number;
+  readonly #invalidation: Invalidation | undefined;
 
-  constructor(opts: { scopeFor: (tenantId: string) => TenantScope; keyring: Keyring; ttlMs?: number }) {
+  constructor(opts: { scopeFor: (tenantId: string) => TenantScope; keyring: Keyring; ttlMs?: number; invalidation?: Invalidation }) {
     this.#scopeFor = opts.scopeFor;
     this.#keyring = opts.keyring;
     this.#ttlMs = opts.ttlMs ?? 60_000;
+    this.#invalidation = opts.invalidation;
+    opts.invalidation?.on('keys', (tenantId) => this.forget(tenantId === '*' ? undefined : tenantId));
   }
 
   async signingKey(tenantId: string, alg: SigningAlg = 'ES256'): Promise<SigningKey> {
     const keys = await this.#keys(tenantId);
     const key = keys.signing.get(alg);
     if (key) return key;
-    await this.#createActiveKey(tenantId, alg);
+    // First use: an active key, and the next one already published so the first rotation breaks no one.
+    const scope = this.#scopeFor(tenantId);
+    await this.#insertKey(scope, tenantId, alg, 'active');
+    await this.#insertKey(scope, tenantId, alg, 'next');
     this.#cache.delete(tenantId);
     return (await this.#keys(tenantId)).signing.get(alg)!;
+  }
+
+  /**
+   * Rotation without breaking anyone: the `next` key (published in the JWKS since the last rotation, so caching
+   * resource servers have it) starts signing; the active key keeps verifying until every token it signed has expired
+   * (`retireAfter`); a new `next` key is published.
+   */
+  async rotate(
+    scope: TenantScope,
+    alg: SigningAlg,
+    maxTokenLifetimeSeconds: number,
+    /** Runs in the rotation's transaction (the audit record). */
+    within?: (tx: TenantScope, result: { active: string; next: string; retired: string | null }) => Promise<void>,
+  ): Promise<{ active: string; next: string; retired: string | null }> {
+    const tenantId = scope.tenantId;
+    await this.signingKey(tenantId, alg);
+    const now = new Date();
+    const result = await scope.transaction(async (tx) => {
+      const rows = await tx.select(signingKeys, eq(signingKeys.alg, alg), inArray(signingKeys.status, ['active', 'next'])).for('update');
+      const active = rows.find((r) => r.status === 'active');
+      const next = rows.find((r) => r.status === 'next') ?? (await this.#insertKey(tx, tenantId, alg, 'next'));
+      if (active) {
+        await tx.update(signingKeys, { status: 'retired', retireAfter: new Date(now.getTime() + (maxTokenLifetimeSeconds + 300) * 1000) }, eq(signingKeys.kid, active.kid));
+      }
+      await tx.update(signingKeys, { status: 'active', activatedAt: now }, eq(signingKeys.kid, next.kid));
+      const newNext = await this.#insertKey(tx, tenantId, alg, 'next');
+      await this.#invalidation?.publish(tx, 'keys');
+      const rotated = { active: next.kid, next: newNext.kid, retired: active?.kid ?? null };
+      await within?.(tx, rotated);
+      return rotated;
+    });
+    this.#cache.delete(tenantId);
+    return result;
+  }
+
+  async list(scope: TenantScope) {
+    const rows = await scope.select(signingKeys);
+    return rows.map((r) => ({ kid: r.kid, alg: r.alg, status: r.status, createdAt: r.createdAt, activatedAt: r.activatedAt, retireAfter: r.retireAfter }));
   }
 
   /** A public key by kid. An unknown kid reloads once: another instance may have rotated. */
@@ -96,14 +141,15 @@ export class KeyStore {
     return { signing, publicKeys, loadedAt: Date.now() };
   }
 
-  async #createActiveKey(tenantId: string, alg: SigningAlg): Promise<void> {
-    const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });
+  async #insertKey(scope: TenantScope, tenantId: string, alg: SigningAlg, status: 'active' | 'next'): Promise<{ kid: string }> {
+    const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'RS256' ? { modulusLength: 2048 } : {}) });
     const publicJwk = await exportJWK(publicKey);
     const kid = await calculateJwkThumbprint(publicJwk);
     const sealed = this.#keyring.seal(JSON.stringify(await exportJWK(privateKey)), `${tenantId}/${kid}`);
-    // Two instances may race to create the first key; the partial unique index lets exactly one win.
-    await this.#scopeFor(tenantId)
-      .insert(signingKeys, { kid, alg, status: 'active', publicJwk: publicJwk as Record<string, unknown>, privateJwkSealed: sealed, activatedAt: new Date() })
+    // Two instances may race to create a tenant's first keys; the partial unique indexes let exactly one win.
+    await scope
+      .insert(signingKeys, { kid, alg, status, publicJwk: publicJwk as Record<string, unknown>, privateJwkSealed: sealed, activatedAt: status === 'active' ? new Date() : null })
       .onConflictDoNothing();
+    return { kid };
   }
 }

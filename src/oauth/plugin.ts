@@ -5,20 +5,29 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import formbody from '@fastify/formbody';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { InvalidClient, InvalidRequest, OAuthError, ServerError } from '../platform/errors/oauth.ts';
+import { InvalidClient, InvalidRequest, OAuthError, ServerError, TemporarilyUnavailable } from '../platform/errors/oauth.ts';
 import type { TenantScope } from '../platform/db.ts';
 import type { Keyring } from '../platform/crypto.ts';
+import { TooManyAttempts, type FailureLimiter } from '../platform/rate-limit.ts';
+import type { ClientDirectory } from '../downstream/directory.ts';
 import type { KeyStore } from './keys.ts';
 import type { AccessTokens } from './tokens.ts';
 import { tokenRoute } from './routes/token.ts';
 import { discoveryRoutes } from './routes/discovery.ts';
 import { jwksRoute } from './routes/jwks.ts';
+import { authorizeRoutes } from './routes/authorize.ts';
+import { introspectionRoute } from './routes/introspect.ts';
+import { revocationRoute } from './routes/revoke.ts';
+import { userinfoRoutes } from './routes/userinfo.ts';
+import { endSessionRoutes } from './routes/end-session.ts';
 
 export interface OAuthDeps {
   scopeFor: (tenantId: string) => TenantScope;
   keyring: Keyring;
   keys: KeyStore;
   tokens: AccessTokens;
+  directory: ClientDirectory;
+  limiter: FailureLimiter;
   accessTokenTtl: number;
 }
 
@@ -28,20 +37,28 @@ export async function oauthPlugin(app: FastifyInstance, deps: OAuthDeps) {
   await app.register(formbody);
   app.setErrorHandler((err: FastifyError, request, reply) => {
     let e: OAuthError;
+    reply.header('Cache-Control', 'no-store').header('Pragma', 'no-cache');
     if (err instanceof OAuthError) e = err;
-    else if (hasZodFastifySchemaValidationErrors(err) || (err.statusCode && err.statusCode < 500)) {
+    else if (err instanceof TooManyAttempts) {
+      reply.header('Retry-After', String(err.retryAfterSeconds));
+      return reply.status(429).send(new TemporarilyUnavailable(`Too many failed attempts; retry after ${err.retryAfterSeconds} seconds.`).toJSON());
+    } else if (hasZodFastifySchemaValidationErrors(err) || (err.statusCode && err.statusCode < 500)) {
       e = err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? new InvalidRequest('Send application/x-www-form-urlencoded.') : new InvalidRequest(err.statusCode === 413 ? 'The request body is too large.' : 'The request is malformed.');
-      if (err.statusCode === 413 || err.statusCode === 415) return reply.status(err.statusCode).header('Cache-Control', 'no-store').send(e.toJSON());
+      if (err.statusCode === 413 || err.statusCode === 415) return reply.status(err.statusCode).send(e.toJSON());
     } else {
-      request.log.error({ err }, 'token endpoint failure');
+      request.log.error({ err }, 'authorization server failure');
       e = new ServerError('The server could not process the request.');
     }
-    reply.header('Cache-Control', 'no-store').header('Pragma', 'no-cache');
     // RFC 6749 §5.2: a failed Basic authentication answers 401 with a Basic challenge.
     if (e instanceof InvalidClient && /^basic /i.test(request.headers.authorization ?? '')) reply.header('WWW-Authenticate', 'Basic realm="iam", charset="UTF-8"');
     return reply.status(e.status).send(e.toJSON());
   });
   tokenRoute(app, deps);
+  introspectionRoute(app, deps);
+  revocationRoute(app, deps);
+  authorizeRoutes(app, deps);
+  userinfoRoutes(app, deps);
+  endSessionRoutes(app, deps);
   jwksRoute(app, deps);
-  discoveryRoutes(app);
+  discoveryRoutes(app, deps);
 }

@@ -1,13 +1,19 @@
 /**
- * JWT access tokens, RFC 9068, https://www.rfc-editor.org/rfc/rfc9068
- * Issued with `typ: at+jwt` (§2.1) and verified with every check of §4: typ, iss, aud (by the caller), exp, alg.
+ * JWT access tokens (RFC 9068, https://www.rfc-editor.org/rfc/rfc9068) and ID tokens (OpenID Connect Core §2).
+ * Access tokens carry `typ: at+jwt` (§2.1) and are verified with every check of §4: typ, iss, aud (by the caller),
+ * exp, and the algorithms we sign with. `verifyActive` adds what a signature cannot tell: revocation, a deleted
+ * client, a deactivated user.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { SignJWT, decodeProtectedHeader, jwtVerify, errors as joseErrors, type JWTPayload } from 'jose';
+import { eq } from 'drizzle-orm';
 import { InvalidToken } from '../platform/errors/oauth.ts';
 import type { Tenant } from '../platform/tenancy/tenant.ts';
-import { SIGNING_ALGS, type SigningAlg } from '../db/schema/index.ts';
+import type { TenantScope } from '../platform/db.ts';
+import { revokedTokens, SIGNING_ALGS, type SigningAlg } from '../db/schema/index.ts';
 import type { KeyStore } from './keys.ts';
+import type { ClientDirectory } from '../downstream/directory.ts';
+import { findSubject } from './subjects.ts';
 
 export interface AccessTokenClaims extends JWTPayload {
   iss: string;
@@ -20,23 +26,41 @@ export interface AccessTokenClaims extends JWTPayload {
   exp: number;
   /** The tenant id, beside `iss`, for resource servers that keep one key set per tenant. */
   tid: string;
+  auth_time?: number;
+  sid?: string;
 }
 
 export const ACCESS_TOKEN_TYPE = 'at+jwt';
 
+export interface TokenRequest {
+  sub: string;
+  clientId: string;
+  scopes: string[];
+  audiences: string[];
+  ttlSeconds: number;
+  alg?: SigningAlg;
+  authTime?: number;
+  sessionId?: string | null;
+  /** Extra claims (roles, tenant) for user tokens. */
+  extra?: Record<string, unknown>;
+}
+
 export class AccessTokens {
-  private readonly keys: KeyStore;
-  constructor(keys: KeyStore) {
-    this.keys = keys;
+  readonly #keys: KeyStore;
+  readonly #directory: ClientDirectory | undefined;
+  readonly #scopeFor: ((tenantId: string) => TenantScope) | undefined;
+
+  constructor(keys: KeyStore, opts: { directory?: ClientDirectory; scopeFor?: (tenantId: string) => TenantScope } = {}) {
+    this.#keys = keys;
+    this.#directory = opts.directory;
+    this.#scopeFor = opts.scopeFor;
   }
 
-  async issue(
-    tenant: Tenant,
-    input: { sub: string; clientId: string; scopes: string[]; audiences: string[]; ttlSeconds: number; alg?: SigningAlg },
-  ): Promise<{ token: string; claims: AccessTokenClaims }> {
-    const key = await this.keys.signingKey(tenant.id, input.alg ?? 'ES256');
+  async issue(tenant: Tenant, input: TokenRequest): Promise<{ token: string; claims: AccessTokenClaims }> {
+    const key = await this.#keys.signingKey(tenant.id, input.alg ?? 'ES256');
     const iat = Math.floor(Date.now() / 1000);
     const claims: AccessTokenClaims = {
+      ...input.extra,
       iss: tenant.issuer,
       sub: input.sub,
       aud: input.audiences.length === 1 ? input.audiences[0]! : input.audiences,
@@ -46,12 +70,37 @@ export class AccessTokens {
       iat,
       exp: iat + input.ttlSeconds,
       tid: tenant.id,
+      ...(input.authTime ? { auth_time: input.authTime } : {}),
+      ...(input.sessionId ? { sid: input.sessionId } : {}),
     };
     const token = await new SignJWT(claims).setProtectedHeader({ alg: key.alg, kid: key.kid, typ: ACCESS_TOKEN_TYPE }).sign(key.privateKey);
     return { token, claims };
   }
 
-  /** Verifies a token for `tenant`; any failure is `invalid_token` (RFC 6750 §3.1) with a short reason. */
+  /** OIDC Core §2 and §3.1.3.6 (`at_hash`). */
+  async issueIdToken(
+    tenant: Tenant,
+    input: { sub: string; clientId: string; ttlSeconds: number; alg?: SigningAlg; nonce?: string | null; authTime: number; sessionId?: string | null; accessToken?: string; claims: Record<string, unknown> },
+  ): Promise<string> {
+    const key = await this.#keys.signingKey(tenant.id, input.alg ?? 'ES256');
+    const iat = Math.floor(Date.now() / 1000);
+    const payload: JWTPayload = {
+      ...input.claims,
+      iss: tenant.issuer,
+      sub: input.sub,
+      aud: input.clientId,
+      azp: input.clientId,
+      iat,
+      exp: iat + input.ttlSeconds,
+      auth_time: input.authTime,
+      ...(input.nonce ? { nonce: input.nonce } : {}),
+      ...(input.sessionId ? { sid: input.sessionId } : {}),
+      ...(input.accessToken ? { at_hash: halfHash(input.accessToken) } : {}),
+    };
+    return new SignJWT(payload).setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' }).sign(key.privateKey);
+  }
+
+  /** Verifies signature and claims for `tenant`; any failure is `invalid_token` (RFC 6750 §3.1) with a short reason. */
   async verify(tenant: Tenant, token: string): Promise<AccessTokenClaims> {
     let header;
     try {
@@ -61,7 +110,7 @@ export class AccessTokens {
     }
     // RFC 8725 §3.1: accept only the algorithms we sign with; `none` and HS* never verify.
     if (!header.kid || !SIGNING_ALGS.includes(header.alg as SigningAlg)) throw new InvalidToken('The access token is not signed by this issuer.');
-    const key = await this.keys.verificationKey(tenant.id, header.kid);
+    const key = await this.#keys.verificationKey(tenant.id, header.kid);
     if (!key || key.alg !== header.alg) throw new InvalidToken('The access token is not signed by this issuer.');
     try {
       const { payload } = await jwtVerify(token, key.key, { issuer: tenant.issuer, typ: ACCESS_TOKEN_TYPE, algorithms: [key.alg], requiredClaims: ['sub', 'exp', 'iat', 'client_id', 'jti'] });
@@ -71,4 +120,30 @@ export class AccessTokens {
       throw new InvalidToken('The access token is not valid.');
     }
   }
+
+  /** `verify`, then: not revoked (RFC 7009), its client still exists, and its user (if any) is still active. */
+  async verifyActive(tenant: Tenant, token: string): Promise<AccessTokenClaims> {
+    const claims = await this.verify(tenant, token);
+    if (!(await this.isActive(tenant, claims))) throw new InvalidToken('The access token was revoked.');
+    return claims;
+  }
+
+  async isActive(tenant: Tenant, claims: AccessTokenClaims): Promise<boolean> {
+    if (!this.#scopeFor || !this.#directory) return true;
+    const scope = this.#scopeFor(tenant.id);
+    const [revoked] = await scope.select(revokedTokens, eq(revokedTokens.jti, claims.jti)).limit(1);
+    if (revoked) return false;
+    if (!(await this.#directory.client(tenant.id, claims.client_id))) return false;
+    if (claims.sub !== claims.client_id) {
+      const user = await findSubject(scope, claims.sub);
+      if (!user?.active) return false;
+    }
+    return true;
+  }
+}
+
+/** OIDC Core §3.1.3.6: left half of the SHA-256 of the token, base64url (for ES256 and RS256). */
+function halfHash(value: string): string {
+  const digest = createHash('sha256').update(value).digest();
+  return digest.subarray(0, digest.length / 2).toString('base64url');
 }

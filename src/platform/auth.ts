@@ -5,6 +5,7 @@
  */
 import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { InsufficientScope, InvalidRequest, InvalidToken, MissingToken } from './errors/oauth.ts';
+import { Forbidden } from './errors/domain.ts';
 import type { Tenant } from './tenancy/tenant.ts';
 
 export interface Principal {
@@ -15,8 +16,12 @@ export interface Principal {
 }
 
 export interface AccessTokenVerifier {
-  verify(tenant: Tenant, token: string): Promise<{ sub: string; client_id: string; scope: string; aud: string | string[] }>;
+  /** Signature, claims, and still active (not revoked, client exists, user active). */
+  verifyActive(tenant: Tenant, token: string): Promise<{ sub: string; client_id: string; scope: string; aud: string | string[] }>;
 }
+
+/** User tokens must also pass this (the user's roles); machine tokens are authorized by scope alone. */
+export type UserAuthorizer = (tenant: Tenant, userId: string) => Promise<boolean>;
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -35,15 +40,18 @@ export function bearerToken(request: FastifyRequest): string {
   return m[1]!;
 }
 
-export function requireScope(verifier: AccessTokenVerifier, opts: { audience: string; scope: string }): onRequestAsyncHookHandler {
+export function requireScope(verifier: AccessTokenVerifier, opts: { audience: string; scope: string; authorizeUser?: UserAuthorizer }): onRequestAsyncHookHandler {
   return async function requireScopeHook(request) {
-    const claims = await verifier.verify(request.tenant, bearerToken(request));
+    const claims = await verifier.verifyActive(request.tenant, bearerToken(request));
     const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
     if (!aud.includes(opts.audience)) throw new InvalidToken('The access token is not meant for this API.');
     const scopes = claims.scope ? claims.scope.split(' ') : [];
     request.principal = { subject: claims.sub, clientId: claims.client_id, scopes };
     request.clientId = claims.client_id;
     if (!scopes.includes(opts.scope)) throw Object.assign(new InsufficientScope(`This operation needs scope ${opts.scope}.`), { requiredScope: opts.scope });
+    if (claims.sub !== claims.client_id && opts.authorizeUser && !(await opts.authorizeUser(request.tenant, claims.sub))) {
+      throw new Forbidden('Your account does not have a role that allows this.');
+    }
   };
 }
 

@@ -26,6 +26,8 @@ export const configSchema = z
     BOOTSTRAP_CLIENT_ID: z.string().regex(/^[A-Za-z0-9._~-]{3,128}$/, 'URL-safe characters, 3 to 128').optional(),
     BOOTSTRAP_CLIENT_SECRET: z.string().min(32, 'at least 32 characters (use 256 bits of randomness)').optional(),
     ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(3600),
+    /** Failed client authentications / sign-ins per client, account or address per minute before 429. */
+    AUTH_FAILURE_LIMIT: z.coerce.number().int().min(1).max(10_000).default(20),
     BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(50 * 1024 * 1024).default(1024 * 1024),
     /** Comma-separated addresses/CIDRs of reverse proxies whose X-Forwarded-* headers are honoured. */
     TRUST_PROXY: z.string().default(''),

@@ -3,7 +3,7 @@
  * The raw `Db` stays in platform/ and in `*.global.ts` files, where every unscoped query is visible in review.
  */
 import { fileURLToPath } from 'node:url';
-import { and, eq, type SQL } from 'drizzle-orm';
+import { and, eq, sql, type SQL } from 'drizzle-orm';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
@@ -99,6 +99,11 @@ export class TenantScope {
 
   delete<T extends TenantTable>(table: T, ...conditions: (SQL | undefined)[]) {
     return this.#h.delete(table).where(this.where(table, ...conditions));
+  }
+
+  /** `pg_notify(channel, payload + tenantId)`; inside a transaction it is delivered at commit. */
+  async notify(channel: string, payload: Record<string, unknown>): Promise<void> {
+    await this.#h.execute(sql`SELECT pg_notify(${channel}, ${JSON.stringify({ ...payload, tenantId: this.tenantId })})`);
   }
 
   /** Runs `fn` in one transaction whose scope is this tenant. */

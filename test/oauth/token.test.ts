@@ -136,9 +136,17 @@ describe('metadata', () => {
         issuer: `http://${t.host}`,
         token_endpoint: `http://${t.host}/oauth2/token`,
         jwks_uri: `http://${t.host}/oauth2/jwks`,
-        grant_types_supported: ['client_credentials'],
-        token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+        authorization_endpoint: `http://${t.host}/oauth2/authorize`,
+        introspection_endpoint: `http://${t.host}/oauth2/introspect`,
+        revocation_endpoint: `http://${t.host}/oauth2/revoke`,
+        userinfo_endpoint: `http://${t.host}/oauth2/userinfo`,
+        end_session_endpoint: `http://${t.host}/oauth2/logout`,
+        response_types_supported: ['code'],
+        code_challenge_methods_supported: ['S256'],
+        authorization_response_iss_parameter_supported: true,
       });
+      expect(res.json().grant_types_supported.sort()).toEqual(['authorization_code', 'client_credentials', 'refresh_token']);
+      expect(res.json().token_endpoint_auth_methods_supported).toEqual(['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none']);
       expect(res.json().scopes_supported).toContain('iam/');
     }
   });

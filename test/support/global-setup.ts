@@ -4,6 +4,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { startEmbeddedPostgres, type EmbeddedServer } from '../../src/platform/embedded-postgres.ts';
@@ -29,13 +32,16 @@ export function freePort(): Promise<number> {
 }
 
 let embedded: EmbeddedServer | undefined;
+let dataDir: string | undefined;
 let adminUrl: string;
 let dbName: string;
 
 export async function setup(project: TestProject) {
   if (process.env.DATABASE_URL) adminUrl = process.env.DATABASE_URL;
   else {
-    embedded = await startEmbeddedPostgres({ dataDir: '.data/test-postgres', port: await freePort() });
+    // A cluster of its own per run: concurrent runs on one machine must not share a data folder.
+    dataDir = await mkdtemp(path.join(tmpdir(), 'iam-test-pg-'));
+    embedded = await startEmbeddedPostgres({ dataDir, port: await freePort() });
     adminUrl = embedded.url();
   }
   dbName = `iam_test_${Date.now()}_${randomBytes(3).toString('hex')}`;
@@ -59,4 +65,5 @@ export async function teardown() {
   await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
   await admin.end();
   await embedded?.stop();
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
 }

@@ -73,6 +73,14 @@ CREATE TABLE "authorization_codes" (
 	CONSTRAINT "authorization_codes_pkey" PRIMARY KEY("tenant_id","code_hash")
 );
 --> statement-breakpoint
+CREATE TABLE "rate_limit_counters" (
+	"tenant_id" uuid NOT NULL,
+	"key" text NOT NULL,
+	"window_start" timestamp with time zone NOT NULL,
+	"count" integer DEFAULT 0 NOT NULL,
+	CONSTRAINT "rate_limit_counters_pkey" PRIMARY KEY("tenant_id","key")
+);
+--> statement-breakpoint
 CREATE TABLE "refresh_tokens" (
 	"tenant_id" uuid NOT NULL,
 	"token_hash" "bytea" NOT NULL,
@@ -121,6 +129,14 @@ CREATE TABLE "signing_keys" (
 	"activated_at" timestamp with time zone,
 	"retire_after" timestamp with time zone,
 	CONSTRAINT "signing_keys_pkey" PRIMARY KEY("tenant_id","kid")
+);
+--> statement-breakpoint
+CREATE TABLE "used_assertions" (
+	"tenant_id" uuid NOT NULL,
+	"client_id" text NOT NULL,
+	"jti" text NOT NULL,
+	"expires_at" timestamp with time zone NOT NULL,
+	CONSTRAINT "used_assertions_pkey" PRIMARY KEY("tenant_id","client_id","jti")
 );
 --> statement-breakpoint
 CREATE TABLE "roles" (
@@ -210,10 +226,12 @@ ALTER TABLE "client_secrets" ADD CONSTRAINT "client_secrets_client_fk" FOREIGN K
 ALTER TABLE "clients" ADD CONSTRAINT "clients_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "protected_apis" ADD CONSTRAINT "protected_apis_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "authorization_codes" ADD CONSTRAINT "authorization_codes_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "rate_limit_counters" ADD CONSTRAINT "rate_limit_counters_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "refresh_tokens" ADD CONSTRAINT "refresh_tokens_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "revoked_tokens" ADD CONSTRAINT "revoked_tokens_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "sessions" ADD CONSTRAINT "sessions_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "signing_keys" ADD CONSTRAINT "signing_keys_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "used_assertions" ADD CONSTRAINT "used_assertions_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "roles" ADD CONSTRAINT "roles_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "user_identities" ADD CONSTRAINT "user_identities_user_fk" FOREIGN KEY ("tenant_id","user_id") REFERENCES "public"."users"("tenant_id","id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "user_roles" ADD CONSTRAINT "user_roles_user_fk" FOREIGN KEY ("tenant_id","user_id") REFERENCES "public"."users"("tenant_id","id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
@@ -227,6 +245,7 @@ CREATE INDEX "refresh_tokens_tenant_id_family_id_idx" ON "refresh_tokens" USING 
 CREATE INDEX "refresh_tokens_tenant_id_user_id_idx" ON "refresh_tokens" USING btree ("tenant_id","user_id");--> statement-breakpoint
 CREATE INDEX "sessions_tenant_id_user_id_idx" ON "sessions" USING btree ("tenant_id","user_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "signing_keys_one_active_idx" ON "signing_keys" USING btree ("tenant_id","alg") WHERE status = 'active';--> statement-breakpoint
+CREATE UNIQUE INDEX "signing_keys_one_next_idx" ON "signing_keys" USING btree ("tenant_id","alg") WHERE status = 'next';--> statement-breakpoint
 CREATE INDEX "user_identities_tenant_id_user_id_idx" ON "user_identities" USING btree ("tenant_id","user_id");--> statement-breakpoint
 CREATE INDEX "user_roles_tenant_id_role_name_idx" ON "user_roles" USING btree ("tenant_id","role_name");--> statement-breakpoint
 CREATE UNIQUE INDEX "users_tenant_id_user_name_idx" ON "users" USING btree ("tenant_id",lower("user_name"));--> statement-breakpoint

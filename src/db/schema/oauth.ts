@@ -1,5 +1,5 @@
 /** Signing keys. Private keys are stored encrypted (AES-256-GCM under the master key). */
-import { index, jsonb, pgTable, primaryKey, text, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { index, integer, jsonb, pgTable, primaryKey, text, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { sql } from 'drizzle-orm';
 import { bytea, tenantId, timestamptz } from './_columns.ts';
 import { tenants } from './tenancy.ts';
@@ -29,6 +29,8 @@ export const signingKeys = pgTable(
     primaryKey({ name: 'signing_keys_pkey', columns: [t.tenantId, t.kid] }),
     // One active key per tenant and algorithm: two instances creating the first key race on this index.
     uniqueIndex('signing_keys_one_active_idx').on(t.tenantId, t.alg).where(sql`status = 'active'`),
+    // And one published-but-not-yet-signing key, the next to become active.
+    uniqueIndex('signing_keys_one_next_idx').on(t.tenantId, t.alg).where(sql`status = 'next'`),
   ],
 );
 
@@ -110,4 +112,31 @@ export const sessions = pgTable(
     createdAt: timestamptz('created_at').notNull().defaultNow(),
   },
   (t) => [primaryKey({ name: 'sessions_pkey', columns: [t.tenantId, t.idHash] }), index('sessions_tenant_id_user_id_idx').on(t.tenantId, t.userId)],
+);
+
+/**
+ * Failure counters for rate limits on credential endpoints, shared by all instances. A row per key and fixed
+ * window; only failures write, so the success path costs nothing.
+ */
+export const rateLimitCounters = pgTable(
+  'rate_limit_counters',
+  {
+    tenantId: tenantId().references(() => tenants.id, { onDelete: 'cascade' }),
+    key: text('key').notNull(),
+    windowStart: timestamptz('window_start').notNull(),
+    count: integer('count').notNull().default(0),
+  },
+  (t) => [primaryKey({ name: 'rate_limit_counters_pkey', columns: [t.tenantId, t.key] })],
+);
+
+/** Seen `jti`s of client assertions (RFC 7523 §3 item 7: replay protection), kept until they expire. */
+export const usedAssertions = pgTable(
+  'used_assertions',
+  {
+    tenantId: tenantId().references(() => tenants.id, { onDelete: 'cascade' }),
+    clientId: text('client_id').notNull(),
+    jti: text('jti').notNull(),
+    expiresAt: timestamptz('expires_at').notNull(),
+  },
+  (t) => [primaryKey({ name: 'used_assertions_pkey', columns: [t.tenantId, t.clientId, t.jti] })],
 );

@@ -1,13 +1,19 @@
 import type { Tenant } from '../../platform/tenancy/tenant.ts';
+import type { TenantScope } from '../../platform/db.ts';
+import type { Keyring } from '../../platform/crypto.ts';
+import type { ScopeCatalog } from '../../downstream/protected-apis.ts';
 import type { AuthenticatedClient } from '../client-auth.ts';
 import type { AccessTokens } from '../tokens.ts';
 
 export interface GrantContext {
   tenant: Tenant;
+  scope: TenantScope;
   client: AuthenticatedClient;
   /** Only the parameters the grant declares; the token endpoint drops the rest. */
   params: Record<string, string>;
   tokens: AccessTokens;
+  catalog: ScopeCatalog;
+  keyring: Keyring;
   defaultAccessTokenTtl: number;
 }
 

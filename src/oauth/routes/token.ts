@@ -1,14 +1,14 @@
 /**
  * Token endpoint, RFC 6749 §3.2, https://www.rfc-editor.org/rfc/rfc6749#section-3.2
- * Steps, in the spec's order: form body → client authentication → grant type supported → grant allowed → grant.
+ * Steps, in the spec's order: form body → no repeated parameters → grant_type present → client authentication →
+ * grant supported → the grant (which checks it is allowed for the client).
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { InvalidRequest, UnsupportedGrantType } from '../../platform/errors/oauth.ts';
-import { clientsRepository } from '../../downstream/repository.ts';
-import { authenticateClient, readCredentials } from '../client-auth.ts';
 import { grants } from '../grants/index.ts';
 import type { OAuthDeps } from '../plugin.ts';
+import { authenticateRequest, oauthErrorSchema, singleValuedForm } from './shared.ts';
 
 export const TOKEN_PATH = '/oauth2/token';
 
@@ -17,41 +17,54 @@ const tokenResponse = z.object({
   token_type: z.literal('Bearer'),
   expires_in: z.number().int(),
   scope: z.string().optional(),
+  refresh_token: z.string().optional(),
+  id_token: z.string().optional(),
 });
-const oauthError = z.object({ error: z.string(), error_description: z.string().optional() });
 
 export function tokenRoute(app: FastifyInstance, deps: OAuthDeps) {
   app.post(TOKEN_PATH, {
     schema: {
       operationId: 'oauth.token',
       tags: ['OAuth'],
-      summary: 'Token endpoint (client_credentials)',
+      summary: 'Token endpoint',
       description:
-        'RFC 6749 §4.4. Authenticate with HTTP Basic (client_secret_basic) or with client_id and client_secret in the form body (client_secret_post). Without `scope`, the token carries all of the client\'s allowed scopes.',
+        'RFC 6749 §3.2. Grants: `client_credentials` (machine clients), `authorization_code` with PKCE, `refresh_token` (rotated on every use). ' +
+        'Client authentication: HTTP Basic (client_secret_basic), client_id and client_secret in the body (client_secret_post), a signed JWT (private_key_jwt, RFC 7523), or client_id only for public clients. ' +
+        "Without `scope`, a client_credentials token carries all of the client's allowed API scopes.",
       consumes: ['application/x-www-form-urlencoded'],
       body: z.looseObject({
-        grant_type: z.string().describe('`client_credentials`').optional(),
+        grant_type: z.string().describe('`client_credentials`, `authorization_code` or `refresh_token`').optional(),
         scope: z.string().describe('Space-separated scopes, e.g. `iam/`').optional(),
         client_id: z.string().optional(),
         client_secret: z.string().optional(),
+        code: z.string().optional(),
+        redirect_uri: z.string().optional(),
+        code_verifier: z.string().optional(),
+        refresh_token: z.string().optional(),
+        client_assertion_type: z.string().optional(),
+        client_assertion: z.string().optional(),
       }),
-      response: { 200: tokenResponse, 400: oauthError, 401: oauthError },
+      response: { 200: tokenResponse, 400: oauthErrorSchema, 401: oauthErrorSchema, 429: oauthErrorSchema },
     },
     async handler(request, reply) {
       reply.header('Cache-Control', 'no-store').header('Pragma', 'no-cache');
-      const body = request.body as Record<string, unknown>;
-      // RFC 6749 §3.2: "Request and response parameters MUST NOT be included more than once."
-      for (const [k, v] of Object.entries(body)) if (Array.isArray(v)) throw new InvalidRequest(`Parameter ${k} is repeated.`);
+      const body = singleValuedForm(request.body);
       const grantTypeParam = body.grant_type;
-      if (typeof grantTypeParam !== 'string' || !grantTypeParam) throw new InvalidRequest('grant_type is required.');
-      const creds = readCredentials(request, body);
-      const repo = clientsRepository(deps.scopeFor(request.tenant.id));
-      const client = await authenticateClient(creds, repo, deps.keyring);
-      request.clientId = client.client.clientId;
+      if (!grantTypeParam) throw new InvalidRequest('grant_type is required.');
+      const client = await authenticateRequest(deps, request, body, TOKEN_PATH);
       const grant = grants.get(grantTypeParam);
       if (!grant) throw new UnsupportedGrantType(`Unsupported grant_type: ${grantTypeParam}.`);
-      const params = Object.fromEntries(grant.parameters.filter((p) => typeof body[p] === 'string').map((p) => [p, body[p] as string]));
-      return grant.handle({ tenant: request.tenant, client, params, tokens: deps.tokens, defaultAccessTokenTtl: deps.accessTokenTtl });
+      const params = Object.fromEntries(grant.parameters.filter((p) => body[p] !== undefined).map((p) => [p, body[p]!]));
+      return grant.handle({
+        tenant: request.tenant,
+        scope: deps.scopeFor(request.tenant.id),
+        client,
+        params,
+        tokens: deps.tokens,
+        catalog: await deps.directory.catalog(request.tenant.id),
+        keyring: deps.keyring,
+        defaultAccessTokenTtl: deps.accessTokenTtl,
+      });
     },
   });
 }

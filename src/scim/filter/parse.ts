@@ -19,7 +19,7 @@
 import { COMPARE_OPS, type AttrPath, type CompValue, type CompareOp, type Filter, type PatchPath } from './ast.ts';
 import { splitAttrPath, isSubAttrName } from './attr-path.ts';
 import { ScimFilterError, type ScimFilterErrorType } from './errors.ts';
-import { describe, quote, tokenize, type Token, type TokenKind } from './lex.ts';
+import { describe, quote, tokenize, type Token } from './lex.ts';
 
 export { ScimFilterError, type ScimFilterErrorType } from './errors.ts';
 
@@ -27,7 +27,10 @@ export const MAX_FILTER_LENGTH = 4096;
 export const MAX_FILTER_DEPTH = 50;
 
 export interface ParseOptions {
-  /** Longest accepted input, in UTF-16 code units. Default 4096. */
+  /**
+   * Longest accepted input, in UTF-16 code units. Default 4096. It also bounds the AST depth of and/or chains
+   * (`a pr and b pr and ...` nests leftwards, about maxLength / 9 levels), which matters to recursive consumers.
+   */
   readonly maxLength?: number;
   /** Deepest accepted nesting of "(", "not (" and "[". Default 50. */
   readonly maxDepth?: number;
@@ -37,18 +40,21 @@ export interface ParseOptions {
 export function parseFilter(input: string, options: ParseOptions = {}): Filter {
   const p = new Parser(input, 'invalidFilter', options);
   const filter = p.orExpr();
-  p.expectEnd(p.peek().kind === ']' ? 'no "[" to close' : undefined);
+  p.expectEnd('"and", "or" or end of input', p.peek().kind === ']' ? 'no "[" to close' : undefined);
   return filter;
 }
 
-/** Parse a PATCH operation's `path`. Throws ScimFilterError (scimType `invalidPath`) and nothing else. */
+/**
+ * Parse a PATCH operation's `path` (`attrPath` or `valuePath [subAttr]`). Surrounding whitespace is ignored.
+ * Throws ScimFilterError (scimType `invalidPath`, also for a malformed filter inside "[...]") and nothing else.
+ */
 export function parsePatchPath(input: string, options: ParseOptions = {}): PatchPath {
   const p = new Parser(input, 'invalidPath', options);
   const first = p.next();
   if (first.kind !== 'word') p.fail(first, `expected an attribute path, found ${describe(first)}`);
   const path = p.attrPath(first);
   if (p.peek().kind !== '[') {
-    p.expectEnd();
+    p.expectEnd('"[" or end of path');
     return { path };
   }
   const valueFilter = p.valueFilter(path);
@@ -57,14 +63,14 @@ export function parsePatchPath(input: string, options: ParseOptions = {}): Patch
     const subAttr = after.text.slice(1);
     if (!isSubAttrName(subAttr)) p.fail(after, `invalid sub-attribute name ${quote(subAttr)}`);
     p.next();
-    p.expectEnd();
+    p.expectEnd('end of path');
     return { path, valueFilter, subAttr };
   }
-  p.expectEnd();
+  p.expectEnd('".subAttribute" or end of path', after.spaced && after.text.startsWith('.') ? 'no space is allowed after "]"' : undefined);
   return { path, valueFilter };
 }
 
-/** Regex-free? Not quite: this one is linear (no nested or overlapping quantifiers). JSON number, RFC 8259 §6. */
+/** JSON number (RFC 8259 §6). The only regex here; linear, as no quantifiers nest or overlap. */
 const JSON_NUMBER = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$/;
 
 const isCompareOp = (s: string): s is CompareOp => (COMPARE_OPS as readonly string[]).includes(s);
@@ -104,9 +110,10 @@ class Parser {
     return tok;
   }
 
-  expectEnd(hint?: string): void {
+  /** `expected` names what else could have come here, for the message. */
+  expectEnd(expected: string, hint?: string): void {
     const tok = this.peek();
-    if (tok.kind !== 'end') this.fail(tok, `expected "and", "or" or end of input, found ${describe(tok)}${hint ? ` (${hint})` : ''}`);
+    if (tok.kind !== 'end') this.fail(tok, `expected ${expected}, found ${describe(tok)}${hint ? ` (${hint})` : ''}`);
   }
 
   attrPath(tok: Token): AttrPath {
@@ -201,5 +208,3 @@ class Parser {
     if (++this.#depth > this.#maxDepth) this.fail(tok, `nested deeper than ${this.#maxDepth} levels`);
   }
 }
-
-export type { TokenKind };

@@ -1,0 +1,40 @@
+/**
+ * What the token endpoint needs on every request, cached per tenant: the client with its live secret hashes, and
+ * the tenant's scope catalog. Changes invalidate across instances at commit (platform/invalidation.ts); the time
+ * limit only bounds what a lost notification could cost.
+ */
+import type { TenantScope } from '../platform/db.ts';
+import { TenantCache, type Invalidation } from '../platform/invalidation.ts';
+import { clientsRepository, type ClientRow } from './repository.ts';
+import { loadScopeCatalog, type ScopeCatalog } from './protected-apis.ts';
+
+export interface DirectoryClient {
+  client: ClientRow;
+  secrets: { hash: Buffer; expiresAt: Date | null }[];
+}
+
+export class ClientDirectory {
+  readonly #clients = new TenantCache<DirectoryClient | undefined>({ ttlMs: 60_000 });
+  readonly #catalogs = new TenantCache<ScopeCatalog>({ ttlMs: 60_000 });
+  readonly #scopeFor: (tenantId: string) => TenantScope;
+
+  constructor(opts: { scopeFor: (tenantId: string) => TenantScope; invalidation: Invalidation }) {
+    this.#scopeFor = opts.scopeFor;
+    opts.invalidation.on('client', (tenantId, key) => this.#clients.invalidate(tenantId, key));
+    opts.invalidation.on('protected-apis', (tenantId) => this.#catalogs.invalidate(tenantId));
+  }
+
+  client(tenantId: string, clientId: string): Promise<DirectoryClient | undefined> {
+    return this.#clients.get(tenantId, clientId, async () => {
+      const repo = clientsRepository(this.#scopeFor(tenantId));
+      const client = await repo.findClient(clientId);
+      if (!client) return undefined;
+      const secrets = (await repo.listSecrets(clientId)).map((s) => ({ hash: s.secretHash, expiresAt: s.expiresAt }));
+      return { client, secrets };
+    });
+  }
+
+  catalog(tenantId: string): Promise<ScopeCatalog> {
+    return this.#catalogs.get(tenantId, 'catalog', () => loadScopeCatalog(this.#scopeFor(tenantId)));
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * Authorization code grant, RFC 6749 §4.1.3, with PKCE (RFC 7636 §4.6) and the replay rule of §4.1.2: "If an
+ * authorization code is used more than once, the authorization server MUST deny the request and SHOULD revoke
+ * (when possible) all tokens previously issued based on that authorization code."
+ */
+import { createHash } from 'node:crypto';
+import { eq, isNull } from 'drizzle-orm';
+import { InvalidGrant, InvalidRequest, UnauthorizedClient } from '../../platform/errors/oauth.ts';
+import { safeEqual } from '../../platform/crypto.ts';
+import { authorizationCodes } from '../../db/schema/index.ts';
+import { findSubject } from '../subjects.ts';
+import { issueUserTokens } from '../issue.ts';
+import { revokeAccessToken, revokeFamily } from '../revocation.ts';
+import type { Grant } from './types.ts';
+
+export const grantType = 'authorization_code';
+export const parameters = ['code', 'redirect_uri', 'code_verifier'] as const;
+
+/** RFC 7636 §4.1: 43–128 characters of [A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~". */
+const VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/;
+
+export const grant: Grant = {
+  grantType,
+  parameters,
+  async handle(ctx) {
+    const { client, params, scope, keyring } = ctx;
+    if (client.client.clientType === 'MachineClient') throw new UnauthorizedClient('Machine clients use client_credentials.');
+    if (!params.code) throw new InvalidRequest('code is required.');
+    const hash = keyring.hashSecret(params.code);
+    // Single use: the first redemption flips consumed_at atomically; any later one finds it set.
+    const [code] = await scope
+      .update(authorizationCodes, { consumedAt: new Date() }, eq(authorizationCodes.codeHash, hash), isNull(authorizationCodes.consumedAt))
+      .returning();
+    if (!code) {
+      const [used] = await scope.select(authorizationCodes, eq(authorizationCodes.codeHash, hash));
+      if (used?.consumedAt && used.clientId === client.client.clientId) {
+        if (used.issuedFamilyId) await revokeFamily(scope, used.issuedFamilyId);
+        if (used.issuedJti) await revokeAccessToken(scope, used.issuedJti, new Date(Date.now() + 86_400_000));
+      }
+      throw new InvalidGrant('The authorization code is invalid, expired or already used.');
+    }
+    if (code.expiresAt.getTime() < Date.now()) throw new InvalidGrant('The authorization code is invalid, expired or already used.');
+    // §4.1.3: "ensure that the authorization code was issued to the authenticated confidential client".
+    if (code.clientId !== client.client.clientId) throw new InvalidGrant('The authorization code was issued to another client.');
+    // §4.1.3: redirect_uri must be identical to the one in the authorization request.
+    if (params.redirect_uri !== code.redirectUri) throw new InvalidGrant('redirect_uri does not match the authorization request.');
+    if (code.codeChallenge) {
+      if (!params.code_verifier || !VERIFIER.test(params.code_verifier)) throw new InvalidGrant('A valid code_verifier is required (RFC 7636).');
+      const computed = Buffer.from(createHash('sha256').update(params.code_verifier).digest('base64url'));
+      if (!safeEqual(computed, Buffer.from(code.codeChallenge))) throw new InvalidGrant('code_verifier does not match the code_challenge.');
+    } else if (params.code_verifier) {
+      // RFC 9700 §2.1.1: a verifier without a challenge is a downgrade attempt.
+      throw new InvalidGrant('code_verifier was sent, but the authorization request had no code_challenge.');
+    }
+    const subject = await findSubject(scope, code.userId);
+    if (!subject?.active) throw new InvalidGrant('The user is not active.');
+    const issued = await scope.transaction(async (tx) => {
+      const result = await issueUserTokens(
+        { ...ctx, scope: tx },
+        { client: client.client, subject, scopes: code.scopes, authTime: code.authTime, sessionId: code.sessionId, nonce: code.nonce },
+      );
+      await tx.update(authorizationCodes, { issuedFamilyId: result.familyId, issuedJti: result.jti }, eq(authorizationCodes.codeHash, hash));
+      return result;
+    });
+    return issued.response;
+  },
+};

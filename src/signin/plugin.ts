@@ -1,0 +1,15 @@
+/** The hosted sign-in surface. Encapsulated: it parses forms, answers HTML, and keeps its own error page. */
+import type { FastifyInstance } from 'fastify';
+import formbody from '@fastify/formbody';
+import { messagePage } from './pages.ts';
+import { htmlReply, signinRoutes, type SigninDeps } from './routes.ts';
+
+export async function signinPlugin(app: FastifyInstance, deps: SigninDeps) {
+  await app.register(formbody);
+  app.setErrorHandler((err: { statusCode?: number }, request, reply) => {
+    const status = err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) request.log.error({ err }, 'sign-in failure');
+    return htmlReply(reply, status, messagePage({ title: 'Something went wrong', tenantName: request.tenant?.displayName ?? '', message: status === 500 ? 'Please try again.' : 'The request was not valid.', status: 'error' }));
+  });
+  signinRoutes(app, deps);
+}

@@ -1,0 +1,49 @@
+/**
+ * Server-side sessions in PostgreSQL. The cookie carries 256 random bits; the table keeps only their HMAC, so a
+ * database read does not yield usable cookies. Idle and absolute timeouts; a new id at every sign-in (no fixation).
+ */
+import { and, eq, isNull } from 'drizzle-orm';
+import type { TenantScope } from '../platform/db.ts';
+import { generateSecret, type Keyring } from '../platform/crypto.ts';
+import { sessions } from '../db/schema/index.ts';
+
+export const SESSION_COOKIE = 'iam_session';
+export const SESSION_IDLE_SECONDS = 8 * 3600;
+export const SESSION_ABSOLUTE_SECONDS = 24 * 3600;
+
+export interface Session {
+  /** A public identifier for `sid` claims: not the cookie value. */
+  sid: string;
+  userId: string;
+  method: string;
+  authTime: Date;
+}
+
+function sidOf(hash: Buffer): string {
+  return hash.subarray(0, 16).toString('base64url');
+}
+
+export async function createSession(scope: TenantScope, keyring: Keyring, userId: string, method: string): Promise<{ cookie: string; session: Session }> {
+  const cookie = generateSecret();
+  const idHash = keyring.hashSecret(cookie);
+  const now = new Date();
+  await scope.insert(sessions, { idHash, userId, method, authTime: now, lastSeenAt: now, expiresAt: new Date(now.getTime() + SESSION_ABSOLUTE_SECONDS * 1000) });
+  return { cookie, session: { sid: sidOf(idHash), userId, method, authTime: now } };
+}
+
+/** The live session for a cookie value, touching its idle timer; undefined when ended, expired or idle too long. */
+export async function findSession(scope: TenantScope, keyring: Keyring, cookie: string | undefined): Promise<Session | undefined> {
+  if (!cookie || cookie.length > 100) return undefined;
+  const idHash = keyring.hashSecret(cookie);
+  const [row] = await scope.select(sessions, eq(sessions.idHash, idHash), isNull(sessions.endedAt));
+  const now = Date.now();
+  if (!row || row.expiresAt.getTime() < now || row.lastSeenAt.getTime() + SESSION_IDLE_SECONDS * 1000 < now) return undefined;
+  // Touch at most once a minute: reads stay reads.
+  if (now - row.lastSeenAt.getTime() > 60_000) await scope.update(sessions, { lastSeenAt: new Date(now) }, eq(sessions.idHash, idHash));
+  return { sid: sidOf(idHash), userId: row.userId, method: row.method, authTime: row.authTime };
+}
+
+export async function endSession(scope: TenantScope, keyring: Keyring, cookie: string | undefined): Promise<void> {
+  if (!cookie || cookie.length > 100) return;
+  await scope.update(sessions, { endedAt: new Date() }, and(eq(sessions.idHash, keyring.hashSecret(cookie)), isNull(sessions.endedAt)));
+}
