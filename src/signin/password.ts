@@ -1,19 +1,12 @@
 /**
- * Local password sign-in: argon2id hashes, one generic failure for a wrong password, an unknown user, a user
- * without a password or a deactivated user, and the same work in each case (a dummy verification when there is no
- * hash), so neither the answer nor its timing tells whether an account exists.
+ * Local password sign-in: one generic failure for a wrong password, an unknown user, a user without a password or a
+ * deactivated user, and the same work in each case (a dummy verification when there is no hash), so neither the
+ * answer nor its timing tells whether an account exists. Hashing itself is the users capability's (argon2id).
  */
-import argon2 from 'argon2';
 import { or, sql } from 'drizzle-orm';
 import type { TenantScope } from '../platform/db.ts';
 import { users } from '../db/schema/index.ts';
-
-/** OWASP's argon2id baseline (m=19 MiB, t=2, p=1). */
-export const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
-
-export function hashPassword(password: string): Promise<string> {
-  return argon2.hash(password, ARGON2_OPTIONS);
-}
+import { hashPassword, verifyPassword } from '../users/password.ts';
 
 let dummyHash: Promise<string> | undefined;
 
@@ -22,7 +15,7 @@ export async function verifyPasswordLogin(scope: TenantScope, login: string, pas
   if (!normalized || normalized.length > 320 || password.length > 1024) return undefined;
   const [user] = await scope.select(users, or(sql`lower(${users.email}) = ${normalized}`, sql`lower(${users.userName}) = ${normalized}`)).limit(1);
   const hash = user?.passwordHash ?? (await (dummyHash ??= hashPassword('not-a-real-password-0123456789')));
-  const ok = await argon2.verify(hash, password).catch(() => false);
+  const ok = await verifyPassword(hash, password);
   if (!user || !user.passwordHash || !ok || !user.active) return undefined;
   return { id: user.id };
 }
