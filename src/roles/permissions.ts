@@ -1,0 +1,39 @@
+/**
+ * The permission model of the management API (`/api`).
+ *
+ * - Machine tokens (client credentials) are authorized by scope: `iam/` grants the whole management API.
+ * - User tokens additionally need a role: the built-in `admin` role grants everything, including permissions added
+ *   later; a custom role grants exactly the permissions it lists.
+ *
+ * The list is API: values are stored in `roles.permissions` and named in requests, so review it like a contract.
+ */
+export const PERMISSIONS = [
+  'users:read',
+  'users:write',
+  'roles:read',
+  'roles:write',
+  'upstream:read',
+  'upstream:write',
+  'downstream:read',
+  'downstream:write',
+  'audit:read',
+] as const;
+export type Permission = (typeof PERMISSIONS)[number];
+
+export const PERMISSION_DESCRIPTIONS: Record<Permission, string> = {
+  'users:read': 'List and read users and their roles',
+  'users:write': 'Create, change and delete users; assign and remove roles',
+  'roles:read': 'List and read roles',
+  'roles:write': 'Create, change and delete custom roles',
+  'upstream:read': 'List and read upstream identity providers',
+  'upstream:write': 'Configure and delete upstream identity providers',
+  'downstream:read': 'List and read downstream clients and protected APIs',
+  'downstream:write': 'Configure downstream clients and their secrets',
+  'audit:read': 'Read the audit trail',
+};
+
+/** The built-in role that grants every permission. It cannot be changed or deleted. */
+export const ADMIN_ROLE = 'admin';
+
+/** Role names appear in paths (`/api/roles/{name}`, `/api/users/{userId}/roles/{role}`): lowercase URL-safe. */
+export const ROLE_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;

@@ -1,0 +1,197 @@
+/**
+ * `/api/roles` and `/api/users/{userId}/roles`: roles, their permissions, and who holds them. HTTP only.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { TenantScope } from '../platform/db.ts';
+import { actorOf } from '../platform/auth.ts';
+import { problemResponses } from '../platform/errors/problem-schema.ts';
+import { queryBoolean, userIdParams } from '../users/schemas.ts';
+import { assignRoles, createRole, deleteRole, getRole, listRoles, listUserRoles, removeRole, updateRole, type Role } from './service.ts';
+import { ADMIN_ROLE, PERMISSION_DESCRIPTIONS, PERMISSIONS, ROLE_NAME_PATTERN } from './permissions.ts';
+
+export const ROLES_PATH = '/api/roles';
+export const ROLE_PATH = '/api/roles/:name';
+export const USER_ROLES_PATH = '/api/users/:userId/roles';
+export const USER_ROLE_PATH = '/api/users/:userId/roles/:role';
+
+export interface RoleRouteDeps {
+  scopeFor(tenantId: string): TenantScope;
+}
+
+const roleName = z.string().regex(ROLE_NAME_PATTERN, 'lowercase letters, digits, ".", "_" and "-", at most 64 characters');
+const permission = z.enum(PERMISSIONS);
+const permissionList = Object.entries(PERMISSION_DESCRIPTIONS)
+  .map(([p, d]) => `- \`${p}\`: ${d}`)
+  .join('\n');
+const MODEL =
+  '**Permission model.** Machine tokens (client credentials) are authorized by scope: `iam/` grants the whole management API. ' +
+  'Tokens of signed-in users additionally need a role: the built-in `admin` role grants everything; a custom role grants the permissions it lists:\n\n' +
+  permissionList;
+
+const roleResponse = z.object({
+  name: z.string(),
+  description: z.string().nullable(),
+  permissions: z.array(z.string()),
+  builtIn: z.boolean().describe('Built-in roles (`admin`) cannot be changed or deleted.'),
+  createdAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
+});
+const rolePageResponse = z.object({ items: z.array(roleResponse), nextCursor: z.string().nullable() });
+const roleParams = z.strictObject({ name: roleName.describe('The role name.') });
+const roleCreateBody = z
+  .strictObject({
+    name: roleName.describe('Unique in the tenant; part of URLs, so lowercase URL-safe.'),
+    description: z.string().trim().max(500).nullable().optional(),
+    permissions: z.array(permission).max(PERMISSIONS.length * 2).describe('Permissions this role grants.'),
+  })
+  .meta({ examples: [{ name: 'user-manager', description: 'Manages users and their roles', permissions: ['users:read', 'users:write', 'roles:read'] }] });
+const rolePatchBody = z
+  .strictObject({
+    description: z.string().trim().max(500).nullable().optional(),
+    permissions: z.array(permission).max(PERMISSIONS.length * 2).optional().describe('Replaces the list.'),
+  })
+  .meta({ examples: [{ permissions: ['users:read', 'audit:read'] }] });
+const listQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(200).optional().describe('Page size, 1 to 200 (default 100).'),
+  cursor: z.string().min(1).max(512).optional().describe('`nextCursor` from the previous page.'),
+});
+
+const userRolesResponse = z.object({ userId: z.uuid(), roles: z.array(z.string()) });
+const assignBody = z
+  .strictObject({ roles: z.array(roleName).min(1).max(50).describe('Role names to add, e.g. `["admin"]`. Each must exist.') })
+  .meta({ examples: [{ roles: [ADMIN_ROLE] }] });
+const userRoleParams = z.strictObject({ userId: userIdParams.shape.userId, role: roleName.describe('The role to remove.') });
+const removeQuery = z.strictObject({
+  confirm: queryBoolean.optional().describe('Must be `true` to remove `admin` from the last active administrator.'),
+});
+
+function roleToWire(r: Role): z.infer<typeof roleResponse> {
+  return { ...r, createdAt: r.createdAt.toISOString(), updatedAt: r.updatedAt.toISOString() };
+}
+
+export function roleRoutes(app: FastifyInstance, deps: RoleRouteDeps) {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const scope = (tenantId: string) => deps.scopeFor(tenantId);
+
+  r.get(ROLES_PATH, {
+    schema: {
+      operationId: 'roles.list',
+      tags: ['Roles'],
+      summary: 'List roles',
+      description: `The tenant's roles by name, the built-in \`admin\` included.\n\n${MODEL}`,
+      querystring: listQuery,
+      response: { 200: rolePageResponse, ...problemResponses(400, 401, 403) },
+    },
+    handler: async (request) => {
+      const page = await listRoles(scope(request.tenant.id), request.query);
+      return { items: page.items.map(roleToWire), nextCursor: page.nextCursor };
+    },
+  });
+
+  r.post(ROLES_PATH, {
+    schema: {
+      operationId: 'roles.create',
+      tags: ['Roles'],
+      summary: 'Create a custom role',
+      description: `A role that grants the listed permissions. 409 when the name is taken.\n\n${MODEL}`,
+      body: roleCreateBody,
+      response: { 201: roleResponse, ...problemResponses(400, 401, 403, 409, 413, 415) },
+    },
+    handler: async (request, reply) => {
+      const role = await createRole(scope(request.tenant.id), actorOf(request), request.body);
+      return reply.status(201).header('Location', `${ROLES_PATH}/${role.name}`).send(roleToWire(role));
+    },
+  });
+
+  r.get(ROLE_PATH, {
+    schema: {
+      operationId: 'roles.get',
+      tags: ['Roles'],
+      summary: 'Get a role',
+      description: 'One role and its permissions.',
+      params: roleParams,
+      response: { 200: roleResponse, ...problemResponses(400, 401, 403, 404) },
+    },
+    handler: async (request) => roleToWire(await getRole(scope(request.tenant.id), request.params.name)),
+  });
+
+  r.patch(ROLE_PATH, {
+    schema: {
+      operationId: 'roles.update',
+      tags: ['Roles'],
+      summary: 'Change a custom role',
+      description: 'Changes the description or replaces the permissions. Built-in roles cannot be changed (409).',
+      params: roleParams,
+      body: rolePatchBody,
+      response: { 200: roleResponse, ...problemResponses(400, 401, 403, 404, 409, 413, 415) },
+    },
+    handler: async (request) => roleToWire(await updateRole(scope(request.tenant.id), actorOf(request), request.params.name, request.body)),
+  });
+
+  r.delete(ROLE_PATH, {
+    schema: {
+      operationId: 'roles.delete',
+      tags: ['Roles'],
+      summary: 'Delete a custom role',
+      description:
+        'Deletes the role and removes it from every user who holds it. Built-in roles cannot be deleted, nor a role that an upstream provider assigns through `defaultUserRoles` (409 naming the providers).',
+      params: roleParams,
+      response: { 204: z.null().describe('Deleted.'), ...problemResponses(400, 401, 403, 404, 409) },
+    },
+    handler: async (request, reply) => {
+      await deleteRole(scope(request.tenant.id), actorOf(request), request.params.name);
+      return reply.status(204).send(null);
+    },
+  });
+
+  r.get(USER_ROLES_PATH, {
+    schema: {
+      operationId: 'users.roles.list',
+      tags: ['Users', 'Roles'],
+      summary: "List a user's roles",
+      description: 'The names of the roles the user holds.',
+      params: userIdParams,
+      response: { 200: userRolesResponse, ...problemResponses(400, 401, 403, 404) },
+    },
+    handler: async (request) => ({ userId: request.params.userId, roles: await listUserRoles(scope(request.tenant.id), request.params.userId) }),
+  });
+
+  r.post(USER_ROLES_PATH, {
+    schema: {
+      operationId: 'users.roles.add',
+      tags: ['Users', 'Roles'],
+      summary: 'Assign roles to a user',
+      description:
+        'Adds the named roles to the user; roles the user already holds are left as they are, so repeating the request changes nothing. ' +
+        'Every name must be an existing role (400 naming the unknown ones). To make the first administrator, send `{"roles": ["admin"]}`. ' +
+        'The answer lists all of the user\'s roles.',
+      params: userIdParams,
+      body: assignBody,
+      response: { 200: userRolesResponse, ...problemResponses(400, 401, 403, 404, 413, 415) },
+    },
+    handler: async (request) => ({
+      userId: request.params.userId,
+      roles: await assignRoles(scope(request.tenant.id), actorOf(request), request.params.userId, request.body.roles),
+    }),
+  });
+
+  r.delete(USER_ROLE_PATH, {
+    schema: {
+      operationId: 'users.roles.remove',
+      tags: ['Users', 'Roles'],
+      summary: 'Remove a role from a user',
+      description:
+        'Removes one role. 400 when the tenant has no such role, 404 when the user does not hold it. ' +
+        'Removing `admin` from the last active administrator of the tenant is refused with 409 unless `?confirm=true` is given.',
+      params: userRoleParams,
+      querystring: removeQuery,
+      response: { 200: userRolesResponse, ...problemResponses(400, 401, 403, 404, 409) },
+    },
+    handler: async (request) => ({
+      userId: request.params.userId,
+      roles: await removeRole(scope(request.tenant.id), actorOf(request), request.params.userId, request.params.role, { confirm: request.query.confirm }),
+    }),
+  });
+}

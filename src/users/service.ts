@@ -1,0 +1,292 @@
+/**
+ * Users: the rules. One store serves `/api/users`, SCIM and sign-in, so these functions are the only way users are
+ * created or changed. Every write is one transaction that also records the audit event.
+ *
+ * Concurrency: every update is `UPDATE … WHERE version = $seen` (compare-and-set) inside the transaction. With an
+ * expected version (If-Match), a mismatch is PreconditionFailed (412). Without one, a PATCH that loses the race
+ * re-reads the row and applies its own fields on top of the winner's (up to MAX_ATTEMPTS), so neither change is lost.
+ */
+import { z } from 'zod';
+import type { TenantScope } from '../platform/db.ts';
+import { Conflict, Invalid, NotFound, PreconditionFailed } from '../platform/errors/domain.ts';
+import { recordAudit, type Actor } from '../audit/service.ts';
+import { rolesRepository } from '../roles/repository.ts';
+import { ADMIN_ROLE } from '../roles/permissions.ts';
+import { usersRepository, type UserChanges, type UserFilter, type UserRow } from './repository.ts';
+import { uniqueViolation } from './db-errors.ts';
+import { decodeCursor, pageOf, type Page } from './cursor.ts';
+import { hashPassword } from './password.ts';
+
+/** A user as every caller sees it: never the password hash. */
+export interface User {
+  id: string;
+  userName: string;
+  email: string | null;
+  emailVerified: boolean;
+  /** The full name: `fullName` on `/api`, `displayName`/`name.formatted` in SCIM. */
+  displayName: string | null;
+  givenName: string | null;
+  familyName: string | null;
+  externalId: string | null;
+  active: boolean;
+  attributes: Record<string, unknown>;
+  passwordSet: boolean;
+  roles: string[];
+  version: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface NewUser {
+  /** Defaults to the email. One of the two is required. */
+  userName?: string | undefined;
+  email?: string | null | undefined;
+  emailVerified?: boolean | undefined;
+  /** Defaults to "givenName familyName" when either is given. */
+  displayName?: string | null | undefined;
+  givenName?: string | null | undefined;
+  familyName?: string | null | undefined;
+  externalId?: string | null | undefined;
+  active?: boolean | undefined;
+  attributes?: Record<string, unknown> | undefined;
+  /** Hashed with argon2id; the plain value is never stored, returned or audited. */
+  password?: string | undefined;
+  /** Role names; each must exist in the tenant. */
+  roles?: string[] | undefined;
+}
+
+/** Fields to change; `undefined` leaves a field as it is, `null` clears it. */
+export type UserPatch = Omit<NewUser, 'roles' | 'password'> & { password?: string | null | undefined };
+
+export interface UserQuery extends UserFilter {
+  cursor?: string | undefined;
+  limit?: number | undefined;
+}
+
+const MAX_ATTEMPTS = 5;
+export const DEFAULT_PAGE_SIZE = 50;
+export const MAX_PAGE_SIZE = 200;
+
+const userCursor = z.object({ createdAt: z.iso.datetime(), id: z.uuid() });
+
+export function toUser(row: UserRow, roles: string[]): User {
+  return {
+    id: row.id,
+    userName: row.userName,
+    email: row.email,
+    emailVerified: row.emailVerified,
+    displayName: row.displayName,
+    givenName: row.givenName,
+    familyName: row.familyName,
+    externalId: row.externalId,
+    active: row.active,
+    attributes: row.attributes,
+    passwordSet: row.passwordHash !== null,
+    roles,
+    version: row.version,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
+
+/** What the audit trail keeps of a user: the representation, which holds no password or hash. */
+function auditView(user: User): Record<string, unknown> {
+  const { attributes, createdAt, updatedAt, ...rest } = user;
+  return { ...rest, ...(Object.keys(attributes).length ? { attributes } : {}) };
+}
+
+/** Maps a unique violation on the users indexes to a 409 naming the field; rethrows anything else. */
+function conflictOn(e: unknown, userNameFromEmail: boolean): never {
+  const constraint = uniqueViolation(e);
+  if (constraint === 'users_tenant_id_email_idx' || (constraint === 'users_tenant_id_user_name_idx' && userNameFromEmail)) {
+    throw new Conflict('A user with this email address already exists in this tenant.', { field: 'email' });
+  }
+  if (constraint === 'users_tenant_id_user_name_idx') throw new Conflict('A user with this userName already exists in this tenant.', { field: 'userName' });
+  throw e;
+}
+
+function joinName(given: string | null | undefined, family: string | null | undefined): string | null {
+  return [given, family].filter(Boolean).join(' ') || null;
+}
+
+/** Fails with a 400 naming the roles that do not exist in the tenant. */
+export async function assertRolesExist(scope: TenantScope, names: string[]): Promise<void> {
+  if (!names.length) return;
+  const repo = rolesRepository(scope);
+  await repo.ensureBuiltInRoles();
+  const existing = new Set(await repo.existingRoleNames(names));
+  const unknown = names.filter((n) => !existing.has(n));
+  if (unknown.length) throw new Invalid(`Unknown role(s): ${unknown.join(', ')}.`, { unknownRoles: unknown });
+}
+
+export async function createUser(scope: TenantScope, actor: Actor, input: NewUser): Promise<User> {
+  const userName = input.userName ?? input.email ?? undefined;
+  if (!userName) throw new Invalid('A user needs a userName or an email address.', { field: 'email' });
+  const roles = [...new Set(input.roles ?? [])];
+  // Hashing takes tens of milliseconds: done before the transaction opens.
+  const passwordHash = input.password !== undefined ? await hashPassword(input.password) : null;
+  return scope.transaction(async (tx) => {
+    await assertRolesExist(tx, roles);
+    const repo = usersRepository(tx);
+    let row: UserRow;
+    try {
+      row = await repo.insertUser({
+        userName,
+        email: input.email ?? null,
+        emailVerified: input.emailVerified ?? false,
+        displayName: input.displayName ?? joinName(input.givenName, input.familyName),
+        givenName: input.givenName ?? null,
+        familyName: input.familyName ?? null,
+        externalId: input.externalId ?? null,
+        active: input.active ?? true,
+        attributes: input.attributes ?? {},
+        passwordHash,
+        // Written at millisecond precision, so the pagination cursor holds it exactly.
+        createdAt: new Date(),
+      });
+    } catch (e) {
+      conflictOn(e, input.userName === undefined);
+    }
+    await rolesRepository(tx).addUserRoles(row.id, roles);
+    const user = toUser(row, roles.toSorted());
+    await recordAudit(tx, actor, { action: 'user.create', targetType: 'user', targetId: user.id, after: auditView(user) });
+    return user;
+  });
+}
+
+export async function findUserById(scope: TenantScope, id: string): Promise<User | undefined> {
+  const row = await usersRepository(scope).findUser(id);
+  return row ? toUser(row, await rolesRepository(scope).rolesOfUser(id)) : undefined;
+}
+
+export async function getUser(scope: TenantScope, id: string): Promise<User> {
+  const user = await findUserById(scope, id);
+  if (!user) throw new NotFound('No user with this id in this tenant.');
+  return user;
+}
+
+export async function listUsers(scope: TenantScope, query: UserQuery = {}): Promise<Page<User>> {
+  const limit = Math.min(Math.max(query.limit ?? DEFAULT_PAGE_SIZE, 1), MAX_PAGE_SIZE);
+  const after = query.cursor !== undefined ? decodeCursor(query.cursor, userCursor) : undefined;
+  const rows = await usersRepository(scope).listUsers(query, { after, limit: limit + 1 });
+  const roles = await rolesRepository(scope).rolesOfUsers(rows.slice(0, limit).map((r) => r.id));
+  return pageOf(
+    rows,
+    limit,
+    (r) => toUser(r, roles.get(r.id) ?? []),
+    (r) => ({ createdAt: r.createdAt.toISOString(), id: r.id }),
+  );
+}
+
+/** The columns that `patch` changes, compared with `row`; an empty object when nothing changes. */
+function changesOf(row: UserRow, patch: UserPatch, passwordHash: string | null | undefined): UserChanges {
+  const changes: UserChanges = {};
+  const set = <K extends keyof UserChanges>(key: K, value: UserChanges[K] | undefined) => {
+    if (value !== undefined && value !== row[key]) changes[key] = value;
+  };
+  set('userName', patch.userName);
+  set('email', patch.email);
+  set('emailVerified', patch.emailVerified);
+  set('givenName', patch.givenName);
+  set('familyName', patch.familyName);
+  set('externalId', patch.externalId);
+  set('active', patch.active);
+  if (patch.displayName !== undefined) set('displayName', patch.displayName);
+  else if ((patch.givenName !== undefined || patch.familyName !== undefined) && row.displayName === joinName(row.givenName, row.familyName)) {
+    // The full name followed the parts, so it keeps following them.
+    set('displayName', joinName(patch.givenName !== undefined ? patch.givenName : row.givenName, patch.familyName !== undefined ? patch.familyName : row.familyName));
+  }
+  if (patch.attributes !== undefined && JSON.stringify(patch.attributes) !== JSON.stringify(row.attributes)) changes.attributes = patch.attributes;
+  if (passwordHash !== undefined) changes.passwordHash = passwordHash;
+  return changes;
+}
+
+/**
+ * Changes a user. `expectedVersion` (from If-Match) makes the change conditional: 412 when the stored version
+ * differs. Without it, a change that loses a race is re-applied on the winner's result, never lost.
+ */
+export async function updateUser(
+  scope: TenantScope,
+  actor: Actor,
+  id: string,
+  patch: UserPatch,
+  opts: { expectedVersion?: number | undefined } = {},
+): Promise<User> {
+  const passwordHash = typeof patch.password === 'string' ? await hashPassword(patch.password) : patch.password;
+  return scope.transaction(async (tx) => {
+    const repo = usersRepository(tx);
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      // READ COMMITTED: each statement sees what committed before it, so a retry reads the winner's row.
+      const current = await repo.findUser(id);
+      if (!current) throw new NotFound('No user with this id in this tenant.');
+      if (opts.expectedVersion !== undefined && current.version !== opts.expectedVersion) {
+        throw new PreconditionFailed(`The user has changed (version ${current.version}, If-Match named ${opts.expectedVersion}). Read it again and retry.`, { currentVersion: current.version });
+      }
+      const roles = await rolesRepository(tx).rolesOfUser(id);
+      const changes = changesOf(current, patch, passwordHash);
+      if (!Object.keys(changes).length) return toUser(current, roles);
+      let updated: UserRow | undefined;
+      try {
+        updated = await repo.updateUser(id, current.version, changes);
+      } catch (e) {
+        conflictOn(e, false);
+      }
+      if (!updated) continue;
+      const before = toUser(current, roles);
+      const after = toUser(updated, roles);
+      await recordAudit(tx, actor, {
+        action: 'user.update',
+        targetType: 'user',
+        targetId: id,
+        before: auditView(before),
+        after: { ...auditView(after), ...(passwordHash !== undefined ? { passwordChanged: true } : {}) },
+      });
+      return after;
+    }
+    throw new Conflict('The user is being changed by others at the same time. Retry.', { field: 'version' });
+  });
+}
+
+export function setActive(scope: TenantScope, actor: Actor, id: string, active: boolean, opts: { expectedVersion?: number | undefined } = {}): Promise<User> {
+  return updateUser(scope, actor, id, { active }, opts);
+}
+
+/**
+ * Deletes a user with their role assignments and linked identities. Deleting the tenant's last active
+ * administrator needs `confirm`, as removing its admin role does.
+ */
+export async function deleteUser(
+  scope: TenantScope,
+  actor: Actor,
+  id: string,
+  opts: { expectedVersion?: number | undefined; confirm?: boolean | undefined } = {},
+): Promise<void> {
+  await scope.transaction(async (tx) => {
+    const repo = usersRepository(tx);
+    const roleRepo = rolesRepository(tx);
+    const current = await repo.lockUser(id);
+    if (!current) throw new NotFound('No user with this id in this tenant.');
+    if (opts.expectedVersion !== undefined && current.version !== opts.expectedVersion) {
+      throw new PreconditionFailed(`The user has changed (version ${current.version}, If-Match named ${opts.expectedVersion}).`, { currentVersion: current.version });
+    }
+    const roles = await roleRepo.rolesOfUser(id);
+    if (roles.includes(ADMIN_ROLE) && current.active) await assertNotLastAdmin(tx, id, opts.confirm);
+    await repo.deleteUser(id);
+    await recordAudit(tx, actor, { action: 'user.delete', targetType: 'user', targetId: id, before: auditView(toUser(current, roles)) });
+  });
+}
+
+/**
+ * Refuses (409) to leave the tenant without an active administrator unless `confirm` is set. The admin role row is
+ * locked first, so two concurrent removals of the last two administrators cannot both pass.
+ */
+export async function assertNotLastAdmin(tx: TenantScope, userId: string, confirm: boolean | undefined): Promise<void> {
+  const repo = rolesRepository(tx);
+  await repo.lockRole(ADMIN_ROLE);
+  if (confirm) return;
+  if ((await repo.countActiveHolders(ADMIN_ROLE, userId)) === 0) {
+    throw new Conflict('This is the last active administrator of the tenant. Repeat the request with ?confirm=true to remove it anyway.', {
+      reason: 'last-admin',
+    });
+  }
+}
