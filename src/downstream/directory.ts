@@ -16,11 +16,15 @@ export interface DirectoryClient {
 export class ClientDirectory {
   readonly #clients = new TenantCache<DirectoryClient | undefined>({ ttlMs: 60_000 });
   readonly #catalogs = new TenantCache<ScopeCatalog>({ ttlMs: 60_000 });
+  readonly #origins = new TenantCache<Set<string>>({ ttlMs: 60_000 });
   readonly #scopeFor: (tenantId: string) => TenantScope;
 
   constructor(opts: { scopeFor: (tenantId: string) => TenantScope; invalidation: Invalidation }) {
     this.#scopeFor = opts.scopeFor;
-    opts.invalidation.on('client', (tenantId, key) => this.#clients.invalidate(tenantId, key));
+    opts.invalidation.on('client', (tenantId, key) => {
+      this.#clients.invalidate(tenantId, key);
+      this.#origins.invalidate(tenantId);
+    });
     opts.invalidation.on('protected-apis', (tenantId) => this.#catalogs.invalidate(tenantId));
   }
 
@@ -31,6 +35,14 @@ export class ClientDirectory {
       if (!client) return undefined;
       const secrets = (await repo.listSecrets(clientId)).map((s) => ({ hash: s.secretHash, expiresAt: s.expiresAt }));
       return { client, secrets };
+    });
+  }
+
+  /** Origins allowed to call the token endpoint from a browser: the tenant's ClientSideApplications' origins. */
+  corsOrigins(tenantId: string): Promise<Set<string>> {
+    return this.#origins.get(tenantId, 'origins', async () => {
+      const spas = await clientsRepository(this.#scopeFor(tenantId)).listClients('ClientSideApplication');
+      return new Set(spas.flatMap((c) => c.allowedCorsOrigins));
     });
   }
 

@@ -12,13 +12,13 @@ import { TooManyAttempts, type FailureLimiter } from '../platform/rate-limit.ts'
 import type { ClientDirectory } from '../downstream/directory.ts';
 import type { KeyStore } from './keys.ts';
 import type { AccessTokens } from './tokens.ts';
-import { tokenRoute } from './routes/token.ts';
+import { TOKEN_PATH, tokenRoute } from './routes/token.ts';
 import { discoveryRoutes } from './routes/discovery.ts';
-import { jwksRoute } from './routes/jwks.ts';
+import { JWKS_PATH, jwksRoute } from './routes/jwks.ts';
 import { authorizeRoutes } from './routes/authorize.ts';
 import { introspectionRoute } from './routes/introspect.ts';
-import { revocationRoute } from './routes/revoke.ts';
-import { userinfoRoutes } from './routes/userinfo.ts';
+import { REVOCATION_PATH, revocationRoute } from './routes/revoke.ts';
+import { USERINFO_PATH, userinfoRoutes } from './routes/userinfo.ts';
 import { endSessionRoutes } from './routes/end-session.ts';
 
 export interface OAuthDeps {
@@ -53,6 +53,25 @@ export async function oauthPlugin(app: FastifyInstance, deps: OAuthDeps) {
     if (e instanceof InvalidClient && /^basic /i.test(request.headers.authorization ?? '')) reply.header('WWW-Authenticate', 'Basic realm="iam", charset="UTF-8"');
     return reply.status(e.status).send(e.toJSON());
   });
+  // CORS (Fetch standard) for browser clients: only origins registered on a ClientSideApplication, and only on the
+  // endpoints a SPA calls. No credentials (cookies) are ever allowed cross-origin.
+  const corsPaths = new Set([TOKEN_PATH, REVOCATION_PATH, USERINFO_PATH, JWKS_PATH, '/.well-known/openid-configuration', '/.well-known/oauth-authorization-server']);
+  app.addHook('onRequest', async (request, reply) => {
+    const origin = request.headers.origin;
+    const path = request.url.split('?')[0]!;
+    if (!origin || !corsPaths.has(path)) return;
+    if (!(await deps.directory.corsOrigins(request.tenant.id)).has(origin)) return;
+    reply.header('Access-Control-Allow-Origin', origin).header('Vary', 'Origin');
+    if (request.method === 'OPTIONS') {
+      return reply
+        .status(204)
+        .header('Access-Control-Allow-Methods', 'GET, POST')
+        .header('Access-Control-Allow-Headers', 'Content-Type, Authorization, DPoP')
+        .header('Access-Control-Max-Age', '600')
+        .send();
+    }
+  });
+  for (const path of corsPaths) app.options(path, { schema: { hide: true } }, async (_request, reply) => reply.status(204).send());
   tokenRoute(app, deps);
   introspectionRoute(app, deps);
   revocationRoute(app, deps);

@@ -24,10 +24,12 @@ async function api(method: string, path: string, body?: unknown) {
     headers: { authorization: `Bearer ${admin}`, ...(body ? { 'content-type': 'application/json' } : {}) },
     body: body ? JSON.stringify(body) : undefined,
   });
-  return { status: res.status, body: res.status === 204 ? null : await res.json() };
+  return { status: res.status, body: (res.status === 204 ? null : await res.json()) as any };
 }
 
 const insecure = { execute: [client.allowInsecureRequests] };
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const json = (res: Response) => res.json() as Promise<any>;
 
 beforeAll(async () => {
   env = await listeningEnv();
@@ -185,18 +187,18 @@ describe('hostile cases', () => {
 
   it('missing or wrong PKCE verifier → invalid_grant', async () => {
     const c1 = await code();
-    expect(await (await exchange({ code: c1.code! })).json()).toMatchObject({ error: 'invalid_grant' });
+    expect(await json(await exchange({ code: c1.code! }))).toMatchObject({ error: 'invalid_grant' });
     const c2 = await code();
-    expect(await (await exchange({ code: c2.code!, code_verifier: client.randomPKCECodeVerifier() })).json()).toMatchObject({ error: 'invalid_grant' });
+    expect(await json(await exchange({ code: c2.code!, code_verifier: client.randomPKCECodeVerifier() }))).toMatchObject({ error: 'invalid_grant' });
   });
 
   it('RFC 6749 §4.1.2: a reused code is refused and what the first use issued is revoked', async () => {
     const c = await code({ scope: 'openid offline_access iam/' });
-    const first = await (await exchange({ code: c.code!, code_verifier: c.verifier })).json();
+    const first = await json(await exchange({ code: c.code!, code_verifier: c.verifier }));
     expect(first.access_token).toBeTruthy();
     const second = await exchange({ code: c.code!, code_verifier: c.verifier });
     expect(second.status).toBe(400);
-    expect((await second.json()).error).toBe('invalid_grant');
+    expect((await json(second)).error).toBe('invalid_grant');
     const config = await client.discovery(new URL(env.base), 'backoffice', 'b'.repeat(40), undefined, insecure);
     expect(await client.tokenIntrospection(config, first.access_token)).toEqual({ active: false });
     expect(await client.tokenIntrospection(config, first.refresh_token)).toEqual({ active: false });
@@ -211,7 +213,7 @@ describe('hostile cases', () => {
     const res2 = await fetch(`${env.base}/oauth2/authorize?${new URLSearchParams({ ...Object.fromEntries(q), redirect_uri: REDIRECT + '/' })}`, { redirect: 'manual' });
     expect(res2.status).toBe(400);
     const c = await code();
-    expect(await (await exchange({ code: c.code!, code_verifier: c.verifier, redirect_uri: 'https://app.example.com/other' })).json()).toMatchObject({ error: 'invalid_grant' });
+    expect(await json(await exchange({ code: c.code!, code_verifier: c.verifier, redirect_uri: 'https://app.example.com/other' }))).toMatchObject({ error: 'invalid_grant' });
   });
 
   it('scope escalation at /authorize → invalid_scope back to the client', async () => {
@@ -234,7 +236,7 @@ describe('hostile cases', () => {
       headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: 'Basic ' + Buffer.from(`other-app:${'o'.repeat(40)}`).toString('base64') },
       body: new URLSearchParams({ grant_type: 'authorization_code', redirect_uri: REDIRECT, code: c.code!, code_verifier: c.verifier }),
     });
-    expect((await res.json()).error).toBe('invalid_grant');
+    expect((await json(res)).error).toBe('invalid_grant');
   });
 
   it('wrong, expired and deleted secrets; machine clients cannot use authorization_code', async () => {
@@ -252,7 +254,7 @@ describe('hostile cases', () => {
     // Deleted: refused at once (cache invalidated on commit).
     expect((await viaSecret(second.body.secret)).status).toBe(401);
     const ac = await fetch(`${env.base}/oauth2/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: 'Basic ' + Buffer.from(`dam-sync:${'s'.repeat(40)}`).toString('base64') }, body: 'grant_type=authorization_code&code=x' });
-    expect((await ac.json()).error).toBe('unauthorized_client');
+    expect((await json(ac)).error).toBe('unauthorized_client');
   });
 
   it('a deleted client’s tokens are inactive at once', async () => {
@@ -268,7 +270,7 @@ describe('hostile cases', () => {
   it('a deactivated user’s tokens are inactive and their refresh tokens refused', async () => {
     const config = await client.discovery(new URL(env.base), 'backoffice', 'b'.repeat(40), undefined, insecure);
     const c = await code({ scope: 'openid offline_access iam/' });
-    const tokens = await (await exchange({ code: c.code!, code_verifier: c.verifier })).json();
+    const tokens = await json(await exchange({ code: c.code!, code_verifier: c.verifier }));
     const scope = forTenant(env.database.db, env.tenant.tenant.id);
     const { setActive } = await import('../../src/users/service.ts');
     await setActive(scope, { type: 'system', id: 'test' }, userId, false);

@@ -39,7 +39,7 @@ export function keysApiRoutes(app: FastifyInstance, deps: { keys: KeyStore; scop
       summary: 'Rotate the signing key',
       description:
         'The `next` key — already in the JWKS, so resource servers that cache the JWKS have it — starts signing; the active key is retired but stays in the JWKS until every token it signed has expired; a new `next` key is published.',
-      body: z.strictObject({ alg: z.enum(SIGNING_ALGS).default('ES256') }).optional(),
+      body: z.strictObject({ alg: z.enum(SIGNING_ALGS).default('ES256') }).nullish(),
       response: { 200: z.object({ active: z.string(), next: z.string(), retired: z.string().nullable() }), ...problemResponses(400, 401, 403) },
     },
     handler: async (request) => {
