@@ -221,6 +221,37 @@ CREATE TABLE "audit_events" (
 	CONSTRAINT "audit_events_pkey" PRIMARY KEY("tenant_id","id")
 );
 --> statement-breakpoint
+CREATE TABLE "group_members" (
+	"tenant_id" uuid NOT NULL,
+	"group_id" uuid NOT NULL,
+	"member_id" uuid NOT NULL,
+	"member_type" text NOT NULL,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "group_members_pkey" PRIMARY KEY("tenant_id","group_id","member_id")
+);
+--> statement-breakpoint
+CREATE TABLE "groups" (
+	"tenant_id" uuid NOT NULL,
+	"id" uuid DEFAULT gen_random_uuid() NOT NULL,
+	"display_name" text NOT NULL,
+	"external_id" text,
+	"attributes" jsonb DEFAULT '{}'::jsonb NOT NULL,
+	"version" integer DEFAULT 1 NOT NULL,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "groups_pkey" PRIMARY KEY("tenant_id","id")
+);
+--> statement-breakpoint
+CREATE TABLE "invitation_requests" (
+	"tenant_id" uuid NOT NULL,
+	"id" uuid DEFAULT gen_random_uuid() NOT NULL,
+	"user_id" uuid NOT NULL,
+	"source" text NOT NULL,
+	"status" text DEFAULT 'pending' NOT NULL,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "invitation_requests_pkey" PRIMARY KEY("tenant_id","id")
+);
+--> statement-breakpoint
 ALTER TABLE "tenant_hosts" ADD CONSTRAINT "tenant_hosts_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "client_secrets" ADD CONSTRAINT "client_secrets_client_fk" FOREIGN KEY ("tenant_id","client_id") REFERENCES "public"."clients"("tenant_id","client_id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "clients" ADD CONSTRAINT "clients_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
@@ -239,6 +270,9 @@ ALTER TABLE "user_roles" ADD CONSTRAINT "user_roles_role_fk" FOREIGN KEY ("tenan
 ALTER TABLE "users" ADD CONSTRAINT "users_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "upstream_providers" ADD CONSTRAINT "upstream_providers_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "audit_events" ADD CONSTRAINT "audit_events_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "group_members" ADD CONSTRAINT "group_members_group_fk" FOREIGN KEY ("tenant_id","group_id") REFERENCES "public"."groups"("tenant_id","id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "groups" ADD CONSTRAINT "groups_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "invitation_requests" ADD CONSTRAINT "invitation_requests_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "tenant_hosts_tenant_id_idx" ON "tenant_hosts" USING btree ("tenant_id");--> statement-breakpoint
 CREATE INDEX "client_secrets_tenant_id_client_id_idx" ON "client_secrets" USING btree ("tenant_id","client_id");--> statement-breakpoint
 CREATE INDEX "refresh_tokens_tenant_id_family_id_idx" ON "refresh_tokens" USING btree ("tenant_id","family_id");--> statement-breakpoint
@@ -254,4 +288,7 @@ CREATE INDEX "users_tenant_id_external_id_idx" ON "users" USING btree ("tenant_i
 CREATE INDEX "users_tenant_id_created_at_idx" ON "users" USING btree ("tenant_id","created_at","id");--> statement-breakpoint
 CREATE INDEX "audit_events_tenant_id_at_idx" ON "audit_events" USING btree ("tenant_id","at","id");--> statement-breakpoint
 CREATE INDEX "audit_events_tenant_id_target_idx" ON "audit_events" USING btree ("tenant_id","target_type","target_id");--> statement-breakpoint
-CREATE INDEX "audit_events_tenant_id_actor_idx" ON "audit_events" USING btree ("tenant_id","actor_id");
+CREATE INDEX "audit_events_tenant_id_actor_idx" ON "audit_events" USING btree ("tenant_id","actor_id");--> statement-breakpoint
+CREATE INDEX "group_members_tenant_id_member_id_idx" ON "group_members" USING btree ("tenant_id","member_id");--> statement-breakpoint
+CREATE UNIQUE INDEX "groups_tenant_id_display_name_idx" ON "groups" USING btree ("tenant_id",lower("display_name"));--> statement-breakpoint
+CREATE INDEX "groups_tenant_id_external_id_idx" ON "groups" USING btree ("tenant_id","external_id");

@@ -4,3 +4,4 @@ export * from './oauth.ts';
 export * from './users.ts';
 export * from './upstream.ts';
 export * from './audit.ts';
+export * from './scim.ts';
