@@ -29,6 +29,8 @@ export interface Credentials {
   clientId: string;
   method: ClientAuthMethod;
   secret?: string;
+  /** Basic credentials as sent, when form-decoding changed them: many clients (curl -u, Scalar) do not form-encode. */
+  rawSecret?: string;
   assertion?: string;
 }
 
@@ -52,16 +54,20 @@ export function readCredentials(request: FastifyRequest, body: Record<string, un
     const decoded = Buffer.from(header!.slice(6).trim(), 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     if (colon < 1) throw new InvalidClient('The Basic credentials are malformed.');
+    const rawId = decoded.slice(0, colon);
+    const rawSecret = decoded.slice(colon + 1);
     let clientId: string;
     let secret: string;
     try {
-      clientId = formDecode(decoded.slice(0, colon));
-      secret = formDecode(decoded.slice(colon + 1));
+      clientId = formDecode(rawId);
+      secret = formDecode(rawSecret);
     } catch {
-      throw new InvalidClient('The Basic credentials are malformed.');
+      // Not form-encoded at all (e.g. a literal "%"): take the values as sent.
+      clientId = rawId;
+      secret = rawSecret;
     }
-    if (postId !== undefined && postId !== clientId) throw new InvalidRequest('client_id in the body differs from the Basic credentials.');
-    return { clientId, secret, method: 'client_secret_basic' };
+    if (postId !== undefined && postId !== clientId && postId !== rawId) throw new InvalidRequest('client_id in the body differs from the Basic credentials.');
+    return { clientId, secret, ...(rawSecret !== secret ? { rawSecret } : {}), method: 'client_secret_basic' };
   }
   if (assertion !== undefined) {
     if (str('client_assertion_type') !== JWT_BEARER) throw new InvalidRequest(`client_assertion_type must be ${JWT_BEARER}.`);
@@ -140,13 +146,13 @@ async function verify(deps: ClientAuthDeps, tenant: Tenant, creds: Credentials, 
       throw new InvalidClient('Client authentication failed.');
     }
   }
-  const presented = deps.keyring.hashSecret(creds.secret ?? '');
+  const presented = [creds.secret ?? '', ...(creds.rawSecret !== undefined ? [creds.rawSecret] : [])].map((v) => deps.keyring.hashSecret(v));
   const now = Date.now();
   let ok = false;
   for (const s of entry?.secrets ?? []) {
     // Every live secret is compared, each in constant time: timing does not reveal which one matched.
     const live = s.expiresAt === null || s.expiresAt.getTime() > now;
-    ok = (safeEqual(presented, s.hash) && live) || ok;
+    for (const p of presented) ok = (safeEqual(p, s.hash) && live) || ok;
   }
   if (!client || !ok || client.clientType === 'ClientSideApplication') throw new InvalidClient('Client authentication failed.');
   return { client, method: creds.method };

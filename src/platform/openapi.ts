@@ -23,7 +23,7 @@ export const swaggerPlugin = fp(
           version: '0.1.0',
           description:
             'Identity and access management: OAuth 2.0 / OpenID Connect authorization server, management API and SCIM 2.0.\n\n' +
-            'Authorize with the bootstrap machine client: choose **oauth2 → clientCredentials**, enter its Client ID and Client Secret, keep scope `iam/` selected and click **Authorize**.',
+            'Authorize with the bootstrap machine client: in the Authentication panel keep **oauth2** (flow **clientCredentials**), enter its Client ID and Client Secret, keep scope `iam/` selected and click **Authorize**.',
         },
         components: {
           securitySchemes: {
@@ -58,6 +58,10 @@ export async function apiReferenceRoutes(app: FastifyInstance, opts: { tokenPath
       withDefaultFonts: false,
       hideClientButton: true,
       telemetry: false,
+      // Nothing on the page may reach beyond this service: no developer toolbar, AI agent or MCP generator.
+      showDeveloperTools: 'never',
+      agent: { disabled: true },
+      mcp: { disabled: true },
       authentication: {
         preferredSecurityScheme: SECURITY_SCHEME,
         securitySchemes: { [SECURITY_SCHEME]: { flows: { clientCredentials: { selectedScopes: ['iam/'] } } } },

@@ -159,3 +159,15 @@ describe('metadata', () => {
     expect(a.keys[0]).not.toHaveProperty('d');
   });
 });
+
+describe('interoperability', () => {
+  it('Basic credentials that were not form-encoded (curl -u, Scalar) still authenticate: a base64 secret with + / =', async () => {
+    const { createClientWithSecret } = await import('../../src/downstream/service.ts');
+    const { forTenant } = await import('../../src/platform/db.ts');
+    const secret = 'ab+cd/ef==' + 'x'.repeat(34);
+    await createClientWithSecret(forTenant(env.database.db, t.tenant.id), env.keys, { clientId: 'b64-client', clientType: 'MachineClient', displayName: 'B64', allowedScopes: ['iam/'], secret });
+    const raw = 'Basic ' + Buffer.from(`b64-client:${secret}`).toString('base64');
+    expect((await token({ grant_type: 'client_credentials' }, { authorization: raw })).statusCode).toBe(200);
+    expect((await token({ grant_type: 'client_credentials' }, { authorization: basic('b64-client', secret) })).statusCode).toBe(200);
+  });
+});
