@@ -9,6 +9,8 @@ import { startEmbeddedPostgres, type EmbeddedServer } from './platform/embedded-
 import { buildApp } from './app.ts';
 import { ensureBootstrap } from './tenancy/tenants.global.ts';
 import { printCredentials } from './cli/print.ts';
+import { startJobs, type JobRunner } from './platform/jobs.ts';
+import { checkUpstreamSecretExpiry, UPSTREAM_SECRET_EXPIRY_JOB } from './upstream/expiry.global.ts';
 
 async function main(config: Config) {
   let embedded: EmbeddedServer | undefined;
@@ -38,6 +40,7 @@ async function main(config: Config) {
 
   const app = await buildApp({ config, database, keyring: keys });
   let closing = false;
+  let jobs: JobRunner | undefined;
   const shutdown = async (signal: string) => {
     if (closing) return;
     closing = true;
@@ -49,6 +52,7 @@ async function main(config: Config) {
     force.unref();
     try {
       await app.close(); // stops accepting, waits for in-flight requests
+      await jobs?.stop();
       await database.close();
       await embedded?.stop();
       app.log.info('stopped');
@@ -67,6 +71,16 @@ async function main(config: Config) {
     await database.close();
     await embedded?.stop();
     process.exit(1);
+  }
+  // Background jobs (pg-boss, in this database). They only warn, so the service runs on without them.
+  try {
+    jobs = await startJobs({
+      connectionString: url,
+      log: app.log,
+      jobs: [{ name: UPSTREAM_SECRET_EXPIRY_JOB, cron: '0 6 * * *', handler: () => checkUpstreamSecretExpiry({ db: database.db, log: app.log }) }],
+    });
+  } catch (err) {
+    app.log.error({ err }, 'background jobs did not start');
   }
 }
 

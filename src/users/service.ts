@@ -2,9 +2,10 @@
  * Users: the rules. One store serves `/api/users`, SCIM and sign-in, so these functions are the only way users are
  * created or changed. Every write is one transaction that also records the audit event.
  *
- * Concurrency: every update is `UPDATE … WHERE version = $seen` (compare-and-set) inside the transaction. With an
- * expected version (If-Match), a mismatch is PreconditionFailed (412). Without one, a PATCH that loses the race
- * re-reads the row and applies its own fields on top of the winner's (up to MAX_ATTEMPTS), so neither change is lost.
+ * Concurrency: changes of one user are serialized. The transaction locks the row (SELECT … FOR UPDATE), checks the
+ * expected version when the caller has one (If-Match: a mismatch is PreconditionFailed, 412), and writes with
+ * `UPDATE … WHERE version = $seen` (compare-and-set), which increments the version. Two concurrent PATCHes without
+ * If-Match therefore apply one after the other, the second on top of the first: neither change is lost.
  */
 import { z } from 'zod';
 import type { TenantScope } from '../platform/db.ts';
@@ -63,7 +64,6 @@ export interface UserQuery extends UserFilter {
   limit?: number | undefined;
 }
 
-const MAX_ATTEMPTS = 5;
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 200;
 
@@ -203,7 +203,7 @@ function changesOf(row: UserRow, patch: UserPatch, passwordHash: string | null |
 
 /**
  * Changes a user. `expectedVersion` (from If-Match) makes the change conditional: 412 when the stored version
- * differs. Without it, a change that loses a race is re-applied on the winner's result, never lost.
+ * differs. Without it, concurrent changes wait for each other and each applies to the latest row, never lost.
  */
 export async function updateUser(
   scope: TenantScope,
@@ -215,35 +215,33 @@ export async function updateUser(
   const passwordHash = typeof patch.password === 'string' ? await hashPassword(patch.password) : patch.password;
   return scope.transaction(async (tx) => {
     const repo = usersRepository(tx);
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      // READ COMMITTED: each statement sees what committed before it, so a retry reads the winner's row.
-      const current = await repo.findUser(id);
-      if (!current) throw new NotFound('No user with this id in this tenant.');
-      if (opts.expectedVersion !== undefined && current.version !== opts.expectedVersion) {
-        throw new PreconditionFailed(`The user has changed (version ${current.version}, If-Match named ${opts.expectedVersion}). Read it again and retry.`, { currentVersion: current.version });
-      }
-      const roles = await rolesRepository(tx).rolesOfUser(id);
-      const changes = changesOf(current, patch, passwordHash);
-      if (!Object.keys(changes).length) return toUser(current, roles);
-      let updated: UserRow | undefined;
-      try {
-        updated = await repo.updateUser(id, current.version, changes);
-      } catch (e) {
-        conflictOn(e, false);
-      }
-      if (!updated) continue;
-      const before = toUser(current, roles);
-      const after = toUser(updated, roles);
-      await recordAudit(tx, actor, {
-        action: 'user.update',
-        targetType: 'user',
-        targetId: id,
-        before: auditView(before),
-        after: { ...auditView(after), ...(passwordHash !== undefined ? { passwordChanged: true } : {}) },
-      });
-      return after;
+    // The row lock serializes concurrent changes of one user: each one reads what the previous one committed.
+    const current = await repo.lockUser(id);
+    if (!current) throw new NotFound('No user with this id in this tenant.');
+    if (opts.expectedVersion !== undefined && current.version !== opts.expectedVersion) {
+      throw new PreconditionFailed(`The user has changed (version ${current.version}, If-Match named ${opts.expectedVersion}). Read it again and retry.`, { currentVersion: current.version });
     }
-    throw new Conflict('The user is being changed by others at the same time. Retry.', { field: 'version' });
+    const roles = await rolesRepository(tx).rolesOfUser(id);
+    const changes = changesOf(current, patch, passwordHash);
+    if (!Object.keys(changes).length) return toUser(current, roles);
+    let updated: UserRow | undefined;
+    try {
+      updated = await repo.updateUser(id, current.version, changes);
+    } catch (e) {
+      conflictOn(e, false);
+    }
+    // Compare-and-set on the version we read: a writer that did not take the lock cannot be overwritten unseen.
+    if (!updated) throw new Conflict('The user was changed at the same time. Read it again and retry.', { field: 'version' });
+    const before = toUser(current, roles);
+    const after = toUser(updated, roles);
+    await recordAudit(tx, actor, {
+      action: 'user.update',
+      targetType: 'user',
+      targetId: id,
+      before: auditView(before),
+      after: { ...auditView(after), ...(passwordHash !== undefined ? { passwordChanged: true } : {}) },
+    });
+    return after;
   });
 }
 
