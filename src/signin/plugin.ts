@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import formbody from '@fastify/formbody';
 import { messagePage } from './pages.ts';
 import { htmlReply, signinRoutes, type SigninDeps } from './routes.ts';
+import { upstreamRoutes } from './upstream-routes.ts';
 
 export async function signinPlugin(app: FastifyInstance, deps: SigninDeps) {
   await app.register(formbody);
@@ -12,4 +13,5 @@ export async function signinPlugin(app: FastifyInstance, deps: SigninDeps) {
     return htmlReply(reply, status, messagePage({ title: 'Something went wrong', tenantName: request.tenant?.displayName ?? '', message: status === 500 ? 'Please try again.' : 'The request was not valid.', status: 'error' }));
   });
   signinRoutes(app, deps);
+  upstreamRoutes(app, deps);
 }

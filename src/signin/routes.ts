@@ -10,7 +10,11 @@ import type { Keyring } from '../platform/crypto.ts';
 import { safeEqual } from '../platform/crypto.ts';
 import { clearCookie, readCookie, setCookie } from '../platform/cookies.ts';
 import { TooManyAttempts, type FailureLimiter } from '../platform/rate-limit.ts';
-import { loginPage, messagePage } from './pages.ts';
+import { escapeHtml, loginPage, messagePage, page } from './pages.ts';
+import { allProviders, route } from './routing.ts';
+import { startPath } from './upstream-routes.ts';
+import { findSession } from './sessions.ts';
+import { findSubject } from '../oauth/subjects.ts';
 import { verifyPasswordLogin } from './password.ts';
 import { createSession, SESSION_ABSOLUTE_SECONDS, SESSION_COOKIE } from './sessions.ts';
 
@@ -21,6 +25,10 @@ export interface SigninDeps {
   scopeFor: (tenantId: string) => TenantScope;
   keyring: Keyring;
   limiter: FailureLimiter;
+}
+
+async function providerLinks(scope: TenantScope, returnTo: string) {
+  return (await allProviders(scope)).map((p) => ({ displayName: p.displayName, href: startPath(p.type, p.id, returnTo) }));
 }
 
 /** Only same-origin paths: `/x`, never `//host` or `/\host` (browsers treat both as other origins). */
@@ -49,7 +57,9 @@ function html(reply: FastifyReply, status: number, body: string) {
 export function signinRoutes(app: FastifyInstance, deps: SigninDeps) {
   app.get(LOGIN_PATH, { schema: { hide: true, querystring: z.looseObject({ return_to: z.string().optional(), login_hint: z.string().optional() }) } }, async (request, reply) => {
     const { return_to, login_hint } = request.query as { return_to?: string; login_hint?: string };
-    return html(reply, 200, loginPage({ tenantName: request.tenant.displayName, returnTo: safeReturnTo(return_to), csrf: csrfToken(request, reply), login: login_hint?.slice(0, 320) }));
+    const returnTo = safeReturnTo(return_to);
+    const providers = await providerLinks(deps.scopeFor(request.tenant.id), returnTo);
+    return html(reply, 200, loginPage({ tenantName: request.tenant.displayName, returnTo, csrf: csrfToken(request, reply), login: login_hint?.slice(0, 320), providers }));
   });
 
   app.post(LOGIN_PATH, { schema: { hide: true } }, async (request, reply) => {
@@ -59,10 +69,16 @@ export function signinRoutes(app: FastifyInstance, deps: SigninDeps) {
     const password = typeof body.password === 'string' ? body.password : '';
     const cookieCsrf = readCookie(request, CSRF_COOKIE) ?? '';
     const formCsrf = typeof body.csrf === 'string' ? body.csrf : '';
-    const again = (status: number, error: string) =>
-      html(reply, status, loginPage({ tenantName: request.tenant.displayName, returnTo, csrf: csrfToken(request, reply), error, login }));
+    const scope = deps.scopeFor(request.tenant.id);
+    const again = async (status: number, error: string) =>
+      html(reply, status, loginPage({ tenantName: request.tenant.displayName, returnTo, csrf: csrfToken(request, reply), error, login, providers: await providerLinks(scope, returnTo) }));
     if (!cookieCsrf || !safeEqual(Buffer.from(cookieCsrf), Buffer.from(formCsrf))) return again(400, 'Your sign-in form expired. Please try again.');
     const tenantId = request.tenant.id;
+    // Home-realm discovery: an email whose domain belongs to an SSO connection goes to that provider.
+    const routed = await route(scope, { loginHint: login.trim() });
+    if (routed && 'provider' in routed) {
+      return reply.redirect(startPath(routed.provider.type, routed.provider.id, returnTo, { loginHint: login.trim() }), 303);
+    }
     // Per-account and per-address backoff (failures only); the message never says which part was wrong.
     const keys = [`login:${login.trim().toLowerCase()}`, `login-ip:${request.ip}`];
     try {
@@ -74,7 +90,6 @@ export function signinRoutes(app: FastifyInstance, deps: SigninDeps) {
       }
       throw e;
     }
-    const scope = deps.scopeFor(tenantId);
     const user = await verifyPasswordLogin(scope, login, password);
     if (!user) {
       await deps.limiter.fail(tenantId, keys);
@@ -90,6 +105,16 @@ export function signinRoutes(app: FastifyInstance, deps: SigninDeps) {
   app.get('/signed-out', { schema: { hide: true } }, async (request, reply) =>
     html(reply, 200, messagePage({ title: 'Signed out', tenantName: request.tenant.displayName, message: 'You are signed out.' })),
   );
+
+  // The environment's landing page: who is signed in, or the way to sign in.
+  app.get('/', { schema: { hide: true } }, async (request, reply) => {
+    const scope = deps.scopeFor(request.tenant.id);
+    const session = await findSession(scope, deps.keyring, readCookie(request, SESSION_COOKIE));
+    const subject = session ? await findSubject(scope, session.userId) : undefined;
+    if (!subject?.active) return reply.redirect(`${LOGIN_PATH}?return_to=%2F`, 303);
+    const who = subject.displayName ?? subject.email ?? subject.userName;
+    return html(reply, 200, page({ title: `Signed in as ${who}`, tenantName: request.tenant.displayName, body: `<p>Roles: ${escapeHtml(subject.roles.join(', ') || 'none')}</p><p><a class="button secondary" href="/oauth2/logout">Sign out</a></p>` }));
+  });
 }
 
 export { html as htmlReply };

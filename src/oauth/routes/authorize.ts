@@ -11,6 +11,8 @@ import { findSession, SESSION_COOKIE } from '../../signin/sessions.ts';
 import { LOGIN_PATH, htmlReply } from '../../signin/routes.ts';
 import { messagePage } from '../../signin/pages.ts';
 import { findSubject } from '../subjects.ts';
+import { route } from '../../signin/routing.ts';
+import { startPath } from '../../signin/upstream-routes.ts';
 import { newOpaqueToken } from '../issue.ts';
 import type { OAuthDeps } from '../plugin.ts';
 
@@ -38,6 +40,9 @@ const params = z.looseObject({
   max_age: z.string().optional(),
   login_hint: z.string().optional(),
   response_mode: z.string().optional(),
+  connection_id: z.string().optional().describe('Scalekit-style routing: an upstream provider, `<type>:<id>` or `<id>`'),
+  organization_id: z.string().optional(),
+  domain_hint: z.string().optional(),
 });
 
 function single(input: unknown): Record<string, string> | undefined {
@@ -118,7 +123,16 @@ async function authorize(deps: OAuthDeps, request: FastifyRequest, reply: Fastif
       const again = new URLSearchParams(p);
       again.delete('prompt');
       if (maxAge !== undefined) again.set('max_age', String(Math.max(maxAge, 600)));
-      const login = new URLSearchParams({ return_to: `${AUTHORIZATION_PATH}?${again.toString()}` });
+      const returnTo = `${AUTHORIZATION_PATH}?${again.toString()}`;
+      // Enterprise SSO: connection_id > organization_id > domain_hint > login_hint pick the upstream provider.
+      const routed = await route(scope, { connectionId: p.connection_id, organizationId: p.organization_id, domainHint: p.domain_hint, loginHint: p.login_hint });
+      if (routed && 'error' in routed) throw new RedirectError('invalid_request', routed.error);
+      if (routed) {
+        return reply
+          .header('cache-control', 'no-store')
+          .redirect(startPath(routed.provider.type, routed.provider.id, returnTo, { loginHint: p.login_hint, domainHint: p.domain_hint }) + (prompts.has('login') ? '&prompt=login' : ''), 303);
+      }
+      const login = new URLSearchParams({ return_to: returnTo });
       if (p.login_hint) login.set('login_hint', p.login_hint);
       return reply.header('cache-control', 'no-store').redirect(`${LOGIN_PATH}?${login.toString()}`, 303);
     }

@@ -1,0 +1,122 @@
+/**
+ * Upstream sign-in over HTTP:
+ * - `GET /login/upstream/{type}/{id}` starts: a sealed, short-lived transaction cookie (state, nonce, PKCE verifier,
+ *   where to return) and a redirect to the provider.
+ * - `GET /signin-azuread<id>`, `/signin-google<id>`, `/signin-auth0<id>` are the redirect URIs (Bizzkit seed).
+ *   A callback without our transaction (IdP-initiated, or replayed) is never accepted as a login: it starts a fresh
+ *   SP-initiated sign-in at the same provider instead, once.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { TenantScope } from '../platform/db.ts';
+import type { Keyring } from '../platform/crypto.ts';
+import { clearCookie, readCookie, setCookie } from '../platform/cookies.ts';
+import { UPSTREAM_TYPES, type UpstreamType } from '../db/schema/index.ts';
+import { findProviderWithSecret, redirectUri, SIGNIN_PATH_PREFIX } from '../upstream/service.ts';
+import { messagePage } from './pages.ts';
+import { htmlReply, safeReturnTo } from './routes.ts';
+import { authorizationUrl, completeSignIn, FederationError, type Transaction } from './federation.ts';
+import { admit } from './admission.ts';
+import { createSession, SESSION_ABSOLUTE_SECONDS, SESSION_COOKIE } from './sessions.ts';
+
+export const UPSTREAM_START_PATH = '/login/upstream';
+const TXN_COOKIE = 'iam_signin_txn';
+const RESTART_COOKIE = 'iam_signin_restart';
+const TXN_SECONDS = 600;
+const SEAL_CONTEXT = 'signin-transaction/v1';
+
+interface SealedTransaction extends Transaction {
+  tenantId: string;
+  type: UpstreamType;
+  id: string;
+  returnTo: string;
+  exp: number;
+}
+
+export function startPath(type: UpstreamType, id: string, returnTo: string, hints: { loginHint?: string; domainHint?: string } = {}): string {
+  const q = new URLSearchParams({ return_to: returnTo });
+  if (hints.loginHint) q.set('login_hint', hints.loginHint);
+  if (hints.domainHint) q.set('domain_hint', hints.domainHint);
+  return `${UPSTREAM_START_PATH}/${type}/${encodeURIComponent(id)}?${q.toString()}`;
+}
+
+export function upstreamRoutes(app: FastifyInstance, deps: { scopeFor: (tenantId: string) => TenantScope; keyring: Keyring }) {
+  const fail = (request: FastifyRequest, reply: FastifyReply, status: number, title: string, message: string) =>
+    htmlReply(reply, status, messagePage({ title, tenantName: request.tenant.displayName, message, status: 'error' }));
+
+  app.get(`${UPSTREAM_START_PATH}/:type/:id`, {
+    schema: {
+      hide: true,
+      params: z.object({ type: z.enum(UPSTREAM_TYPES), id: z.string().max(64) }),
+      querystring: z.looseObject({ return_to: z.string().optional(), login_hint: z.string().max(320).optional(), domain_hint: z.string().max(255).optional(), prompt: z.string().optional() }),
+    },
+    handler: async (request, reply) => {
+      const { type, id } = request.params as { type: UpstreamType; id: string };
+      const q = request.query as { return_to?: string; login_hint?: string; domain_hint?: string; prompt?: string };
+      const provider = await findProviderWithSecret(deps.scopeFor(request.tenant.id), deps.keyring, type, id);
+      if (!provider) return fail(request, reply, 404, 'Unknown sign-in method', 'This sign-in method is not configured.');
+      const callback = redirectUri(request.tenant.issuer, type, id);
+      let started;
+      try {
+        started = await authorizationUrl(provider, callback, { loginHint: q.login_hint, domainHint: q.domain_hint, forceLogin: q.prompt === 'login' });
+      } catch (e) {
+        if (e instanceof FederationError) {
+          request.log.warn({ provider: `${type}:${id}`, reason: e.message }, 'upstream sign-in could not start');
+          return fail(request, reply, 502, 'Sign-in unavailable', e.userMessage);
+        }
+        throw e;
+      }
+      const txn: SealedTransaction = { ...started.transaction, tenantId: request.tenant.id, type, id, returnTo: safeReturnTo(q.return_to), exp: Date.now() + TXN_SECONDS * 1000 };
+      setCookie(request, reply, TXN_COOKIE, deps.keyring.seal(JSON.stringify(txn), SEAL_CONTEXT), { maxAgeSeconds: TXN_SECONDS });
+      return reply.header('cache-control', 'no-store').redirect(started.url.toString(), 303);
+    },
+  });
+
+  for (const type of UPSTREAM_TYPES) {
+    app.get(`${SIGNIN_PATH_PREFIX[type]}:id`, { schema: { hide: true } }, async (request, reply) => {
+      const id = (request.params as { id: string }).id;
+      const scope = deps.scopeFor(request.tenant.id);
+      const provider = await findProviderWithSecret(scope, deps.keyring, type, id);
+      if (!provider) return fail(request, reply, 404, 'Unknown sign-in method', 'This sign-in method is not configured.');
+      const txn = openTransaction(deps.keyring, readCookie(request, TXN_COOKIE));
+      clearCookie(request, reply, TXN_COOKIE);
+      if (!txn || txn.tenantId !== request.tenant.id || txn.type !== type || txn.id !== id || txn.exp < Date.now()) {
+        // Unsolicited (IdP-initiated) or replayed: start over from our side, once; never log the user in from it.
+        if (!readCookie(request, RESTART_COOKIE)) {
+          setCookie(request, reply, RESTART_COOKIE, '1', { maxAgeSeconds: 60 });
+          return reply.header('cache-control', 'no-store').redirect(startPath(type, id, '/'), 303);
+        }
+        return fail(request, reply, 400, 'Sign-in expired', 'This sign-in attempt is no longer valid. Please start again.');
+      }
+      const currentUrl = new URL(request.url, request.tenant.issuer);
+      let identity;
+      try {
+        identity = await completeSignIn(provider, redirectUri(request.tenant.issuer, type, id), currentUrl, txn);
+      } catch (e) {
+        if (e instanceof FederationError) {
+          request.log.warn({ provider: `${type}:${id}`, reason: e.message }, 'upstream sign-in rejected');
+          return fail(request, reply, 400, 'Sign-in failed', e.userMessage);
+        }
+        throw e;
+      }
+      const admission = await admit(scope, provider, identity);
+      if (!admission.ok) {
+        request.log.info({ provider: `${type}:${id}`, reason: admission.reason }, 'upstream user not admitted');
+        return fail(request, reply, 403, 'Not allowed', admission.reason === 'inactive' ? 'Your account is disabled. Contact your administrator.' : 'Your account is not allowed to sign in here. Ask an administrator to invite you.');
+      }
+      const { cookie } = await createSession(scope, deps.keyring, admission.userId, `upstream:${type}:${id}`);
+      setCookie(request, reply, SESSION_COOKIE, cookie, { maxAgeSeconds: SESSION_ABSOLUTE_SECONDS });
+      clearCookie(request, reply, RESTART_COOKIE);
+      return reply.header('cache-control', 'no-store').redirect(txn.returnTo, 303);
+    });
+  }
+}
+
+function openTransaction(keyring: Keyring, sealed: string | undefined): SealedTransaction | undefined {
+  if (!sealed || sealed.length > 4096) return undefined;
+  try {
+    return JSON.parse(keyring.unseal(sealed, SEAL_CONTEXT)) as SealedTransaction;
+  } catch {
+    return undefined;
+  }
+}
