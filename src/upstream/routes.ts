@@ -69,7 +69,7 @@ export function upstreamRoutes(app: FastifyInstance, deps: UpstreamRouteDeps) {
           request.params.id,
           bodyToInput(type, request.body),
         );
-        return reply.status(created ? 201 : 200).send(providerToWire(provider, request.tenant.issuer) as never);
+        return reply.status(created ? 201 : 200).send(providerToWire(provider, request.tenant.issuer));
       },
     });
 
@@ -82,7 +82,7 @@ export function upstreamRoutes(app: FastifyInstance, deps: UpstreamRouteDeps) {
         params: providerIdParams,
         response: { 200: response, ...problemResponses(400, 401, 403, 404) },
       },
-      handler: async (request) => providerToWire(await getProvider(deps.scopeFor(request.tenant.id), type, request.params.id), request.tenant.issuer) as never,
+      handler: async (request) => providerToWire(await getProvider(deps.scopeFor(request.tenant.id), type, request.params.id), request.tenant.issuer),
     });
 
     r.delete(providerPath(type), {
