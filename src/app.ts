@@ -31,6 +31,7 @@ import { downstreamRoutes } from './downstream/routes.ts';
 import { keysApiRoutes } from './oauth/routes/keys-api.ts';
 import { findSubject } from './oauth/subjects.ts';
 import { signinPlugin } from './signin/plugin.ts';
+import { identitiesRoutes } from './signin/identities-routes.ts';
 
 export interface AppDeps {
   config: Config;
@@ -103,6 +104,7 @@ export async function buildApp({ config, database, keyring, logger }: AppDeps): 
         },
       });
       downstreamRoutes(api, { scopeFor, keyring, invalidation });
+      identitiesRoutes(api, { scopeFor });
       keysApiRoutes(api, { keys, scopeFor, maxTokenLifetimeSeconds: 86_400 });
       userRoutes(api, { scopeFor });
       roleRoutes(api, { scopeFor });

@@ -101,6 +101,11 @@ export async function authorizationUrl(
   return { url, transaction };
 }
 
+function templateMatcher(template: string): RegExp {
+  const [before, after] = template.split('{tenantid}').map((p) => p.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'));
+  return new RegExp(`^${before}[0-9a-fA-F-]{36}${after}$`);
+}
+
 /** Exchanges the code and validates everything; returns the verified identity or throws FederationError. */
 export async function completeSignIn(
   provider: UpstreamProvider & { clientSecret: string | null },
@@ -111,10 +116,15 @@ export async function completeSignIn(
   const as = await providerMetadata(provider);
   const client: oauth.Client = { client_id: provider.clientId };
   const auth = provider.clientSecret ? oauth.ClientSecretPost(provider.clientSecret) : oauth.None();
+  const templated = as.issuer.includes('{tenantid}');
+  // RFC 9207: a templated issuer's `iss` response parameter must be the template with some tenant filled in; the
+  // ID token must later name that same issuer.
+  const issParam = currentUrl.searchParams.get('iss');
+  if (templated && issParam !== null && !templateMatcher(as.issuer).test(issParam)) throw new FederationError('iss response parameter does not fit the issuer template');
   let params: URLSearchParams;
   try {
     // Checks state (CSRF) and, when the provider sends it, the RFC 9207 `iss` parameter.
-    params = oauth.validateAuthResponse(as, client, currentUrl, transaction.state);
+    params = oauth.validateAuthResponse(templated && issParam ? { ...as, issuer: issParam } : as, client, currentUrl, transaction.state);
   } catch (e) {
     if (e instanceof oauth.AuthorizationResponseError) {
       const denied = e.error === 'access_denied';
@@ -129,7 +139,7 @@ export async function completeSignIn(
   // Entra ID multi-tenant metadata names `https://…/{tenantid}/v2.0`; the token names the user's tenant. Resolve the
   // template from the token's `tid`, then validate against that; the signed `tid` must match what we substituted.
   let expected = as;
-  if (as.issuer.includes('{tenantid}')) {
+  if (templated) {
     const body = (await response.clone().json().catch(() => ({}))) as { id_token?: string };
     let tid: unknown;
     try {
@@ -139,6 +149,7 @@ export async function completeSignIn(
     }
     if (typeof tid !== 'string' || !/^[0-9a-f-]{36}$/i.test(tid)) throw new FederationError('ID token without a valid tid for a templated issuer');
     expected = { ...as, issuer: as.issuer.replace('{tenantid}', tid) };
+    if (issParam !== null && issParam !== expected.issuer) throw new FederationError('iss response parameter and ID token tenant differ');
   }
   let result;
   try {
@@ -159,7 +170,7 @@ export async function completeSignIn(
     ...(typeof claims.tid === 'string' ? { tid: claims.tid } : {}),
     claims,
   };
-  enforceProviderRules(provider, identity, as.issuer.includes('{tenantid}'));
+  enforceProviderRules(provider, identity, templated);
   return identity;
 }
 

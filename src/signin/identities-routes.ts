@@ -1,0 +1,72 @@
+/** `/api/users/{userId}/identities`: the upstream identities linked to a user, and unlinking one. */
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { TenantScope } from '../platform/db.ts';
+import { actorOf } from '../platform/auth.ts';
+import { NotFound } from '../platform/errors/domain.ts';
+import { problemResponses } from '../platform/errors/problem-schema.ts';
+import { recordAudit } from '../audit/service.ts';
+import { UPSTREAM_TYPES } from '../db/schema/index.ts';
+import { getUser } from '../users/service.ts';
+import { identitiesRepository, type IdentityRow } from './identities.ts';
+
+const identity = z.object({
+  providerType: z.enum(UPSTREAM_TYPES),
+  providerId: z.string(),
+  subject: z.string(),
+  email: z.string().nullable(),
+  createdAt: z.iso.datetime(),
+  lastSignInAt: z.iso.datetime().nullable(),
+});
+
+export function toIdentity(r: IdentityRow): z.infer<typeof identity> {
+  return {
+    providerType: r.providerType as (typeof UPSTREAM_TYPES)[number],
+    providerId: r.providerId,
+    subject: r.subject,
+    email: r.email,
+    createdAt: r.createdAt.toISOString(),
+    lastSignInAt: r.lastSignInAt?.toISOString() ?? null,
+  };
+}
+
+export function identitiesRoutes(app: FastifyInstance, deps: { scopeFor: (tenantId: string) => TenantScope }) {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const userId = z.object({ userId: z.uuid() });
+  r.get('/api/users/:userId/identities', {
+    schema: {
+      operationId: 'users.identities.list',
+      tags: ['Users'],
+      summary: "List a user's linked upstream identities",
+      description: 'Each is a (provider, subject) pair that signs this user in; linked on first sign-in through that provider.',
+      params: userId,
+      response: { 200: z.array(identity), ...problemResponses(401, 403, 404) },
+    },
+    handler: async (request) => {
+      const scope = deps.scopeFor(request.tenant.id);
+      await getUser(scope, request.params.userId);
+      return (await identitiesRepository(scope).listForUser(request.params.userId)).map(toIdentity);
+    },
+  });
+  r.delete('/api/users/:userId/identities/:providerType/:providerId/:subject', {
+    schema: {
+      operationId: 'users.identities.delete',
+      tags: ['Users'],
+      summary: 'Unlink an upstream identity',
+      description: 'The user stays; the next sign-in through that provider is admitted by the provider rules again (verified email or trustAllUsers).',
+      params: userId.extend({ providerType: z.enum(UPSTREAM_TYPES), providerId: z.string().max(64), subject: z.string().max(512) }),
+      response: { 204: z.null().describe('Unlinked'), ...problemResponses(401, 403, 404) },
+    },
+    handler: async (request, reply) => {
+      const { userId: id, providerType, providerId, subject } = request.params;
+      const actor = actorOf(request);
+      await deps.scopeFor(request.tenant.id).transaction(async (tx) => {
+        const removed = await identitiesRepository(tx).unlink(id, providerType, providerId, subject);
+        if (!removed) throw new NotFound('No such linked identity.');
+        await recordAudit(tx, actor, { action: 'user.identity.unlink', targetType: 'user', targetId: id, before: toIdentity(removed) });
+      });
+      return reply.status(204).send(null);
+    },
+  });
+}
