@@ -44,6 +44,8 @@ export async function startUpstreamIdp(opts: {
   tid?: string;
   /** Hostile tests: rewrite the ID token's claims at the token endpoint, re-signed with the IdP's real key. */
   mutateIdToken?: (claims: JWTPayload) => JWTPayload;
+  /** Browser tests: a real login page where the user types an email; these accounts can sign in. */
+  loginForm?: Account[];
 }): Promise<UpstreamIdp> {
   const server = http.createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -97,6 +99,17 @@ export async function startUpstreamIdp(opts: {
         // Emulate a mount (Express-style) so oidc-provider sees its own paths.
         Object.assign(req, { originalUrl: url, url: inner });
         const details = await provider.interactionDetails(req, res);
+        if (opts.loginForm && req.method === 'GET') {
+          res.setHeader('content-type', 'text/html; charset=utf-8');
+          res.end(`<!doctype html><title>${opts.kind} sign-in</title><h1>Sign in to ${opts.kind}</h1>
+<form method="post"><label for="email">Email</label><input id="email" name="email" type="email"><button type="submit">Next</button></form>`);
+          return;
+        }
+        if (opts.loginForm) {
+          const form = new URLSearchParams(await new Promise<string>((r) => { let b = ''; req.on('data', (c) => (b += c)); req.on('end', () => r(b)); }));
+          const found = opts.loginForm.find((a) => a.email === form.get('email'));
+          next = found ?? 'deny';
+        }
         if (next === 'deny') {
           await provider.interactionFinished(req, res, { error: 'access_denied', error_description: 'The user declined.' }, { mergeWithLastSubmission: false });
           return;
