@@ -13,7 +13,8 @@ beforeAll(async () => {
 });
 afterAll(() => env.close());
 
-const OURS = /^\/api\/(users|roles|upstream|audit)(\/|$)/;
+// The management API of this issue; `/api/users/{userId}/identities` belongs to sign-in.
+const OURS = /^\/api\/(users|roles|upstream|audit)(\/(?!.*\/identities)|$)/;
 
 it('every users, roles, upstream and audit operation has a tag, an operationId, a summary, a description and the iam/ scope', () => {
   const ops = Object.entries(doc.paths)

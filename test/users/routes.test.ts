@@ -328,6 +328,29 @@ describe("tenant isolation: tenant B's token on B's host, addressing A's users",
     expect((await api.call('GET', `/api/users/${u.id}`)).json()).toEqual(u);
   });
 
+  it("B's token at A's host → 401 on every management route", async () => {
+    const u = await create(api, { email: email() });
+    for (const [method, url] of [
+      ['GET', '/api/users'],
+      ['GET', `/api/users/${u.id}`],
+      ['PATCH', `/api/users/${u.id}`],
+      ['DELETE', `/api/users/${u.id}`],
+      ['GET', `/api/users/${u.id}/roles`],
+      ['POST', `/api/users/${u.id}/roles`],
+      ['DELETE', `/api/users/${u.id}/roles/admin`],
+      ['GET', '/api/roles'],
+      ['POST', '/api/roles'],
+      ['GET', '/api/roles/admin'],
+      ['PUT', '/api/upstream/AzureAd/x'],
+      ['GET', '/api/upstream'],
+      ['GET', '/api/audit'],
+    ] as const) {
+      const res = await env.app.inject({ method, url, headers: { host: api.tenant.host, authorization: `Bearer ${other.token}`, 'content-type': 'application/json' }, payload: '{}' });
+      expect(res.statusCode, `${method} ${url}`).toBe(401);
+    }
+    expect((await api.call('GET', `/api/users/${u.id}`)).json()).toEqual(u);
+  });
+
   it("a cursor from A's list does not reveal A's users at B", async () => {
     const page = (await api.call('GET', '/api/users?limit=1')).json();
     const res = await other.call('GET', `/api/users?limit=200&cursor=${page.nextCursor}`);
