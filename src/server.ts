@@ -10,6 +10,7 @@ import { buildApp } from './app.ts';
 import { ensureBootstrap } from './tenancy/tenants.global.ts';
 import { printCredentials } from './cli/print.ts';
 import { startJobs, type JobRunner } from './platform/jobs.ts';
+import { KEY_ROTATION_JOB, PURGE_JOB, purgeExpired, rotateDueKeys } from './oauth/maintenance.global.ts';
 import { checkUpstreamSecretExpiry, UPSTREAM_SECRET_EXPIRY_JOB } from './upstream/expiry.global.ts';
 
 async function main(config: Config) {
@@ -77,7 +78,13 @@ async function main(config: Config) {
     jobs = await startJobs({
       connectionString: url,
       log: app.log,
-      jobs: [{ name: UPSTREAM_SECRET_EXPIRY_JOB, cron: '0 6 * * *', handler: () => checkUpstreamSecretExpiry({ db: database.db, log: app.log }) }],
+      jobs: [
+        { name: UPSTREAM_SECRET_EXPIRY_JOB, cron: '0 6 * * *', handler: () => checkUpstreamSecretExpiry({ db: database.db, log: app.log }) },
+        { name: PURGE_JOB, cron: '17 * * * *', handler: () => purgeExpired(database.db) },
+        ...(config.KEY_ROTATION_DAYS > 0
+          ? [{ name: KEY_ROTATION_JOB, cron: '23 3 * * *', handler: () => rotateDueKeys(database.db, app.services.keys, config.KEY_ROTATION_DAYS) }]
+          : []),
+      ],
     });
   } catch (err) {
     app.log.error({ err }, 'background jobs did not start');

@@ -25,6 +25,8 @@ export const configSchema = z
     DEFAULT_TENANT_SLUG: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and dashes').default('default'),
     BOOTSTRAP_CLIENT_ID: z.string().regex(/^[A-Za-z0-9._~-]{3,128}$/, 'URL-safe characters, 3 to 128').optional(),
     BOOTSTRAP_CLIENT_SECRET: z.string().min(32, 'at least 32 characters (use 256 bits of randomness)').optional(),
+    /** Rotate each tenant's signing keys after this many days (0: only on POST /api/keys/rotate). */
+    KEY_ROTATION_DAYS: z.coerce.number().int().min(0).max(3650).default(0),
     ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(3600),
     /** Failed client authentications / sign-ins per client, account or address per minute before 429. */
     AUTH_FAILURE_LIMIT: z.coerce.number().int().min(1).max(10_000).default(20),
