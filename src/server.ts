@@ -73,7 +73,7 @@ async function main(config: Config) {
     await embedded?.stop();
     process.exit(1);
   }
-  // Background jobs (pg-boss, in this database). They only warn, so the service runs on without them.
+  // Background jobs (pg-boss, in this database): maintenance and warnings. Requests are served without them.
   try {
     jobs = await startJobs({
       connectionString: url,
