@@ -11,7 +11,9 @@ import { loggerOptions, requestLogging } from './platform/logging.ts';
 import { Problem, PROBLEM_CONTENT_TYPE, problemErrorHandler } from './platform/errors/problem.ts';
 import { tenancyPlugin, TenantResolver } from './platform/tenancy/plugin.ts';
 import { listTenantHosts, updateTenantDisplayName } from './platform/tenancy/tenant.global.ts';
-import { requireScope } from './platform/auth.ts';
+import { requireScope, type UserAuthorizer } from './platform/auth.ts';
+import { ADMIN_ROLE, permissionForRoute } from './roles/permissions.ts';
+import { hasPermission } from './roles/service.ts';
 import { opsRoutes } from './platform/ops.ts';
 import { apiReferenceRoutes, SECURITY_SCHEME, swaggerPlugin } from './platform/openapi.ts';
 import { KeyStore } from './oauth/keys.ts';
@@ -72,8 +74,13 @@ export async function buildApp({ config, database, keyring, logger }: AppDeps): 
   app.decorate('services', { keys, tokens, resolver, directory, invalidation });
   app.addHook('onReady', () => invalidation.start());
   app.addHook('onClose', () => invalidation.stop());
-  // User tokens reach /api only for users holding the admin role (machine tokens: scope alone).
-  const authorizeUser = async (tenant: { id: string }, userId: string) => (await findSubject(scopeFor(tenant.id), userId))?.roles.includes('admin') ?? false;
+  // User tokens need a role granting the route's permission; routes outside the permission areas need admin.
+  // Machine tokens are authorized by scope alone (src/roles/permissions.ts).
+  const authorizeUser: UserAuthorizer = async (tenant, userId, request) => {
+    const permission = permissionForRoute(request.method, request.routeOptions.url);
+    const scope = scopeFor(tenant.id);
+    return permission ? hasPermission(scope, userId, permission) : ((await findSubject(scope, userId))?.roles.includes(ADMIN_ROLE) ?? false);
+  };
 
   await app.register(swaggerPlugin, {
     tokenPath: TOKEN_PATH,

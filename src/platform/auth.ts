@@ -21,7 +21,7 @@ export interface AccessTokenVerifier {
 }
 
 /** User tokens must also pass this (the user's roles); machine tokens are authorized by scope alone. */
-export type UserAuthorizer = (tenant: Tenant, userId: string) => Promise<boolean>;
+export type UserAuthorizer = (tenant: Tenant, userId: string, request: FastifyRequest) => Promise<boolean>;
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -49,7 +49,7 @@ export function requireScope(verifier: AccessTokenVerifier, opts: { audience: st
     request.principal = { subject: claims.sub, clientId: claims.client_id, scopes };
     request.clientId = claims.client_id;
     if (!scopes.includes(opts.scope)) throw Object.assign(new InsufficientScope(`This operation needs scope ${opts.scope}.`), { requiredScope: opts.scope });
-    if (claims.sub !== claims.client_id && opts.authorizeUser && !(await opts.authorizeUser(request.tenant, claims.sub))) {
+    if (claims.sub !== claims.client_id && opts.authorizeUser && !(await opts.authorizeUser(request.tenant, claims.sub, request))) {
       throw new Forbidden('Your account does not have a role that allows this.');
     }
   };

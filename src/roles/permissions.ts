@@ -37,3 +37,23 @@ export const ADMIN_ROLE = 'admin';
 
 /** Role names appear in paths (`/api/roles/{name}`, `/api/users/{userId}/roles/{role}`): lowercase URL-safe. */
 export const ROLE_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
+const AREA_BY_PREFIX: [string, 'users' | 'roles' | 'upstream' | 'downstream' | 'audit'][] = [
+  ['/api/users', 'users'],
+  ['/api/roles', 'roles'],
+  ['/api/upstream', 'upstream'],
+  ['/api/downstream', 'downstream'],
+  ['/api/audit', 'audit'],
+];
+
+/**
+ * The permission a user token needs for a management route: `<area>:read` for GET/HEAD, `<area>:write` otherwise.
+ * `undefined` for routes outside these areas (the tenant itself, signing keys): those need the admin role.
+ */
+export function permissionForRoute(method: string, routeUrl: string | undefined): Permission | undefined {
+  const area = AREA_BY_PREFIX.find(([prefix]) => routeUrl === prefix || routeUrl?.startsWith(`${prefix}/`))?.[1];
+  if (!area) return undefined;
+  const read = method === 'GET' || method === 'HEAD';
+  if (area === 'audit') return read ? 'audit:read' : undefined;
+  return `${area}:${read ? 'read' : 'write'}` as Permission;
+}
