@@ -33,6 +33,8 @@ import { downstreamRoutes } from './downstream/routes.ts';
 import { keysApiRoutes } from './oauth/routes/keys-api.ts';
 import { findSubject } from './oauth/subjects.ts';
 import { signinPlugin } from './signin/plugin.ts';
+import { scimPlugin } from './scim/plugin.ts';
+import { accessTokenStrategy } from './scim/auth.ts';
 import { identitiesRoutes } from './signin/identities-routes.ts';
 
 export interface AppDeps {
@@ -92,6 +94,8 @@ export async function buildApp({ config, database, keyring, logger }: AppDeps): 
     await scoped.register(tenancyPlugin, { resolver });
     await scoped.register(oauthPlugin, { scopeFor, keyring, keys, tokens, directory, limiter, accessTokenTtl: config.ACCESS_TOKEN_TTL_SECONDS });
     await scoped.register(signinPlugin, { scopeFor, keyring, limiter });
+    // SCIM 2.0 (RFC 7644): its own parser, error bodies and bearer hook; a directory-token strategy joins the list later.
+    await scoped.register(scimPlugin, { prefix: '/scim/v2', scopeFor, strategies: [accessTokenStrategy(tokens, authorizeUser)] });
     await scoped.register(async function managementApi(api) {
       api.setErrorHandler(problemErrorHandler);
       // `/api` speaks JSON only: anything else is 415 rather than a string handed to validation.

@@ -226,6 +226,8 @@ CREATE TABLE "group_members" (
 	"group_id" uuid NOT NULL,
 	"member_id" uuid NOT NULL,
 	"member_type" text NOT NULL,
+	"user_id" uuid GENERATED ALWAYS AS (case when member_type = 'User' then member_id end) STORED,
+	"member_group_id" uuid GENERATED ALWAYS AS (case when member_type = 'Group' then member_id end) STORED,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "group_members_pkey" PRIMARY KEY("tenant_id","group_id","member_id")
 );
@@ -271,8 +273,11 @@ ALTER TABLE "users" ADD CONSTRAINT "users_tenant_id_tenants_id_fk" FOREIGN KEY (
 ALTER TABLE "upstream_providers" ADD CONSTRAINT "upstream_providers_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "audit_events" ADD CONSTRAINT "audit_events_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "group_members" ADD CONSTRAINT "group_members_group_fk" FOREIGN KEY ("tenant_id","group_id") REFERENCES "public"."groups"("tenant_id","id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "group_members" ADD CONSTRAINT "group_members_user_fk" FOREIGN KEY ("tenant_id","user_id") REFERENCES "public"."users"("tenant_id","id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "group_members" ADD CONSTRAINT "group_members_member_group_fk" FOREIGN KEY ("tenant_id","member_group_id") REFERENCES "public"."groups"("tenant_id","id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "groups" ADD CONSTRAINT "groups_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "invitation_requests" ADD CONSTRAINT "invitation_requests_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "invitation_requests" ADD CONSTRAINT "invitation_requests_user_fk" FOREIGN KEY ("tenant_id","user_id") REFERENCES "public"."users"("tenant_id","id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "tenant_hosts_tenant_id_idx" ON "tenant_hosts" USING btree ("tenant_id");--> statement-breakpoint
 CREATE INDEX "client_secrets_tenant_id_client_id_idx" ON "client_secrets" USING btree ("tenant_id","client_id");--> statement-breakpoint
 CREATE INDEX "refresh_tokens_tenant_id_family_id_idx" ON "refresh_tokens" USING btree ("tenant_id","family_id");--> statement-breakpoint
@@ -289,6 +294,9 @@ CREATE INDEX "users_tenant_id_created_at_idx" ON "users" USING btree ("tenant_id
 CREATE INDEX "audit_events_tenant_id_at_idx" ON "audit_events" USING btree ("tenant_id","at","id");--> statement-breakpoint
 CREATE INDEX "audit_events_tenant_id_target_idx" ON "audit_events" USING btree ("tenant_id","target_type","target_id");--> statement-breakpoint
 CREATE INDEX "audit_events_tenant_id_actor_idx" ON "audit_events" USING btree ("tenant_id","actor_id");--> statement-breakpoint
-CREATE INDEX "group_members_tenant_id_member_id_idx" ON "group_members" USING btree ("tenant_id","member_id");--> statement-breakpoint
+CREATE INDEX "group_members_tenant_id_user_id_idx" ON "group_members" USING btree ("tenant_id","user_id");--> statement-breakpoint
+CREATE INDEX "group_members_tenant_id_member_group_id_idx" ON "group_members" USING btree ("tenant_id","member_group_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "groups_tenant_id_display_name_idx" ON "groups" USING btree ("tenant_id",lower("display_name"));--> statement-breakpoint
-CREATE INDEX "groups_tenant_id_external_id_idx" ON "groups" USING btree ("tenant_id","external_id");
+CREATE INDEX "groups_tenant_id_external_id_idx" ON "groups" USING btree ("tenant_id","external_id");--> statement-breakpoint
+CREATE INDEX "groups_tenant_id_created_at_idx" ON "groups" USING btree ("tenant_id","created_at","id");--> statement-breakpoint
+CREATE INDEX "invitation_requests_tenant_id_status_idx" ON "invitation_requests" USING btree ("tenant_id","status");

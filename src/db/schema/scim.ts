@@ -3,8 +3,10 @@ import { foreignKey, index, integer, jsonb, pgTable, primaryKey, text, uniqueInd
 import { sql } from 'drizzle-orm';
 import { tenantId, timestamps, timestamptz } from './_columns.ts';
 import { tenants } from './tenancy.ts';
+import { users } from './users.ts';
 
 export const MEMBER_TYPES = ['User', 'Group'] as const;
+export const INVITATION_STATUSES = ['pending', 'sent', 'failed'] as const;
 
 export const groups = pgTable(
   'groups',
@@ -14,6 +16,7 @@ export const groups = pgTable(
     displayName: text('display_name').notNull(),
     externalId: text('external_id'),
     attributes: jsonb('attributes').$type<Record<string, unknown>>().notNull().default({}),
+    /** Incremented on every change, member changes included: ETags (RFC 7644 §3.14). */
     version: integer('version').notNull().default(1),
     ...timestamps,
   },
@@ -21,9 +24,15 @@ export const groups = pgTable(
     primaryKey({ name: 'groups_pkey', columns: [t.tenantId, t.id] }),
     uniqueIndex('groups_tenant_id_display_name_idx').on(t.tenantId, sql`lower(${t.displayName})`),
     index('groups_tenant_id_external_id_idx').on(t.tenantId, t.externalId),
+    index('groups_tenant_id_created_at_idx').on(t.tenantId, t.createdAt, t.id),
   ],
 );
 
+/**
+ * One row per membership. `member_id` is the member's id; `user_id` / `member_group_id` repeat it by type (generated)
+ * so that each has a real foreign key: deleting a user or a group anywhere (SCIM or /api/users) removes its
+ * memberships with it. Adding or removing members touches only their rows, never the whole group.
+ */
 export const groupMembers = pgTable(
   'group_members',
   {
@@ -31,16 +40,24 @@ export const groupMembers = pgTable(
     groupId: uuid('group_id').notNull(),
     memberId: uuid('member_id').notNull(),
     memberType: text('member_type', { enum: MEMBER_TYPES }).notNull(),
+    userId: uuid('user_id').generatedAlwaysAs(sql`case when member_type = 'User' then member_id end`),
+    memberGroupId: uuid('member_group_id').generatedAlwaysAs(sql`case when member_type = 'Group' then member_id end`),
     createdAt: timestamptz('created_at').notNull().defaultNow(),
   },
   (t) => [
     primaryKey({ name: 'group_members_pkey', columns: [t.tenantId, t.groupId, t.memberId] }),
     foreignKey({ name: 'group_members_group_fk', columns: [t.tenantId, t.groupId], foreignColumns: [groups.tenantId, groups.id] }).onDelete('cascade'),
-    index('group_members_tenant_id_member_id_idx').on(t.tenantId, t.memberId),
+    foreignKey({ name: 'group_members_user_fk', columns: [t.tenantId, t.userId], foreignColumns: [users.tenantId, users.id] }).onDelete('cascade'),
+    foreignKey({ name: 'group_members_member_group_fk', columns: [t.tenantId, t.memberGroupId], foreignColumns: [groups.tenantId, groups.id] }).onDelete('cascade'),
+    index('group_members_tenant_id_user_id_idx').on(t.tenantId, t.userId),
+    index('group_members_tenant_id_member_group_id_idx').on(t.tenantId, t.memberGroupId),
   ],
 );
 
-/** `sendInvitation: true` (STACKIT notifications extension) is recorded here until invitation delivery exists. */
+/**
+ * `sendInvitation: true` (STACKIT notifications extension) is recorded here until invitation delivery exists; the
+ * delivery job will pick up `pending` rows. Created in the same transaction as the user.
+ */
 export const invitationRequests = pgTable(
   'invitation_requests',
   {
@@ -48,8 +65,12 @@ export const invitationRequests = pgTable(
     id: uuid('id').notNull().defaultRandom(),
     userId: uuid('user_id').notNull(),
     source: text('source').notNull(),
-    status: text('status', { enum: ['pending', 'sent', 'failed'] }).notNull().default('pending'),
+    status: text('status', { enum: INVITATION_STATUSES }).notNull().default('pending'),
     createdAt: timestamptz('created_at').notNull().defaultNow(),
   },
-  (t) => [primaryKey({ name: 'invitation_requests_pkey', columns: [t.tenantId, t.id] })],
+  (t) => [
+    primaryKey({ name: 'invitation_requests_pkey', columns: [t.tenantId, t.id] }),
+    foreignKey({ name: 'invitation_requests_user_fk', columns: [t.tenantId, t.userId], foreignColumns: [users.tenantId, users.id] }).onDelete('cascade'),
+    index('invitation_requests_tenant_id_status_idx').on(t.tenantId, t.status),
+  ],
 );

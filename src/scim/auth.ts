@@ -1,0 +1,97 @@
+/**
+ * Who may call /scim/v2: Bearer credentials (RFC 6750 §2.1, https://www.rfc-editor.org/rfc/rfc6750#section-2.1),
+ * checked by a list of strategies. Today there is one: access tokens from our token endpoint for audience `scim`
+ * (client_credentials with HTTP Basic, as Bizagi's guide does). A per-directory long-lived bearer token (coming with
+ * organizations and directories) is a second strategy in the list; the routes only ever see a `ScimPrincipal`.
+ *
+ * Scopes: `scim.read` for GET and POST …/.search, `scim.write` for every change (403 insufficient_scope otherwise,
+ * RFC 6750 §3.1).
+ */
+import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import { bearerToken, type AccessTokenVerifier, type UserAuthorizer } from '../platform/auth.ts';
+import { InsufficientScope, InvalidToken } from '../platform/errors/oauth.ts';
+import { Forbidden } from '../platform/errors/domain.ts';
+
+export const SCIM_AUDIENCE = 'scim';
+export const SCIM_READ = 'scim.read';
+export const SCIM_WRITE = 'scim.write';
+export type ScimScope = typeof SCIM_READ | typeof SCIM_WRITE;
+
+export interface ScimPrincipal {
+  /** `client` for OAuth clients (and directory tokens, later); `user` for a user signed in through a client. */
+  actorType: 'client' | 'user';
+  /** The audit actor id: the client id, the user id, or later the directory id. */
+  actorId: string;
+  clientId: string;
+  scopes: readonly string[];
+  /** Which strategy accepted the credential, for the request log and audit. */
+  via: string;
+}
+
+/**
+ * A strategy looks at the bearer credential: `undefined` means "not mine, ask the next one"; a principal means
+ * accepted; throwing (InvalidToken) means "mine, and invalid".
+ */
+export type ScimAuthStrategy = (request: FastifyRequest, credential: string) => Promise<ScimPrincipal | undefined>;
+
+/** JWT access tokens (RFC 9068) from this tenant's token endpoint, verified and checked live (`verifyActive`). */
+export function accessTokenStrategy(verifier: AccessTokenVerifier, authorizeUser?: UserAuthorizer): ScimAuthStrategy {
+  return async (request, credential) => {
+    const tenant = request.tenant;
+    // Our access tokens are JWTs (three dot-separated parts); anything else is left to other strategies.
+    if (credential.split('.').length !== 3) return undefined;
+    const claims = await verifier.verifyActive(tenant, credential);
+    const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+    if (!aud.includes(SCIM_AUDIENCE)) throw new InvalidToken('The access token is not meant for SCIM (audience "scim").');
+    const isUser = claims.sub !== claims.client_id;
+    // Provisioning as a signed-in user needs what /api needs: an administrator.
+    if (isUser && authorizeUser && !(await authorizeUser(tenant, claims.sub, request))) throw new Forbidden('Your account does not have a role that allows provisioning.');
+    return {
+      actorType: isUser ? 'user' : 'client',
+      actorId: claims.sub,
+      clientId: claims.client_id,
+      scopes: claims.scope ? claims.scope.split(' ') : [],
+      via: 'access_token',
+    };
+  };
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    scimPrincipal: ScimPrincipal | null;
+  }
+  interface FastifyContextConfig {
+    /** The scope a SCIM route needs; set on every authenticated SCIM route. */
+    scimScope?: ScimScope;
+  }
+}
+
+/** The onRequest hook: runs before the body is read, so unauthenticated callers cannot make us parse anything. */
+export function scimAuthHook(strategies: readonly ScimAuthStrategy[]): onRequestAsyncHookHandler {
+  return async function scimAuth(request) {
+    const credential = bearerToken(request);
+    let principal: ScimPrincipal | undefined;
+    for (const strategy of strategies) {
+      principal = await strategy(request, credential);
+      if (principal) break;
+    }
+    if (!principal) throw new InvalidToken('The bearer token is not valid here.');
+    request.scimPrincipal = principal;
+    request.clientId = principal.clientId;
+    // The platform's principal too, so actorOf() and the request log work as on /api.
+    request.principal = { subject: principal.actorId, clientId: principal.clientId, scopes: [...principal.scopes] };
+    const needed = requiredScope(request);
+    if (!principal.scopes.includes(needed)) throw Object.assign(new InsufficientScope(`This operation needs scope ${needed}.`), { requiredScope: needed });
+  };
+}
+
+function requiredScope(request: FastifyRequest): ScimScope {
+  return request.routeOptions.config.scimScope ?? SCIM_WRITE;
+}
+
+/** The audit actor of a SCIM request. */
+export function scimActor(request: FastifyRequest): { type: 'client' | 'user'; id: string; ip: string } {
+  const p = request.scimPrincipal;
+  if (!p) throw new Error('scimActor called on an unauthenticated request');
+  return { type: p.actorType, id: p.actorId, ip: request.ip };
+}

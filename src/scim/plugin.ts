@@ -1,0 +1,49 @@
+/**
+ * SCIM 2.0 service provider at /scim/v2: RFC 7643 (schema) and RFC 7644 (protocol).
+ * https://www.rfc-editor.org/rfc/rfc7644
+ * An encapsulated plugin: its JSON parser (application/scim+json and application/json), error handler (RFC 7644
+ * §3.12 bodies), not-found handler and bearer-token hook stay inside. Discovery has a context of its own without the
+ * hook (RFC 7644 §4: discovery needs no authentication); everything else needs scim.read or scim.write.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { TenantScope } from '../platform/db.ts';
+import { SECURITY_SCHEME } from '../platform/openapi.ts';
+import { scimAuthHook, SCIM_WRITE, type ScimAuthStrategy } from './auth.ts';
+import { ScimError, scimErrorHandler } from './errors.ts';
+import { registerJsonParser, sendScim } from './media.ts';
+import { RESOURCE_MAX_PAYLOAD_BYTES } from './limits.ts';
+import { scimDiscoveryRoutes } from './routes/discovery.ts';
+import { scimUserRoutes } from './routes/users.ts';
+import { scimGroupRoutes } from './routes/groups.ts';
+import { scimBulkRoutes } from './routes/bulk.ts';
+
+export interface ScimPluginOptions {
+  scopeFor(tenantId: string): TenantScope;
+  /** Tried in order; the first that recognises the bearer credential decides (auth.ts). */
+  strategies: readonly ScimAuthStrategy[];
+}
+
+export async function scimPlugin(app: FastifyInstance, opts: ScimPluginOptions) {
+  app.decorateRequest('scimPrincipal', null);
+  app.setErrorHandler(scimErrorHandler);
+  app.setNotFoundHandler((request, reply) =>
+    sendScim(request, reply.status(404), new ScimError(404, undefined, `No SCIM endpoint ${request.method} ${request.url.split('?')[0]}.`).body()),
+  );
+  registerJsonParser(app, RESOURCE_MAX_PAYLOAD_BYTES);
+  app.removeContentTypeParser('text/plain');
+
+  await app.register(async function scimDiscovery(discovery) {
+    scimDiscoveryRoutes(discovery);
+  });
+
+  await app.register(async function scimResources(resources) {
+    resources.addHook('onRequest', scimAuthHook(opts.strategies));
+    resources.addHook('onRoute', (route) => {
+      const scope = (route.config as { scimScope?: string } | undefined)?.scimScope ?? SCIM_WRITE;
+      route.schema = { ...route.schema, security: [{ [SECURITY_SCHEME]: [scope] }] };
+    });
+    scimUserRoutes(resources, opts);
+    scimGroupRoutes(resources, opts);
+    scimBulkRoutes(resources, opts);
+  });
+}

@@ -1,0 +1,144 @@
+/**
+ * Discovery, without authentication: /ServiceProviderConfig (RFC 7644 §4, RFC 7643 §5), /ResourceTypes (RFC 7643 §6)
+ * and /Schemas (RFC 7643 §7), built from the same definitions and limits the other routes enforce.
+ * https://www.rfc-editor.org/rfc/rfc7644#section-4
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { ScimError } from '../errors.ts';
+import { sendScim } from '../media.ts';
+import { listResponse, MAX_RESULTS } from '../query.ts';
+import { BULK_MAX_OPERATIONS, BULK_MAX_PAYLOAD_BYTES } from '../limits.ts';
+import { findSchema, RESOURCE_TYPE_SCHEMA, RESOURCE_TYPES, SCHEMA_SCHEMA, SCHEMAS, SPC_SCHEMA, type AttributeDef, type SchemaDef } from '../schema/definitions.ts';
+import { errorResponses, resourceResponse, listResponseSchema } from '../schemas.ts';
+import { scimBase } from './shared.ts';
+
+export const SPC_PATH = '/ServiceProviderConfig';
+export const RESOURCE_TYPES_PATH = '/ResourceTypes';
+export const RESOURCE_TYPE_PATH = '/ResourceTypes/:name';
+export const SCHEMAS_PATH = '/Schemas';
+export const SCHEMA_PATH = '/Schemas/:urn';
+
+const TAGS = ['SCIM discovery'];
+
+export function serviceProviderConfig(base: string, issuer: string) {
+  return {
+    schemas: [SPC_SCHEMA],
+    documentationUri: `${issuer}/scalar`,
+    patch: { supported: true },
+    bulk: { supported: true, maxOperations: BULK_MAX_OPERATIONS, maxPayloadSize: BULK_MAX_PAYLOAD_BYTES },
+    filter: { supported: true, maxResults: MAX_RESULTS },
+    changePassword: { supported: false },
+    sort: { supported: true },
+    etag: { supported: true },
+    authenticationSchemes: [
+      {
+        type: 'oauthbearertoken',
+        name: 'OAuth Bearer Token',
+        description: `An access token from ${issuer}/oauth2/token (e.g. client_credentials with HTTP Basic) for audience "scim": scope scim.read to read, scim.write to change.`,
+        specUri: 'https://www.rfc-editor.org/rfc/rfc6750',
+        documentationUri: `${issuer}/scalar`,
+        primary: true,
+      },
+    ],
+    meta: { resourceType: 'ServiceProviderConfig', location: `${base}${SPC_PATH}` },
+  };
+}
+
+function attributeJson(a: AttributeDef): Record<string, unknown> {
+  return {
+    name: a.name,
+    type: a.type,
+    multiValued: a.multiValued,
+    description: a.description,
+    required: a.required,
+    caseExact: a.caseExact,
+    mutability: a.mutability,
+    returned: a.returned,
+    uniqueness: a.uniqueness,
+    ...(a.canonicalValues ? { canonicalValues: a.canonicalValues } : {}),
+    ...(a.referenceTypes ? { referenceTypes: a.referenceTypes } : {}),
+    ...(a.subAttributes ? { subAttributes: a.subAttributes.map(attributeJson) } : {}),
+  };
+}
+
+export function schemaJson(s: SchemaDef, base: string) {
+  return {
+    schemas: [SCHEMA_SCHEMA],
+    id: s.id,
+    name: s.name,
+    description: s.description,
+    attributes: s.attributes.map(attributeJson),
+    meta: { resourceType: 'Schema', location: `${base}/Schemas/${s.id}` },
+  };
+}
+
+export function resourceTypesJson(base: string) {
+  return RESOURCE_TYPES.map((t) => ({
+    schemas: [RESOURCE_TYPE_SCHEMA],
+    id: t.name,
+    name: t.name,
+    endpoint: t.endpoint,
+    description: t.description,
+    schema: t.schema.id,
+    ...(t.extensions.length ? { schemaExtensions: t.extensions.map((e) => ({ schema: e.schema.id, required: e.required })) } : {}),
+    meta: { resourceType: 'ResourceType', location: `${base}/ResourceTypes/${t.name}` },
+  }));
+}
+
+export function scimDiscoveryRoutes(app: FastifyInstance) {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const base = (request: FastifyRequest) => scimBase(request);
+
+  r.get(SPC_PATH, {
+    schema: { operationId: 'scim.serviceProviderConfig', tags: TAGS, summary: 'Service provider configuration', description: 'RFC 7644 §4. No authentication.', response: { 200: resourceResponse } },
+    handler: async (request, reply) => sendScim(request, reply, serviceProviderConfig(base(request), request.tenant.issuer.replace(/\/$/, ''))),
+  });
+
+  r.get(RESOURCE_TYPES_PATH, {
+    schema: { operationId: 'scim.resourceTypes.list', tags: TAGS, summary: 'Resource types', description: 'RFC 7643 §6. No authentication.', response: { 200: listResponseSchema } },
+    handler: async (request, reply) => {
+      const all = resourceTypesJson(base(request));
+      return sendScim(request, reply, listResponse(all.length, 1, all));
+    },
+  });
+
+  r.get(RESOURCE_TYPE_PATH, {
+    schema: {
+      operationId: 'scim.resourceTypes.get',
+      tags: TAGS,
+      summary: 'One resource type',
+      params: z.object({ name: z.string().max(64) }),
+      response: { 200: resourceResponse, ...errorResponses(404) },
+    },
+    handler: async (request, reply) => {
+      const found = resourceTypesJson(base(request)).find((t) => t.id.toLowerCase() === request.params.name.toLowerCase());
+      if (!found) throw new ScimError(404, undefined, `No resource type "${request.params.name}".`);
+      return sendScim(request, reply, found);
+    },
+  });
+
+  r.get(SCHEMAS_PATH, {
+    schema: { operationId: 'scim.schemas.list', tags: TAGS, summary: 'Schemas', description: 'RFC 7643 §7: User, Group, the enterprise extension and the notifications extension. No authentication.', response: { 200: listResponseSchema } },
+    handler: async (request, reply) => {
+      const all = SCHEMAS.map((s) => schemaJson(s, base(request)));
+      return sendScim(request, reply, listResponse(all.length, 1, all));
+    },
+  });
+
+  r.get(SCHEMA_PATH, {
+    schema: {
+      operationId: 'scim.schemas.get',
+      tags: TAGS,
+      summary: 'One schema by URN',
+      params: z.object({ urn: z.string().max(256) }),
+      response: { 200: resourceResponse, ...errorResponses(404) },
+    },
+    handler: async (request, reply) => {
+      const s = findSchema(request.params.urn);
+      if (!s) throw new ScimError(404, undefined, `No schema "${request.params.urn.slice(0, 100)}".`);
+      return sendScim(request, reply, schemaJson(s, base(request)));
+    },
+  });
+}

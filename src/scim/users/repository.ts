@@ -1,0 +1,157 @@
+/**
+ * Drizzle queries SCIM needs on the shared users table beyond users/repository.ts: lookup by userName, filtered and
+ * sorted pages, and direct group memberships. Every query goes through the tenant scope; filters arrive compiled
+ * (filter/to-sql.ts) and are ANDed after `tenant_id = $tenant`.
+ */
+import { and, eq, inArray, sql, type SQL } from 'drizzle-orm';
+import type { TenantScope } from '../../platform/db.ts';
+import { groupMembers, groups, users } from '../../db/schema/index.ts';
+import type { UserRow } from '../../users/repository.ts';
+import type { AttrPath } from '../filter/ast.ts';
+import type { FilterMapping, MultiTarget, ScalarTarget, Target } from '../filter/to-sql.ts';
+import { findAttr, resolveAttr, USER_TYPE, type AttributeDef } from '../schema/definitions.ts';
+import type { GroupRef } from './mapping.ts';
+
+/** A jsonb array attribute as a set of values `scim_v` (non-arrays read as empty). */
+export function jsonArrayTarget(array: SQL, def: AttributeDef): MultiTarget {
+  return {
+    kind: 'multi',
+    sub(name) {
+      const s = findAttr(def.subAttributes, name);
+      if (!s) return undefined;
+      return { kind: 'scalar', expr: sql`(scim_v ->> ${s.name})`, type: s.type, caseExact: s.caseExact };
+    },
+    exists: (pred) =>
+      sql`exists (select 1 from jsonb_array_elements(case when jsonb_typeof(${array}) = 'array' then ${array} else '[]'::jsonb end) as scim_e(scim_v) where ${pred})`,
+  };
+}
+
+const column = (expr: SQL | typeof users.id, def: AttributeDef, sqlType?: ScalarTarget['sqlType']): ScalarTarget => ({
+  kind: 'scalar',
+  expr: sql`${expr}`,
+  type: def.type,
+  caseExact: def.caseExact,
+  ...(sqlType ? { sqlType } : {}),
+});
+
+const jsonScalar = (expr: SQL, def: AttributeDef): ScalarTarget => ({ kind: 'scalar', expr, type: def.type, caseExact: def.caseExact });
+
+/** How each User attribute is found in SQL. */
+export const userFilterMapping: FilterMapping = {
+  resolve(path: AttrPath): Target | undefined {
+    const r = resolveAttr(USER_TYPE, path.attr, path.schema);
+    if (!r) return undefined;
+    const { def } = r;
+    if (def.returned === 'never') return undefined;
+    if (r.extension) {
+      const ext = sql`(${users.attributes} -> ${r.extension})`;
+      if (def.type === 'complex') {
+        // enterprise `manager`: `manager` alone means manager.value.
+        const sub = findAttr(def.subAttributes, path.subAttr ?? 'value');
+        return sub ? jsonScalar(sql`(${ext} -> ${def.name} ->> ${sub.name})`, sub) : undefined;
+      }
+      return path.subAttr === undefined ? jsonScalar(sql`(${ext} ->> ${def.name})`, def) : undefined;
+    }
+    switch (def.name) {
+      case 'id':
+        return column(users.id, def, 'uuid');
+      case 'externalId':
+        return column(sql`${users.externalId}`, def);
+      case 'userName':
+        return column(sql`${users.userName}`, def);
+      case 'displayName':
+        return column(sql`${users.displayName}`, def);
+      case 'active':
+        return column(sql`${users.active}`, def, 'boolean');
+      case 'meta': {
+        const sub = path.subAttr?.toLowerCase();
+        const subDef = findAttr(def.subAttributes, path.subAttr ?? '');
+        if (!subDef) return undefined;
+        if (sub === 'created') return column(sql`${users.createdAt}`, subDef, 'timestamptz');
+        if (sub === 'lastmodified') return column(sql`${users.updatedAt}`, subDef, 'timestamptz');
+        if (sub === 'resourcetype') return { kind: 'const', value: 'User' };
+        return undefined;
+      }
+      case 'name': {
+        const sub = findAttr(def.subAttributes, path.subAttr ?? '');
+        if (!sub) return undefined;
+        if (sub.name === 'givenName') return column(sql`${users.givenName}`, sub);
+        if (sub.name === 'familyName') return column(sql`${users.familyName}`, sub);
+        return jsonScalar(sql`(${users.attributes} -> 'name' ->> ${sub.name})`, sub);
+      }
+      case 'groups':
+        return groupsTarget;
+    }
+    if (def.multiValued && def.type === 'complex') {
+      if (path.subAttr !== undefined) return undefined; // resolved by the caller through `sub`
+      return jsonArrayTarget(sql`(${users.attributes} -> ${def.name})`, def);
+    }
+    if (def.type === 'complex' || path.subAttr !== undefined) return undefined;
+    return jsonScalar(sql`(${users.attributes} ->> ${def.name})`, def);
+  },
+};
+
+/** `groups.value`, `groups.display`: the user's direct memberships. */
+const groupsTarget: MultiTarget = {
+  kind: 'multi',
+  sub(name) {
+    const n = name.toLowerCase();
+    if (n === 'value') return { kind: 'scalar', expr: sql`scim_gm.group_id`, type: 'string', caseExact: true, sqlType: 'uuid' };
+    if (n === 'display') return { kind: 'scalar', expr: sql`scim_g.display_name`, type: 'string', caseExact: false };
+    if (n === 'type') return { kind: 'scalar', expr: sql`'direct'`, type: 'string', caseExact: false };
+    return undefined;
+  },
+  exists: (pred) =>
+    sql`exists (select 1 from ${groupMembers} scim_gm join ${groups} scim_g on scim_g.tenant_id = scim_gm.tenant_id and scim_g.id = scim_gm.group_id where scim_gm.tenant_id = ${users.tenantId} and scim_gm.user_id = ${users.id} and ${pred})`,
+};
+
+/** ORDER BY expression for `sortBy` (RFC 7644 §3.4.2.3); multi-valued attributes sort by their primary value. */
+export function userSortExpr(path: AttrPath): SQL | undefined {
+  const r = resolveAttr(USER_TYPE, path.attr, path.schema);
+  if (r && !r.extension && r.def.name === 'emails' && (path.subAttr === undefined || path.subAttr.toLowerCase() === 'value')) return sql`lower(${users.email})`;
+  const t = userFilterMapping.resolve(path);
+  if (!t || t.kind !== 'scalar') return undefined;
+  return t.caseExact || t.sqlType ? t.expr : sql`lower(${t.expr})`;
+}
+
+export function scimUsersRepository(scope: TenantScope) {
+  return {
+    async findByUserName(userName: string): Promise<UserRow | undefined> {
+      const [row] = await scope.select(users, sql`lower(${users.userName}) = lower(${userName})`).limit(1);
+      return row;
+    },
+
+    async lockByUserName(userName: string): Promise<UserRow | undefined> {
+      const [row] = await scope.select(users, sql`lower(${users.userName}) = lower(${userName})`).limit(1).for('update');
+      return row;
+    },
+
+    count(where: SQL | undefined): Promise<number> {
+      return scope.count(users, where);
+    },
+
+    async page(where: SQL | undefined, order: SQL[], offset: number, limit: number): Promise<UserRow[]> {
+      return scope
+        .select(users, where)
+        .orderBy(...order, users.createdAt, users.id)
+        .offset(offset)
+        .limit(limit);
+    },
+
+    /** Direct group memberships of the given users. */
+    async groupsOf(userIds: string[]): Promise<Map<string, GroupRef[]>> {
+      const map = new Map<string, GroupRef[]>();
+      if (!userIds.length) return map;
+      const rows = await scope
+        .select(groupMembers, inArray(groupMembers.userId, userIds))
+        .innerJoin(groups, and(eq(groups.tenantId, groupMembers.tenantId), eq(groups.id, groupMembers.groupId)))
+        .orderBy(groups.displayName);
+      for (const r of rows) {
+        const list = map.get(r.group_members.memberId) ?? [];
+        list.push({ id: r.groups.id, displayName: r.groups.displayName });
+        map.set(r.group_members.memberId, list);
+      }
+      return map;
+    },
+  };
+}

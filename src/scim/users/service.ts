@@ -1,0 +1,170 @@
+/**
+ * SCIM Users (RFC 7644 §3.3–§3.6) on the shared user store: every write goes through users/service.ts (createUser,
+ * updateUser, deleteUser), inside one transaction that also holds what SCIM adds: the invitation request, ending a
+ * deactivated user's sessions and refresh tokens, and the audit events. No Fastify types here.
+ * https://www.rfc-editor.org/rfc/rfc7644#section-3.3
+ */
+import type { TenantScope } from '../../platform/db.ts';
+import type { Actor } from '../../audit/service.ts';
+import { recordAudit } from '../../audit/service.ts';
+import { NotFound, PreconditionFailed } from '../../platform/errors/domain.ts';
+import { createUser, deleteUser, toUser, updateUser, type User, type UserPatch } from '../../users/service.ts';
+import { usersRepository, type UserRow } from '../../users/repository.ts';
+import { revokeEverythingOfUser } from '../../oauth/revocation.ts';
+import { badRequest, ScimError } from '../errors.ts';
+import { NOTIFICATIONS_SCHEMA, USER_TYPE } from '../schema/definitions.ts';
+import { normalizeResource, type Resource } from '../schema/validate.ts';
+import { applyPatch, parsePatchRequest } from '../patch/apply.ts';
+import { toScimUser, toUserFields, toUserResource, type UserFields } from './mapping.ts';
+import { scimUsersRepository, userFilterMapping, userSortExpr } from './repository.ts';
+import { listResponse, whereOf, type ListQuery } from '../query.ts';
+import { project, wants, type Projection } from '../projection.ts';
+import { formatAttrPath } from '../filter/format.ts';
+import { sql, type SQL } from 'drizzle-orm';
+import { requestInvitation } from '../invitations.ts';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A User resource from a client, checked: userName present, no password change, sendInvitation taken out. */
+function checkedUser(body: unknown): { fields: UserFields; password: string | undefined; sendInvitation: boolean } {
+  const res = normalizeResource(USER_TYPE, body);
+  return checkedResource(res);
+}
+
+function checkedResource(res: Resource) {
+  if (typeof res.userName !== 'string' || res.userName.trim() === '') throw badRequest('invalidValue', '"userName" is required and must be a non-empty string.');
+  if (res.userName.length > 256) throw badRequest('invalidValue', '"userName" is longer than 256 characters.');
+  const notifications = res[NOTIFICATIONS_SCHEMA] as { sendInvitation?: boolean } | undefined;
+  const password = res.password as string | undefined;
+  if (password !== undefined && (password.length < 1 || password.length > 1024)) throw badRequest('invalidValue', '"password" must be 1 to 1024 characters.');
+  return { fields: toUserFields(res), password, sendInvitation: notifications?.sendInvitation === true };
+}
+
+function toPatch(f: UserFields): UserPatch {
+  return {
+    userName: f.userName,
+    externalId: f.externalId,
+    displayName: f.displayName,
+    givenName: f.givenName,
+    familyName: f.familyName,
+    ...(f.active !== undefined ? { active: f.active } : {}),
+    email: f.email,
+    attributes: f.attributes,
+  };
+}
+
+/** RFC 7644 §3.3. `sendInvitation: true` records an invitation request in the same transaction. */
+export async function createScimUser(scope: TenantScope, actor: Actor, body: unknown): Promise<User> {
+  const { fields, password, sendInvitation } = checkedUser(body);
+  return scope.transaction(async (tx) => {
+    const user = await createUser(tx, actor, {
+      userName: fields.userName,
+      email: fields.email,
+      displayName: fields.displayName,
+      givenName: fields.givenName,
+      familyName: fields.familyName,
+      externalId: fields.externalId,
+      active: fields.active ?? true,
+      attributes: fields.attributes,
+      password,
+    });
+    if (sendInvitation) await requestInvitation(tx, actor, user.id, 'scim');
+    return user;
+  });
+}
+
+/**
+ * The user at `/Users/{idOrUserName}`: by id, else (Bizagi addresses users by userName) by userName, compared
+ * case-insensitively. 404 when neither matches.
+ */
+export async function findScimUser(scope: TenantScope, idOrUserName: string): Promise<UserRow | undefined> {
+  if (UUID.test(idOrUserName)) {
+    const row = await usersRepository(scope).findUser(idOrUserName);
+    if (row) return row;
+  }
+  return scimUsersRepository(scope).findByUserName(idOrUserName);
+}
+
+export async function getScimUser(scope: TenantScope, idOrUserName: string): Promise<User> {
+  const row = await findScimUser(scope, idOrUserName);
+  if (!row) throw new NotFound(`No user "${idOrUserName.slice(0, 100)}" in this tenant.`);
+  return toUser(row, []);
+}
+
+async function lockScimUser(tx: TenantScope, idOrUserName: string, expectedVersion: number | undefined): Promise<UserRow> {
+  let row = UUID.test(idOrUserName) ? await usersRepository(tx).lockUser(idOrUserName) : undefined;
+  row ??= await scimUsersRepository(tx).lockByUserName(idOrUserName);
+  if (!row) throw new NotFound(`No user "${idOrUserName.slice(0, 100)}" in this tenant.`);
+  if (expectedVersion !== undefined && row.version !== expectedVersion) {
+    throw new PreconditionFailed(`The user has changed (version ${row.version}, If-Match named ${expectedVersion}). Read it again and retry.`);
+  }
+  return row;
+}
+
+/** Writes the new representation; ends sessions and refresh tokens when the user becomes inactive. */
+async function write(tx: TenantScope, actor: Actor, row: UserRow, fields: UserFields): Promise<User> {
+  const user = await updateUser(tx, actor, row.id, toPatch(fields), { expectedVersion: row.version });
+  if (row.active && !user.active) {
+    await revokeEverythingOfUser(tx, row.id);
+    await recordAudit(tx, actor, { action: 'user.sessions.revoke', targetType: 'user', targetId: row.id, after: { reason: 'deactivated' } });
+  }
+  return user;
+}
+
+/** RFC 7644 §3.5.1: PUT replaces every writable attribute; a password in it is refused (changePassword is false). */
+export async function replaceScimUser(scope: TenantScope, actor: Actor, idOrUserName: string, body: unknown, expectedVersion?: number): Promise<User> {
+  const { fields, password } = checkedUser(body);
+  if (password !== undefined) throw new ScimError(400, 'mutability', 'The password cannot be changed through provisioning (changePassword is false).');
+  return scope.transaction(async (tx) => {
+    const row = await lockScimUser(tx, idOrUserName, expectedVersion);
+    // `active` left out of a PUT keeps its value: reactivating by omission would be a surprise.
+    return write(tx, actor, row, { ...fields, active: fields.active ?? row.active });
+  });
+}
+
+/** RFC 7644 §3.5.2: the operations are applied to the current representation, which is then written as a whole. */
+export async function patchScimUser(scope: TenantScope, actor: Actor, idOrUserName: string, body: unknown, expectedVersion?: number): Promise<User> {
+  const ops = parsePatchRequest(body);
+  return scope.transaction(async (tx) => {
+    const row = await lockScimUser(tx, idOrUserName, expectedVersion);
+    const before = toUserResource(toUser(row, []));
+    const after = applyPatch({ type: USER_TYPE, id: row.id }, before, ops);
+    const res = normalizeResource(USER_TYPE, after);
+    if (res.password !== undefined) throw new ScimError(400, 'mutability', 'The password cannot be changed through provisioning (changePassword is false).');
+    delete res[NOTIFICATIONS_SCHEMA];
+    const { fields } = checkedResource(res);
+    return write(tx, actor, row, { ...fields, active: fields.active ?? row.active });
+  });
+}
+
+/** RFC 7644 §3.6. */
+export async function deleteScimUser(scope: TenantScope, actor: Actor, idOrUserName: string, expectedVersion?: number): Promise<void> {
+  const row = await findScimUser(scope, idOrUserName);
+  if (!row) throw new NotFound(`No user "${idOrUserName.slice(0, 100)}" in this tenant.`);
+  await deleteUser(scope, actor, row.id, { expectedVersion });
+}
+
+/** RFC 7644 §3.4.2: filtered, sorted, paged; PostgreSQL filters and counts (count and page run in parallel). */
+export async function listScimUsers(scope: TenantScope, q: ListQuery, base: string) {
+  const where = whereOf(q.filter, userFilterMapping);
+  const repo = scimUsersRepository(scope);
+  let order: SQL[] = [];
+  if (q.sortBy) {
+    const expr = userSortExpr(q.sortBy);
+    if (!expr) throw badRequest('invalidValue', `"sortBy": cannot sort by "${formatAttrPath(q.sortBy)}".`);
+    order = [q.descending ? sql`${expr} desc nulls last` : sql`${expr} asc nulls last`];
+  }
+  const [total, rows] = await Promise.all([repo.count(where), q.count === 0 ? Promise.resolve([]) : repo.page(where, order, q.startIndex - 1, q.count)]);
+  const groups = wants(q.projection, 'groups') ? await repo.groupsOf(rows.map((r) => r.id)) : new Map<string, never[]>();
+  return listResponse(
+    total,
+    q.startIndex,
+    rows.map((r) => project(toScimUser(toUser(r, []), groups.get(r.id) ?? [], base), q.projection)),
+  );
+}
+
+/** One user as served, with its direct groups when the projection wants them. */
+export async function representUser(scope: TenantScope, user: User, base: string, projection: Projection = {}): Promise<Resource> {
+  const groups = wants(projection, 'groups') ? ((await scimUsersRepository(scope).groupsOf([user.id])).get(user.id) ?? []) : [];
+  return project(toScimUser(user, groups, base), projection);
+}
