@@ -282,3 +282,34 @@ describe('hostile cases', () => {
     }
   });
 });
+
+describe('sessions: prompt, logout', () => {
+  it('OIDC Core §3.1.2.1: prompt=none without a session → login_required; with one → a code without any page', async () => {
+    const q = (extra: Record<string, string>) =>
+      `${env.base}/oauth2/authorize?${new URLSearchParams({ response_type: 'code', client_id: 'backoffice', redirect_uri: REDIRECT, scope: 'openid', state: 's1', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256', ...extra })}`;
+    const none = await fetch(q({ prompt: 'none' }), { redirect: 'manual' });
+    const loc = new URL(none.headers.get('location')!);
+    expect(loc.searchParams.get('error')).toBe('login_required');
+    expect(loc.searchParams.get('state')).toBe('s1');
+    const { browser } = await signInAndGetCallback(new URL(q({})));
+    const silent = await browser.request(q({ prompt: 'none' }));
+    expect(new URL(silent.headers.get('location')!).searchParams.get('code')).toBeTruthy();
+  });
+
+  it('RP-initiated logout: ends the session; follows only a registered post_logout_redirect_uri', async () => {
+    const config = await client.discovery(new URL(env.base), 'backoffice', 'b'.repeat(40), undefined, insecure);
+    const verifier = client.randomPKCECodeVerifier();
+    const url = client.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'openid', code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' });
+    const { callback, browser } = await signInAndGetCallback(url);
+    const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: client.skipStateCheck });
+    const oldCookie = browser.cookies.get('iam_session')!;
+    const logout = client.buildEndSessionUrl(config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: 'https://app.example.com/bye', state: 'bye-state' });
+    const res = await browser.request(logout.toString());
+    expect(res.headers.get('location')).toBe('https://app.example.com/bye?state=bye-state');
+    expect(browser.cookies.has('iam_session')).toBe(false);
+    // The session is gone server-side too: replaying the old cookie value signs no one in.
+    browser.cookies.set('iam_session', oldCookie);
+    const again = await browser.request(url.toString());
+    expect(again.headers.get('location')).toMatch(/^\/login\?/);
+  });
+});
