@@ -93,13 +93,21 @@ export const TARGETS: Targets = { vsOidcProvider: 2, ofCeiling: 0.35, p99Ms: 25 
 
 export interface Verdict {
   text: string;
-  ok: boolean;
+  /** undefined: information, not a target */
+  ok?: boolean;
 }
 
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 // autocannon records latencies in whole milliseconds.
 const ms = (n: number) => fmt(n, Number.isInteger(n) ? 0 : 1);
-const mark = (ok: boolean) => (ok ? '✅' : '❌');
+const mark = (ok: boolean | undefined) => (ok === undefined ? 'ℹ️' : ok ? '✅' : '❌');
+
+/** The target's (and PostgreSQL's) CPU time per request, in µs. */
+export function cpuPerRequest(row: Row): number | undefined {
+  const cpu = row.cpu;
+  if (cpu?.target === undefined) return undefined;
+  return ((cpu.target + (cpu.db ?? 0)) * cpu.seconds * 1e6) / Math.max(1, row.result.requests.total);
+}
 
 export function table(rows: Row[]): string {
   const lines = [
@@ -124,7 +132,7 @@ export function cpuTable(rows: Row[]): string {
   ];
   for (const { label, result, cpu } of rows) {
     if (!cpu) continue;
-    const perReq = cpu.target === undefined ? undefined : (((cpu.target ?? 0) + (cpu.db ?? 0)) * cpu.seconds * 1e6) / Math.max(1, result.requests.total);
+    const perReq = cpuPerRequest({ key: 'ours', label, result, cpu });
     lines.push(
       `| ${label} | ${c(cpu.target)} | ${cpu.db === undefined ? '—' : c(cpu.db)} | ${c(cpu.loadGenerator)} | ${c(cpu.kernel)} | ${c(cpu.other)} | ${perReq === undefined ? 'n/a' : `${fmt(perReq)} µs`} |`,
     );
@@ -148,7 +156,8 @@ export function cpuTable(rows: Row[]): string {
 
 /** Ratios and the issue's targets, for whichever rows ran. */
 export function verdicts(rows: Row[]): Verdict[] {
-  const get = (k: TargetKey) => rows.find((r) => r.key === k)?.result;
+  const row = (k: TargetKey) => rows.find((r) => r.key === k);
+  const get = (k: TargetKey) => row(k)?.result;
   const ours = get('ours');
   if (!ours) return [];
   const out: Verdict[] = [];
@@ -156,6 +165,12 @@ export function verdicts(rows: Row[]): Verdict[] {
   if (peer) {
     const ratio = ours.requests.average / peer.requests.average;
     out.push({ ok: ratio >= TARGETS.vsOidcProvider, text: `ours / oidc-provider = **${fmt(ratio, 2)}×** req/s (target ≥ ${TARGETS.vsOidcProvider}×)` });
+    const [a, b] = [cpuPerRequest(row('ours')!), cpuPerRequest(row('oidc-provider')!)];
+    if (a && b) {
+      out.push({
+        text: `CPU per request: ours ${fmt(a)} µs, oidc-provider ${fmt(b)} µs, so ours is **${fmt(b / a, 2)}×** as efficient (less sensitive than req/s to other load on the machine)`,
+      });
+    }
   }
   const ceiling = get('ceiling');
   if (ceiling) {
@@ -216,7 +231,6 @@ const DOC_HEADER = `# Benchmarks
 
 Sections are appended by \`npm run bench:token\` (see bench/README.md); the newest is last. Numbers are from the
 machine named in each section and compare only with numbers from the same section.
-
 `;
 
 export async function appendToDocs(text: string): Promise<string> {
