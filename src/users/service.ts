@@ -7,6 +7,7 @@
  * `UPDATE … WHERE version = $seen` (compare-and-set), which increments the version. Two concurrent PATCHes without
  * If-Match therefore apply one after the other, the second on top of the first: neither change is lost.
  */
+import { revokeEverythingOfUser } from '../oauth/revocation.ts';
 import { z } from 'zod';
 import type { TenantScope } from '../platform/db.ts';
 import { Conflict, Invalid, NotFound, PreconditionFailed } from '../platform/errors/domain.ts';
@@ -232,6 +233,8 @@ export async function updateUser(
     }
     // Compare-and-set on the version we read: a writer that did not take the lock cannot be overwritten unseen.
     if (!updated) throw new Conflict('The user was changed at the same time. Read it again and retry.', { field: 'version' });
+    // Deactivation: sessions end and refresh tokens die with it (access tokens fail the active-user check).
+    if (current.active && !updated.active) await revokeEverythingOfUser(tx, id);
     const before = toUser(current, roles);
     const after = toUser(updated, roles);
     await recordAudit(tx, actor, {
@@ -269,6 +272,7 @@ export async function deleteUser(
     }
     const roles = await roleRepo.rolesOfUser(id);
     if (roles.includes(ADMIN_ROLE) && current.active) await assertNotLastAdmin(tx, id, opts.confirm);
+    await revokeEverythingOfUser(tx, id);
     await repo.deleteUser(id);
     await recordAudit(tx, actor, { action: 'user.delete', targetType: 'user', targetId: id, before: auditView(toUser(current, roles)) });
   });

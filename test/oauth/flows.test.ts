@@ -313,3 +313,27 @@ describe('sessions: prompt, logout', () => {
     expect(again.headers.get('location')).toMatch(/^\/login\?/);
   });
 });
+
+describe('deactivation ends everything', () => {
+  it('PATCH active:false ends the user’s sessions and revokes their refresh tokens in the same transaction', async () => {
+    const config = await client.discovery(new URL(env.base), 'backoffice', 'b'.repeat(40), undefined, insecure);
+    const verifier = client.randomPKCECodeVerifier();
+    const url = client.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'openid offline_access', code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' });
+    const { callback, browser } = await signInAndGetCallback(url);
+    const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: client.skipStateCheck });
+    expect((await api('PATCH', `/api/users/${userId}`, { active: false })).status).toBe(200);
+    try {
+      const { refreshTokens, sessions } = await import('../../src/db/schema/index.ts');
+      const { eq } = await import('drizzle-orm');
+      const scope = forTenant(env.database.db, env.tenant.tenant.id);
+      expect((await scope.select(sessions, eq(sessions.userId, userId))).every((s) => s.endedAt !== null)).toBe(true);
+      expect((await scope.select(refreshTokens, eq(refreshTokens.userId, userId))).every((r) => r.revokedAt !== null)).toBe(true);
+      await expect(client.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    } finally {
+      expect((await api('PATCH', `/api/users/${userId}`, { active: true })).status).toBe(200);
+    }
+    // Reactivated, the old session does not come back.
+    const after = await browser.request(url.toString());
+    expect(after.headers.get('location')).toMatch(/^\/login\?/);
+  });
+});
