@@ -20,6 +20,8 @@ export interface AuditEntry {
 }
 
 const SECRET_KEY = /secret|password|token|private|hash|sealed|^d$|^p$|^q$|^dp$|^dq$|^qi$/i;
+/** Facts about a secret, not the secret: `clientSecretExpiresAt`, `clientSecretSet`, `accessTokenLifetime`, … */
+const SECRET_METADATA = /(ExpiresAt|Set|Count|Lifetime|Changed|Alg|Method)$/;
 
 /** Deep copy without anything that looks like a credential: those keys keep their place with "[redacted]". */
 export function redactSecrets<T>(value: T): T {
@@ -28,7 +30,7 @@ export function redactSecrets<T>(value: T): T {
   if (Buffer.isBuffer(value)) return '[redacted]' as T;
   if (value && typeof value === 'object') {
     return Object.fromEntries(
-      Object.entries(value).map(([k, v]) => [k, SECRET_KEY.test(k) && v !== null && v !== undefined && typeof v !== 'boolean' ? '[redacted]' : redactSecrets(v)]),
+      Object.entries(value).map(([k, v]) => [k, SECRET_KEY.test(k) && !SECRET_METADATA.test(k) && v !== null && v !== undefined && typeof v !== 'boolean' ? '[redacted]' : redactSecrets(v)]),
     ) as T;
   }
   return value;
