@@ -78,6 +78,11 @@ function refsIn(v: unknown, out: Set<string>): Set<string> {
   return out;
 }
 
+/** `/Users/bulkId:u1` → `bulkId:u1` (the reference in a path), else the path. */
+function pathRef(path: string): string {
+  return /\/(bulkId:[^/]+)$/.exec(path)?.[1] ?? path;
+}
+
 function substitute(v: unknown, ids: Map<string, string>): unknown {
   if (typeof v === 'string') {
     const m = BULK_REF.exec(v);
@@ -158,7 +163,7 @@ export function scimBulkRoutes(app: FastifyInstance, deps: { scopeFor(tenantId: 
         for (const i of pending) {
           if (failOnErrors !== undefined && errors >= failOnErrors) break outer;
           const op = ops[i]!;
-          const refs = [...refsIn(op.path, refsIn(op.data, new Set()))];
+          const refs = [...refsIn(pathRef(op.path), refsIn(op.data, new Set()))];
           const missing = refs.filter((b) => !ids.has(b));
           if (missing.some((b) => !declared.has(b) || results[ops.findIndex((o) => o.bulkId === b)] !== undefined)) {
             fail(i, new ScimError(409, 'invalidValue', `bulkId ${missing.map((b) => `"${b}"`).join(', ')} does not name a resource created in this request.`));
@@ -169,7 +174,7 @@ export function scimBulkRoutes(app: FastifyInstance, deps: { scopeFor(tenantId: 
             continue;
           }
           try {
-            const result = await runOne(scope, actor, base, { ...op, path: substitute(op.path, ids) as string, data: substitute(op.data, ids) });
+            const result = await runOne(scope, actor, base, { ...op, path: op.path.replace(/bulkId:([^/]+)$/, (m, b: string) => ids.get(b) ?? m), data: substitute(op.data, ids) });
             results[i] = result;
             if (op.bulkId && result.location) ids.set(op.bulkId, result.location.slice(result.location.lastIndexOf('/') + 1));
           } catch (e) {
