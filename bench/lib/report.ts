@@ -27,14 +27,15 @@ export const DESCRIPTIONS: Record<TargetKey, string> = {
     'this service (`node src/server.ts`, LOG_LEVEL=warn, TENANCY_MODE=multi): Fastify routing, tenant resolved from ' +
     'the Host header, form body parsed and validated (zod), client_secret_basic decoded, the client and its live ' +
     'secret hashes looked up, HMAC-SHA-256 of the presented secret compared in constant time, scope resolved, an ' +
-    'RFC 9068 JWT access token signed ES256 (jose), response serialized through the zod schema, one request log ' +
-    'call (below the level, so not written). Whether lookups reach PostgreSQL or a cache depends on the commit: ' +
-    'the measured PostgreSQL queries per request are given below the CPU table.',
+    "RFC 9068 JWT access token signed ES256 (jose on WebCrypto: the ECDSA work runs on libuv's thread pool), " +
+    'response serialized through the zod schema, one request log call (below the level, so not written). Whether ' +
+    'lookups reach PostgreSQL or a cache depends on the commit: the measured PostgreSQL queries per request are ' +
+    'given below the CPU table.',
   'oidc-provider':
     '`oidc-provider` 9 on Koa (bench/peers/oidc-provider.ts): client from static configuration (in memory), ' +
     'client_secret_basic compared in constant time with the plaintext secret, scope checked, resource indicator ' +
-    'defaulted, an RFC 9068 JWT access token signed ES256 (jose, P-256 key). JWT-format tokens are not stored; no ' +
-    'database or adapter I/O per request.',
+    'defaulted, an RFC 9068 JWT access token signed ES256 (jose on WebCrypto, P-256 key, as ours). JWT-format ' +
+    'tokens are not stored; no database or adapter I/O per request.',
   ceiling:
     'bare Fastify 5 (bench/peers/bare-fastify.ts): one POST route, the form body read as a string, a constant JSON ' +
     'body of token-response size. No authentication, signing or I/O: the HTTP stack and load generator on this machine.',
