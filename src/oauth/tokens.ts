@@ -5,13 +5,13 @@
  * client, a deactivated user.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { SignJWT, decodeProtectedHeader, jwtVerify, errors as joseErrors, type JWTPayload } from 'jose';
+import { decodeProtectedHeader, jwtVerify, errors as joseErrors, type JWTPayload } from 'jose';
 import { eq } from 'drizzle-orm';
 import { InvalidToken } from '../platform/errors/oauth.ts';
 import type { Tenant } from '../platform/tenancy/tenant.ts';
 import type { TenantScope } from '../platform/db.ts';
 import { revokedTokens, SIGNING_ALGS, type SigningAlg } from '../db/schema/index.ts';
-import type { KeyStore } from './keys.ts';
+import type { KeyStore, SigningKey } from './keys.ts';
 import type { ClientDirectory } from '../downstream/directory.ts';
 import { findSubject } from './subjects.ts';
 
@@ -73,7 +73,7 @@ export class AccessTokens {
       ...(input.authTime ? { auth_time: input.authTime } : {}),
       ...(input.sessionId ? { sid: input.sessionId } : {}),
     };
-    const token = await new SignJWT(claims).setProtectedHeader({ alg: key.alg, kid: key.kid, typ: ACCESS_TOKEN_TYPE }).sign(key.privateKey);
+    const token = await signJws(key, ACCESS_TOKEN_TYPE, claims);
     return { token, claims };
   }
 
@@ -97,7 +97,7 @@ export class AccessTokens {
       ...(input.sessionId ? { sid: input.sessionId } : {}),
       ...(input.accessToken ? { at_hash: halfHash(input.accessToken) } : {}),
     };
-    return new SignJWT(payload).setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' }).sign(key.privateKey);
+    return signJws(key, 'JWT', payload);
   }
 
   /** Verifies signature and claims for `tenant`; any failure is `invalid_token` (RFC 6750 §3.1) with a short reason. */
@@ -140,6 +140,27 @@ export class AccessTokens {
     }
     return true;
   }
+}
+
+const SIGN_PARAMS = { ES256: { name: 'ECDSA', hash: 'SHA-256' }, RS256: { name: 'RSASSA-PKCS1-v1_5' } } as const;
+const encodedHeaders = new Map<string, string>();
+
+/**
+ * JWS compact serialization (RFC 7515 §7.1) signed with WebCrypto directly: the encoded header is made once per
+ * key and type, which is most of what a general-purpose JWT builder spends around the signature on the hot path.
+ * WebCrypto's ECDSA signature is already the JWS form (r || s, RFC 7518 §3.4).
+ */
+async function signJws(key: SigningKey, typ: string, payload: object): Promise<string> {
+  const headerKey = `${key.kid}|${key.alg}|${typ}`;
+  let header = encodedHeaders.get(headerKey);
+  if (!header) {
+    header = Buffer.from(JSON.stringify({ alg: key.alg, kid: key.kid, typ })).toString('base64url');
+    if (encodedHeaders.size > 10_000) encodedHeaders.clear();
+    encodedHeaders.set(headerKey, header);
+  }
+  const input = `${header}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
+  const signature = await crypto.subtle.sign(SIGN_PARAMS[key.alg], key.privateKey, Buffer.from(input));
+  return `${input}.${Buffer.from(signature).toString('base64url')}`;
 }
 
 /** OIDC Core §3.1.3.6: left half of the SHA-256 of the token, base64url (for ES256 and RS256). */
