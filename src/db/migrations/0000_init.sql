@@ -254,6 +254,17 @@ CREATE TABLE "invitation_requests" (
 	CONSTRAINT "invitation_requests_pkey" PRIMARY KEY("tenant_id","id")
 );
 --> statement-breakpoint
+CREATE TABLE "user_emails" (
+	"tenant_id" uuid NOT NULL,
+	"user_id" uuid NOT NULL,
+	"position" integer NOT NULL,
+	"value" text NOT NULL,
+	"type" text,
+	"primary" boolean DEFAULT false NOT NULL,
+	"display" text,
+	CONSTRAINT "user_emails_pkey" PRIMARY KEY("tenant_id","user_id","position")
+);
+--> statement-breakpoint
 ALTER TABLE "tenant_hosts" ADD CONSTRAINT "tenant_hosts_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "client_secrets" ADD CONSTRAINT "client_secrets_client_fk" FOREIGN KEY ("tenant_id","client_id") REFERENCES "public"."clients"("tenant_id","client_id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "clients" ADD CONSTRAINT "clients_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
@@ -278,6 +289,7 @@ ALTER TABLE "group_members" ADD CONSTRAINT "group_members_member_group_fk" FOREI
 ALTER TABLE "groups" ADD CONSTRAINT "groups_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "invitation_requests" ADD CONSTRAINT "invitation_requests_tenant_id_tenants_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenants"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "invitation_requests" ADD CONSTRAINT "invitation_requests_user_fk" FOREIGN KEY ("tenant_id","user_id") REFERENCES "public"."users"("tenant_id","id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "user_emails" ADD CONSTRAINT "user_emails_user_fk" FOREIGN KEY ("tenant_id","user_id") REFERENCES "public"."users"("tenant_id","id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "tenant_hosts_tenant_id_idx" ON "tenant_hosts" USING btree ("tenant_id");--> statement-breakpoint
 CREATE INDEX "client_secrets_tenant_id_client_id_idx" ON "client_secrets" USING btree ("tenant_id","client_id");--> statement-breakpoint
 CREATE INDEX "refresh_tokens_tenant_id_family_id_idx" ON "refresh_tokens" USING btree ("tenant_id","family_id");--> statement-breakpoint
@@ -299,4 +311,6 @@ CREATE INDEX "group_members_tenant_id_member_group_id_idx" ON "group_members" US
 CREATE UNIQUE INDEX "groups_tenant_id_display_name_idx" ON "groups" USING btree ("tenant_id",lower("display_name"));--> statement-breakpoint
 CREATE INDEX "groups_tenant_id_external_id_idx" ON "groups" USING btree ("tenant_id","external_id");--> statement-breakpoint
 CREATE INDEX "groups_tenant_id_created_at_idx" ON "groups" USING btree ("tenant_id","created_at","id");--> statement-breakpoint
-CREATE INDEX "invitation_requests_tenant_id_status_idx" ON "invitation_requests" USING btree ("tenant_id","status");
+CREATE INDEX "invitation_requests_tenant_id_status_idx" ON "invitation_requests" USING btree ("tenant_id","status");--> statement-breakpoint
+CREATE INDEX "user_emails_tenant_id_value_idx" ON "user_emails" USING btree ("tenant_id",lower("value") text_pattern_ops);--> statement-breakpoint
+CREATE INDEX "user_emails_tenant_id_reversed_value_idx" ON "user_emails" USING btree ("tenant_id",reverse(lower("value")) text_pattern_ops);

@@ -1,5 +1,5 @@
 /** SCIM 2.0 groups (RFC 7643 §4.2) and their members; users are the shared `users` table. */
-import { foreignKey, index, integer, jsonb, pgTable, primaryKey, text, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { boolean, foreignKey, index, integer, jsonb, pgTable, primaryKey, text, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { sql } from 'drizzle-orm';
 import { tenantId, timestamps, timestamptz } from './_columns.ts';
 import { tenants } from './tenancy.ts';
@@ -72,5 +72,30 @@ export const invitationRequests = pgTable(
     primaryKey({ name: 'invitation_requests_pkey', columns: [t.tenantId, t.id] }),
     foreignKey({ name: 'invitation_requests_user_fk', columns: [t.tenantId, t.userId], foreignColumns: [users.tenantId, users.id] }).onDelete('cascade'),
     index('invitation_requests_tenant_id_status_idx').on(t.tenantId, t.status),
+  ],
+);
+
+/**
+ * The SCIM `emails` of each user, one row per value, so that email filters (`emails[type eq "work" and value ew
+ * "@corp.example"]`, `emails.value eq …`) run on indexes instead of unpacking every user's JSON. A copy of
+ * `users.attributes.emails`, rewritten by the SCIM service in the transaction that writes the user; the JSON stays
+ * the representation. `ew` uses the reversed-value index, `eq`/`sw` the value index (RFC 7643: caseExact false).
+ */
+export const userEmails = pgTable(
+  'user_emails',
+  {
+    tenantId: tenantId(),
+    userId: uuid('user_id').notNull(),
+    position: integer('position').notNull(),
+    value: text('value').notNull(),
+    type: text('type'),
+    primary: boolean('primary').notNull().default(false),
+    display: text('display'),
+  },
+  (t) => [
+    primaryKey({ name: 'user_emails_pkey', columns: [t.tenantId, t.userId, t.position] }),
+    foreignKey({ name: 'user_emails_user_fk', columns: [t.tenantId, t.userId], foreignColumns: [users.tenantId, users.id] }).onDelete('cascade'),
+    index('user_emails_tenant_id_value_idx').on(t.tenantId, sql`lower(${t.value}) text_pattern_ops`),
+    index('user_emails_tenant_id_reversed_value_idx').on(t.tenantId, sql`reverse(lower(${t.value})) text_pattern_ops`),
   ],
 );

@@ -8,8 +8,9 @@
  *
  * Semantics:
  * - caseExact per attribute (RFC 7643 §2.2): case-insensitive attributes compare `lower(a)` with `lower(v)`.
- * - Every compiled predicate is true or false, never NULL, so `not (…)` is the plain complement: an absent attribute
- *   is not equal to anything (`ne` matches it) and is neither greater nor less than anything.
+ * - `not` is pushed down to the comparisons, which stay plain and index-usable; a negated comparison is NULL-safe, so
+ *   `not (…)` is the exact complement: an absent attribute is not equal to anything (`ne` matches it) and is neither
+ *   greater nor less than anything.
  * - `eq null` is `not pr`, `ne null` is `pr`. Booleans take only eq/ne (§3.4.2.2: other operators on booleans
  *   are `invalidFilter`); dateTimes compare as instants and must be valid xsd:dateTime strings.
  * - A multi-valued attribute with a sub-attribute (`emails.value co "x"`), or with none (`emails co "x"`, meaning
@@ -29,6 +30,8 @@ export interface ScalarTarget {
   caseExact: boolean;
   /** How `expr` is typed in SQL: text (default; jsonb booleans read as 'true'/'false'), a native column type. */
   sqlType?: 'text' | 'uuid' | 'boolean' | 'timestamptz';
+  /** An index on `reverse(lower(expr))` exists: `ew` is compiled to use it. */
+  suffixIndexed?: boolean;
 }
 
 /** A multi-valued attribute: `exists(pred)` is true when one of its values satisfies `pred`. */
@@ -65,13 +68,23 @@ export function likeEscape(s: string): string {
 }
 
 export function compileFilter(filter: Filter, mapping: FilterMapping): SQL {
+  return compile(filter, mapping, false);
+}
+
+/**
+ * `negate` pushes `not` down to the leaves (De Morgan), so that a positive comparison stays a plain, index-usable
+ * predicate (`lower(user_name) = $1`), and only a negated leaf is made NULL-safe (`not coalesce(…, false)`).
+ */
+function compile(filter: Filter, mapping: FilterMapping, negate: boolean): SQL {
   switch (filter.op) {
     case 'and':
-      return sql`(${compileFilter(filter.left, mapping)} and ${compileFilter(filter.right, mapping)})`;
-    case 'or':
-      return sql`(${compileFilter(filter.left, mapping)} or ${compileFilter(filter.right, mapping)})`;
+    case 'or': {
+      const l = compile(filter.left, mapping, negate);
+      const r = compile(filter.right, mapping, negate);
+      return (filter.op === 'and') !== negate ? sql`(${l} and ${r})` : sql`(${l} or ${r})`;
+    }
     case 'not':
-      return sql`(not ${compileFilter(filter.filter, mapping)})`;
+      return compile(filter.filter, mapping, !negate);
     case 'valuePath': {
       const target = mapping.resolve(filter.path);
       if (!target) fail(`unknown attribute ${JSON.stringify(formatAttrPath(filter.path))}`);
@@ -79,28 +92,36 @@ export function compileFilter(filter: Filter, mapping: FilterMapping): SQL {
       const inner: FilterMapping = {
         resolve: (p) => (p.schema === undefined && p.subAttr === undefined ? target.sub(p.attr) : undefined),
       };
-      return target.exists(compileFilter(filter.filter, inner));
+      return polarity(target.exists(compile(filter.filter, inner, false)), negate);
     }
     case 'pr': {
       const target = resolveOrFail(mapping, filter.path);
-      if (target.kind === 'const') return TRUE;
-      if (target.kind === 'multi') return target.exists(TRUE);
-      if (target.kind === 'anyOf') return target.parent.exists(present(target.sub));
-      return present(target);
+      if (target.kind === 'const') return negate ? FALSE : TRUE;
+      if (target.kind === 'multi') return polarity(target.exists(TRUE), negate);
+      if (target.kind === 'anyOf') return polarity(target.parent.exists(present(target.sub)), negate);
+      return polarity(present(target), negate);
     }
     default: {
       const target = resolveOrFail(mapping, filter.path);
       const where = formatAttrPath(filter.path);
-      if (target.kind === 'const') return compareConst(target.value, filter.op, filter.value, where);
-      if (target.kind === 'anyOf') return target.parent.exists(compare(target.sub, filter.op, filter.value, where));
+      // `ne` is `not eq`; absent attributes are not equal to anything.
+      const op = filter.op === 'ne' ? 'eq' : filter.op;
+      const neg = filter.op === 'ne' ? !negate : negate;
+      if (target.kind === 'const') return compareConst(target.value, filter.op, filter.value, where) === !negate ? TRUE : FALSE;
+      if (target.kind === 'anyOf') return polarity(target.parent.exists(compare(target.sub, op, filter.value, where)), neg);
       if (target.kind === 'multi') {
         const value = target.sub('value');
         if (!value) fail(`${JSON.stringify(where)} has no "value" to compare; name a sub-attribute`);
-        return target.exists(compare(value, filter.op, filter.value, where));
+        return polarity(target.exists(compare(value, op, filter.value, where)), neg);
       }
-      return compare(target, filter.op, filter.value, where);
+      return polarity(compare(target, op, filter.value, where), neg);
     }
   }
+}
+
+/** A positive predicate may be NULL where the attribute is absent (WHERE treats that as false); its negation may not. */
+function polarity(positive: SQL, negate: boolean): SQL {
+  return negate ? sql`(not coalesce(${positive}, false))` : positive;
 }
 
 /** A path with a sub-attribute of a multi-valued attribute (`emails.value`): any value's sub-attribute. */
@@ -126,36 +147,33 @@ function resolveOrFail(mapping: FilterMapping, path: AttrPath): Target | AnyOf {
 
 function present(t: ScalarTarget): SQL {
   if (t.sqlType && t.sqlType !== 'text') return sql`(${t.expr} is not null)`;
-  return sql`coalesce(${t.expr} <> '', false)`;
+  return sql`(${t.expr} <> '')`;
 }
 
-function compareConst(value: string, op: string, v: CompValue, where: string): SQL {
-  if (typeof v !== 'string') return op === 'ne' ? TRUE : FALSE;
+function compareConst(value: string, op: string, v: CompValue, where: string): boolean {
+  if (typeof v !== 'string') return op === 'ne';
   const a = value.toLowerCase();
   const b = v.toLowerCase();
   const r = op === 'eq' ? a === b : op === 'ne' ? a !== b : op === 'co' ? a.includes(b) : op === 'sw' ? a.startsWith(b) : op === 'ew' ? a.endsWith(b) : undefined;
   if (r === undefined) fail(`operator "${op}" is not supported on ${JSON.stringify(where)}`);
-  return r ? TRUE : FALSE;
+  return r;
 }
 
+/** The positive comparison (`ne` arrives as a negated `eq`). NULL where the attribute is absent. */
 function compare(t: ScalarTarget, op: string, v: CompValue, where: string): SQL {
   if (v === null) {
-    if (op === 'eq') return sql`(not ${present(t)})`;
-    if (op === 'ne') return present(t);
+    if (op === 'eq') return sql`(not coalesce(${present(t)}, false))`;
     fail(`operator "${op}" cannot compare with null`);
   }
   switch (t.type) {
     case 'boolean': {
-      if (op !== 'eq' && op !== 'ne') fail(`operator "${op}" is not allowed on the boolean ${JSON.stringify(where)} (RFC 7644 §3.4.2.2)`);
+      if (op !== 'eq') fail(`operator "${op}" is not allowed on the boolean ${JSON.stringify(where)} (RFC 7644 §3.4.2.2)`);
       const b = typeof v === 'boolean' ? v : typeof v === 'string' && /^(true|false)$/i.test(v) ? v.toLowerCase() === 'true' : fail(`${JSON.stringify(where)} is a boolean; compare it with true or false`);
-      const eq = t.sqlType === 'boolean' ? sql`coalesce(${t.expr} = ${b}, false)` : sql`coalesce(${t.expr} = ${String(b)}, false)`;
-      return op === 'eq' ? eq : sql`(not ${eq})`;
+      return t.sqlType === 'boolean' ? sql`(${t.expr} = ${b})` : sql`(${t.expr} = ${String(b)})`;
     }
     case 'dateTime': {
       if (typeof v !== 'string' || Number.isNaN(Date.parse(v))) fail(`${JSON.stringify(where)} is a dateTime; compare it with a quoted xsd:dateTime such as "2026-01-23T04:56:22Z"`);
-      const at = new Date(v).toISOString();
-      const rhs = sql`${at}::timestamptz`;
-      return ordered(sql`${t.expr}`, rhs, op, where);
+      return ordered(sql`${t.expr}`, sql`${new Date(v).toISOString()}::timestamptz`, op, where);
     }
     case 'integer':
     case 'decimal': {
@@ -170,38 +188,39 @@ function compare(t: ScalarTarget, op: string, v: CompValue, where: string): SQL 
 function ordered(lhs: SQL, rhs: SQL, op: string, where: string): SQL {
   switch (op) {
     case 'eq':
-      return sql`coalesce(${lhs} = ${rhs}, false)`;
-    case 'ne':
-      return sql`coalesce(${lhs} <> ${rhs}, true)`;
+      return sql`(${lhs} = ${rhs})`;
     case 'gt':
-      return sql`coalesce(${lhs} > ${rhs}, false)`;
+      return sql`(${lhs} > ${rhs})`;
     case 'ge':
-      return sql`coalesce(${lhs} >= ${rhs}, false)`;
+      return sql`(${lhs} >= ${rhs})`;
     case 'lt':
-      return sql`coalesce(${lhs} < ${rhs}, false)`;
+      return sql`(${lhs} < ${rhs})`;
     case 'le':
-      return sql`coalesce(${lhs} <= ${rhs}, false)`;
+      return sql`(${lhs} <= ${rhs})`;
     default:
       return fail(`operator "${op}" is not supported on ${JSON.stringify(where)}`);
   }
 }
 
+const reverse = (s: string) => [...s].reverse().join('');
+
 function compareString(t: ScalarTarget, op: string, v: string, where: string): SQL {
   if (t.sqlType === 'uuid') {
-    // Ids are uuids: a value that is not one matches nothing (and ne matches everything), without a cast error.
-    if (op === 'eq') return UUID.test(v) ? sql`coalesce(${t.expr} = ${v}::uuid, false)` : FALSE;
-    if (op === 'ne') return UUID.test(v) ? sql`coalesce(${t.expr} <> ${v}::uuid, true)` : TRUE;
+    // Ids are uuids: a value that is not one matches nothing, without a cast error.
+    if (op === 'eq') return UUID.test(v) ? sql`(${t.expr} = ${v}::uuid)` : FALSE;
     return compareString({ ...t, expr: sql`(${t.expr})::text`, sqlType: 'text', caseExact: false }, op, v, where);
   }
   const lhs = t.caseExact ? t.expr : sql`lower(${t.expr})`;
   const value = t.caseExact ? v : v.toLowerCase();
   switch (op) {
     case 'co':
-      return sql`coalesce(${lhs} like ${`%${likeEscape(value)}%`}, false)`;
+      return sql`(${lhs} like ${`%${likeEscape(value)}%`})`;
     case 'sw':
-      return sql`coalesce(${lhs} like ${`${likeEscape(value)}%`}, false)`;
+      return sql`(${lhs} like ${`${likeEscape(value)}%`})`;
     case 'ew':
-      return sql`coalesce(${lhs} like ${`%${likeEscape(value)}`}, false)`;
+      // With a reversed-value index, "ends with" is "reversed starts with".
+      if (t.suffixIndexed && !t.caseExact) return sql`(reverse(${lhs}) like ${`${likeEscape(reverse(value))}%`})`;
+      return sql`(${lhs} like ${`%${likeEscape(value)}`})`;
     default:
       return ordered(lhs, sql`${value}`, op, where);
   }

@@ -5,7 +5,7 @@
  */
 import { and, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { TenantScope } from '../../platform/db.ts';
-import { groupMembers, groups, users } from '../../db/schema/index.ts';
+import { groupMembers, groups, userEmails, users } from '../../db/schema/index.ts';
 import type { UserRow } from '../../users/repository.ts';
 import type { AttrPath } from '../filter/ast.ts';
 import type { FilterMapping, MultiTarget, ScalarTarget, Target } from '../filter/to-sql.ts';
@@ -81,6 +81,8 @@ export const userFilterMapping: FilterMapping = {
       }
       case 'groups':
         return groupsTarget;
+      case 'emails':
+        return path.subAttr === undefined ? emailsTarget : undefined;
     }
     if (def.multiValued && def.type === 'complex') {
       if (path.subAttr !== undefined) return undefined; // resolved by the caller through `sub`
@@ -89,6 +91,25 @@ export const userFilterMapping: FilterMapping = {
     if (def.type === 'complex' || path.subAttr !== undefined) return undefined;
     return jsonScalar(sql`(${users.attributes} ->> ${def.name})`, def);
   },
+};
+
+/** `emails`: the indexed copy in user_emails (one row per value), so email filters use indexes. */
+const emailsTarget: MultiTarget = {
+  kind: 'multi',
+  sub(name) {
+    switch (name.toLowerCase()) {
+      case 'value':
+        return { kind: 'scalar', expr: sql`scim_ue.value`, type: 'string', caseExact: false, suffixIndexed: true };
+      case 'type':
+        return { kind: 'scalar', expr: sql`scim_ue.type`, type: 'string', caseExact: false };
+      case 'display':
+        return { kind: 'scalar', expr: sql`scim_ue.display`, type: 'string', caseExact: false };
+      case 'primary':
+        return { kind: 'scalar', expr: sql`scim_ue."primary"`, type: 'boolean', caseExact: false, sqlType: 'boolean' };
+    }
+    return undefined;
+  },
+  exists: (pred) => sql`exists (select 1 from ${userEmails} scim_ue where scim_ue.tenant_id = ${users.tenantId} and scim_ue.user_id = ${users.id} and ${pred})`,
 };
 
 /** `groups.value`, `groups.display`: the user's direct memberships. */
@@ -136,6 +157,23 @@ export function scimUsersRepository(scope: TenantScope) {
         .orderBy(...order, users.createdAt, users.id)
         .offset(offset)
         .limit(limit);
+    },
+
+    /** Rewrites the indexed copy of a user's emails (user_emails) from the representation's `emails`. */
+    async replaceEmails(userId: string, emails: unknown): Promise<void> {
+      await scope.delete(userEmails, eq(userEmails.userId, userId));
+      const list = Array.isArray(emails) ? (emails as { value?: unknown; type?: unknown; primary?: unknown; display?: unknown }[]) : [];
+      const rows = list
+        .map((e, position) => ({
+          userId,
+          position,
+          value: typeof e.value === 'string' ? e.value : '',
+          type: typeof e.type === 'string' ? e.type : null,
+          primary: e.primary === true,
+          display: typeof e.display === 'string' ? e.display : null,
+        }))
+        .filter((r) => r.value !== '');
+      if (rows.length) await scope.insert(userEmails, rows);
     },
 
     /** Direct group memberships of the given users. */

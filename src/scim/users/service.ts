@@ -68,6 +68,7 @@ export async function createScimUser(scope: TenantScope, actor: Actor, body: unk
       attributes: fields.attributes,
       password,
     });
+    await scimUsersRepository(tx).replaceEmails(user.id, fields.attributes.emails);
     if (sendInvitation) await requestInvitation(tx, actor, user.id, 'scim');
     return user;
   });
@@ -104,6 +105,7 @@ async function lockScimUser(tx: TenantScope, idOrUserName: string, expectedVersi
 /** Writes the new representation; ends sessions and refresh tokens when the user becomes inactive. */
 async function write(tx: TenantScope, actor: Actor, row: UserRow, fields: UserFields): Promise<User> {
   const user = await updateUser(tx, actor, row.id, toPatch(fields), { expectedVersion: row.version });
+  if (JSON.stringify(row.attributes.emails ?? null) !== JSON.stringify(fields.attributes.emails ?? null)) await scimUsersRepository(tx).replaceEmails(row.id, fields.attributes.emails);
   if (row.active && !user.active) {
     await revokeEverythingOfUser(tx, row.id);
     await recordAudit(tx, actor, { action: 'user.sessions.revoke', targetType: 'user', targetId: row.id, after: { reason: 'deactivated' } });
