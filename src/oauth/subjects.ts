@@ -2,38 +2,17 @@
  * The end-user as the authorization server sees it: who the `sub` of a token is, whether they may still have
  * tokens (active), and the claims OpenID Connect Core §5.1 releases per scope (§5.4).
  */
-import { and, eq } from 'drizzle-orm';
 import type { TenantScope } from '../platform/db.ts';
-import { userRoles, users } from '../db/schema/index.ts';
+import { findUserById, type User } from '../users/service.ts';
 
-export interface Subject {
-  id: string;
-  userName: string;
-  email: string | null;
-  emailVerified: boolean;
-  displayName: string | null;
-  givenName: string | null;
-  familyName: string | null;
-  active: boolean;
-  roles: string[];
-}
+/** The user behind a token's `sub`: the users capability's own view. */
+export type Subject = User;
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A `sub` that is not a user id (e.g. a machine client's) finds nobody, rather than failing the query. */
 export async function findSubject(scope: TenantScope, userId: string): Promise<Subject | undefined> {
-  if (!/^[0-9a-f-]{36}$/i.test(userId)) return undefined;
-  const [u] = await scope.select(users, eq(users.id, userId));
-  if (!u) return undefined;
-  const roles = await scope.select(userRoles, and(eq(userRoles.userId, userId)));
-  return {
-    id: u.id,
-    userName: u.userName,
-    email: u.email,
-    emailVerified: u.emailVerified,
-    displayName: u.displayName,
-    givenName: u.givenName,
-    familyName: u.familyName,
-    active: u.active,
-    roles: roles.map((r) => r.roleName).sort(),
-  };
+  return UUID.test(userId) ? findUserById(scope, userId) : undefined;
 }
 
 /** OIDC Core §5.4: `profile` and `email` select standard claims; roles and tenant are ours and always present. */
