@@ -35,7 +35,7 @@ import { findSubject } from './oauth/subjects.ts';
 import { signinPlugin } from './signin/plugin.ts';
 import { scimPlugin } from './scim/plugin.ts';
 import { accessTokenStrategy } from './scim/auth.ts';
-import { identitiesRoutes } from './signin/identities-routes.ts';
+import { identitiesRoutes } from './users/identities-routes.ts';
 
 export interface AppDeps {
   config: Config;

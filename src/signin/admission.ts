@@ -10,7 +10,7 @@ import type { TenantScope } from '../platform/db.ts';
 import { users } from '../db/schema/index.ts';
 import type { UpstreamProvider } from '../upstream/service.ts';
 import { createUser } from '../users/service.ts';
-import { identitiesRepository } from './identities.ts';
+import { identitiesRepository } from '../users/identities.ts';
 import type { VerifiedIdentity } from './federation.ts';
 
 export type Admission = { ok: true; userId: string; created: boolean } | { ok: false; reason: 'not-allowed' | 'inactive' };

@@ -9,6 +9,8 @@ import type { TenantScope } from '../platform/db.ts';
 import { actorOf } from '../platform/auth.ts';
 import { problemResponses } from '../platform/errors/problem-schema.ts';
 import { createUser, deleteUser, getUser, listUsers, updateUser } from './service.ts';
+import { identitiesRepository } from './identities.ts';
+import { identitySchema, toIdentity } from './identities-routes.ts';
 import { userCreateBody, userDeleteQuery, userIdParams, userListQuery, userPageResponse, userPatchBody, userResponse, userToWire } from './schemas.ts';
 import { expectedVersion, weakEtag } from './etag.ts';
 
@@ -76,13 +78,16 @@ export function userRoutes(app: FastifyInstance, deps: UserRouteDeps) {
       operationId: 'users.get',
       tags: TAGS,
       summary: 'Get a user',
-      description: 'One user with their roles. The `ETag` header (W/"<version>") can be sent back as `If-Match` with a PATCH or DELETE.',
+      description:
+        'One user with their roles and linked upstream identities. The `ETag` header (W/"<version>") can be sent back as `If-Match` with a PATCH or DELETE.',
       params: userIdParams,
-      response: { 200: userResponse, ...problemResponses(400, 401, 403, 404) },
+      response: { 200: userResponse.extend({ identities: z.array(identitySchema) }), ...problemResponses(400, 401, 403, 404) },
     },
     handler: async (request, reply) => {
-      const user = await getUser(deps.scopeFor(request.tenant.id), request.params.userId);
-      return reply.header('ETag', weakEtag(user.version)).send(userToWire(user));
+      const scope = deps.scopeFor(request.tenant.id);
+      const user = await getUser(scope, request.params.userId);
+      const identities = (await identitiesRepository(scope).listForUser(user.id)).map(toIdentity);
+      return reply.header('ETag', weakEtag(user.version)).send({ ...userToWire(user), identities });
     },
   });
 

@@ -78,6 +78,11 @@ describe('first-admin story through Entra ID', () => {
     const linked = await api('GET', `/api/users/${created.body.id}/identities`);
     expect(linked.status).toBe(200);
     expect(linked.body).toEqual([expect.objectContaining({ providerType: 'AzureAd', providerId: 'contoso', subject: 'entra-admin' })]);
+    // …and listed on the user itself.
+    expect((await api('GET', `/api/users/${created.body.id}`)).body.identities).toEqual(linked.body);
+    // Unlinking keeps the user and is audited.
+    expect((await api('DELETE', `/api/users/${created.body.id}/identities/AzureAd/contoso/entra-admin`)).status).toBe(204);
+    expect((await api('GET', `/api/users/${created.body.id}/identities`)).body).toEqual([]);
   });
 
   it('a user without admin gets 403 at /api with their own token', async () => {

@@ -8,10 +8,10 @@ import { NotFound } from '../platform/errors/domain.ts';
 import { problemResponses } from '../platform/errors/problem-schema.ts';
 import { recordAudit } from '../audit/service.ts';
 import { UPSTREAM_TYPES } from '../db/schema/index.ts';
-import { getUser } from '../users/service.ts';
+import { getUser } from './service.ts';
 import { identitiesRepository, type IdentityRow } from './identities.ts';
 
-const identity = z.object({
+export const identitySchema = z.object({
   providerType: z.enum(UPSTREAM_TYPES),
   providerId: z.string(),
   subject: z.string(),
@@ -20,7 +20,7 @@ const identity = z.object({
   lastSignInAt: z.iso.datetime().nullable(),
 });
 
-export function toIdentity(r: IdentityRow): z.infer<typeof identity> {
+export function toIdentity(r: IdentityRow): z.infer<typeof identitySchema> {
   return {
     providerType: r.providerType as (typeof UPSTREAM_TYPES)[number],
     providerId: r.providerId,
@@ -41,7 +41,7 @@ export function identitiesRoutes(app: FastifyInstance, deps: { scopeFor: (tenant
       summary: "List a user's linked upstream identities",
       description: 'Each is a (provider, subject) pair that signs this user in; linked on first sign-in through that provider.',
       params: userId,
-      response: { 200: z.array(identity), ...problemResponses(401, 403, 404) },
+      response: { 200: z.array(identitySchema), ...problemResponses(401, 403, 404) },
     },
     handler: async (request) => {
       const scope = deps.scopeFor(request.tenant.id);
