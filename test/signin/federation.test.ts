@@ -194,6 +194,19 @@ describe('hostile cases', () => {
     }
   });
 
+  it('nonce replay: an ID token carrying another transaction’s nonce is refused', async () => {
+    const replaying = await startUpstreamIdp({ kind: 'auth0', redirectUris: [`${env.base}/signin-auth0replay`], mutateIdToken: (c) => ({ ...c, nonce: 'nonce-from-an-earlier-sign-in' }) });
+    try {
+      await api('PUT', '/api/upstream/Auth0/replay', { displayName: 'Replay', domain: 'replay.auth0.com', clientId: replaying.clientId, clientSecret: replaying.clientSecret, trustAllUsers: true, defaultUserRoles: [], discoveryUrl: replaying.discoveryUrl });
+      replaying.nextLogin({ sub: 'r-1', email: 'r@example.com', email_verified: true });
+      const res = await signInVia(new Browser(), '/login/upstream/Auth0/replay?return_to=/');
+      expect(res.res.status).toBe(400);
+      expect(env.logs.some((l) => l.includes('nonce'))).toBe(true);
+    } finally {
+      await replaying.close();
+    }
+  });
+
   it('wrong issuer: metadata from one provider, tokens from another, is refused', async () => {
     const impostor = await startUpstreamIdp({ kind: 'auth0', redirectUris: [`${env.base}/signin-auth0mixup`] });
     try {
