@@ -68,7 +68,7 @@ export function scimUserRoutes(app: FastifyInstance, deps: { scopeFor(tenantId: 
     },
     handler: async (request, reply) => {
       const user = await createScimUser(scope(request), scimActor(request), request.body);
-      const res = await representUser(scope(request), user, scimBase(request), parseProjection(USER_TYPE, request.query.attributes as string | undefined, request.query.excludedAttributes as string | undefined));
+      const res = await representUser(scope(request), user, scimBase(request), parseProjection(USER_TYPE, request.query.attributes as string | undefined, request.query.excludedAttributes as string | undefined), { fresh: true });
       return sendScim(request, reply.status(201).header('Location', `${scimBase(request)}/Users/${user.id}`).header('ETag', weakEtag(user.version)), res);
     },
   });

@@ -3,7 +3,7 @@
  * sorted pages, and direct group memberships. Every query goes through the tenant scope; filters arrive compiled
  * (filter/to-sql.ts) and are ANDed after `tenant_id = $tenant`.
  */
-import { and, eq, inArray, sql, type SQL } from 'drizzle-orm';
+import { and, eq, getTableColumns, inArray, sql, type SQL } from 'drizzle-orm';
 import type { TenantScope } from '../../platform/db.ts';
 import { groupMembers, groups, userEmails, users } from '../../db/schema/index.ts';
 import type { UserRow } from '../../users/repository.ts';
@@ -135,6 +135,8 @@ export function userSortExpr(path: AttrPath): SQL | undefined {
   return t.caseExact || t.sqlType ? t.expr : sql`lower(${t.expr})`;
 }
 
+export type PageRow = UserRow & { total: number; groupRefs: GroupRef[] | null };
+
 export function scimUsersRepository(scope: TenantScope) {
   return {
     async findByUserName(userName: string): Promise<UserRow | undefined> {
@@ -151,17 +153,38 @@ export function scimUsersRepository(scope: TenantScope) {
       return scope.count(users, where);
     },
 
-    async page(where: SQL | undefined, order: SQL[], offset: number, limit: number): Promise<UserRow[]> {
-      return scope
-        .select(users, where)
+    /**
+     * One page, in one query: the users, each with its direct groups (a correlated json_agg, only when `withGroups`),
+     * and with `withTotal` the number of all matches (`count(*) over ()`), which saves a round trip when the filter
+     * selects few rows (a userName or externalId lookup).
+     */
+    async page(where: SQL | undefined, order: SQL[], offset: number, limit: number, opts: { withGroups: boolean; withTotal: boolean }): Promise<PageRow[]> {
+      const rows = await scope
+        .selectFields(
+          {
+            ...getTableColumns(users),
+            total: opts.withTotal ? sql<number>`(count(*) over ())::int` : sql<number>`0`,
+            groupRefs: opts.withGroups
+              ? sql<GroupRef[] | null>`(select json_agg(json_build_object('id', scim_g.id, 'displayName', scim_g.display_name) order by scim_g.display_name) from ${groupMembers} scim_gm join ${groups} scim_g on scim_g.tenant_id = scim_gm.tenant_id and scim_g.id = scim_gm.group_id where scim_gm.tenant_id = users.tenant_id and scim_gm.user_id = users.id)`
+              : sql<GroupRef[] | null>`null`,
+          },
+          users,
+          where,
+        )
         .orderBy(...order, users.createdAt, users.id)
         .offset(offset)
         .limit(limit);
+      return rows as PageRow[];
     },
 
     /** Rewrites the indexed copy of a user's emails (user_emails) from the representation's `emails`. */
     async replaceEmails(userId: string, emails: unknown): Promise<void> {
       await scope.delete(userEmails, eq(userEmails.userId, userId));
+      await this.insertEmails(userId, emails);
+    },
+
+    /** The indexed copy of a new user's emails. */
+    async insertEmails(userId: string, emails: unknown): Promise<void> {
       const list = Array.isArray(emails) ? (emails as { value?: unknown; type?: unknown; primary?: unknown; display?: unknown }[]) : [];
       const rows = list
         .map((e, position) => ({

@@ -16,7 +16,8 @@ import { NOTIFICATIONS_SCHEMA, USER_TYPE } from '../schema/definitions.ts';
 import { normalizeResource, type Resource } from '../schema/validate.ts';
 import { applyPatch, parsePatchRequest } from '../patch/apply.ts';
 import { toScimUser, toUserFields, toUserResource, type UserFields } from './mapping.ts';
-import { scimUsersRepository, userFilterMapping, userSortExpr } from './repository.ts';
+import { scimUsersRepository, userFilterMapping, userSortExpr, type PageRow } from './repository.ts';
+import type { Filter } from '../filter/ast.ts';
 import { listResponse, whereOf, type ListQuery } from '../query.ts';
 import { project, wants, type Projection } from '../projection.ts';
 import { formatAttrPath } from '../filter/format.ts';
@@ -68,7 +69,7 @@ export async function createScimUser(scope: TenantScope, actor: Actor, body: unk
       attributes: fields.attributes,
       password,
     });
-    await scimUsersRepository(tx).replaceEmails(user.id, fields.attributes.emails);
+    await scimUsersRepository(tx).insertEmails(user.id, fields.attributes.emails);
     if (sendInvitation) await requestInvitation(tx, actor, user.id, 'scim');
     return user;
   });
@@ -146,7 +147,17 @@ export async function deleteScimUser(scope: TenantScope, actor: Actor, idOrUserN
   await deleteUser(scope, actor, row.id, { expectedVersion });
 }
 
-/** RFC 7644 §3.4.2: filtered, sorted, paged; PostgreSQL filters and counts (count and page run in parallel). */
+/** A filter that names one user by a unique key (`userName eq …`, `id eq …`, or such a term ANDed with others). */
+function selective(f: Filter | undefined): boolean {
+  if (!f) return false;
+  if (f.op === 'and') return selective(f.left) || selective(f.right);
+  return f.op === 'eq' && f.path.schema === undefined && f.path.subAttr === undefined && ['username', 'id', 'externalid'].includes(f.path.attr.toLowerCase());
+}
+
+/**
+ * RFC 7644 §3.4.2: filtered, sorted, paged; PostgreSQL filters and counts. A selective filter (a userName lookup)
+ * costs one query (the total comes with the page); otherwise the count and the page run in parallel.
+ */
 export async function listScimUsers(scope: TenantScope, q: ListQuery, base: string) {
   const where = whereOf(q.filter, userFilterMapping);
   const repo = scimUsersRepository(scope);
@@ -156,17 +167,24 @@ export async function listScimUsers(scope: TenantScope, q: ListQuery, base: stri
     if (!expr) throw badRequest('invalidValue', `"sortBy": cannot sort by "${formatAttrPath(q.sortBy)}".`);
     order = [q.descending ? sql`${expr} desc nulls last` : sql`${expr} asc nulls last`];
   }
-  const [total, rows] = await Promise.all([repo.count(where), q.count === 0 ? Promise.resolve([]) : repo.page(where, order, q.startIndex - 1, q.count)]);
-  const groups = wants(q.projection, 'groups') ? await repo.groupsOf(rows.map((r) => r.id)) : new Map<string, never[]>();
+  const withGroups = wants(q.projection, 'groups');
+  let total: number;
+  let rows: PageRow[];
+  if (q.count > 0 && selective(q.filter)) {
+    rows = await repo.page(where, order, q.startIndex - 1, q.count, { withGroups, withTotal: true });
+    total = rows[0]?.total ?? (q.startIndex > 1 ? await repo.count(where) : 0);
+  } else {
+    [total, rows] = await Promise.all([repo.count(where), q.count === 0 ? Promise.resolve([]) : repo.page(where, order, q.startIndex - 1, q.count, { withGroups, withTotal: false })]);
+  }
   return listResponse(
     total,
     q.startIndex,
-    rows.map((r) => project(toScimUser(toUser(r, []), groups.get(r.id) ?? [], base), q.projection)),
+    rows.map((r) => project(toScimUser(toUser(r, []), r.groupRefs ?? [], base), q.projection)),
   );
 }
 
 /** One user as served, with its direct groups when the projection wants them. */
-export async function representUser(scope: TenantScope, user: User, base: string, projection: Projection = {}): Promise<Resource> {
-  const groups = wants(projection, 'groups') ? ((await scimUsersRepository(scope).groupsOf([user.id])).get(user.id) ?? []) : [];
+export async function representUser(scope: TenantScope, user: User, base: string, projection: Projection = {}, opts: { fresh?: boolean } = {}): Promise<Resource> {
+  const groups = wants(projection, 'groups') && !opts.fresh ? ((await scimUsersRepository(scope).groupsOf([user.id])).get(user.id) ?? []) : [];
   return project(toScimUser(user, groups, base), projection);
 }
