@@ -8,7 +8,9 @@
  * RFC 6750 §3.1).
  */
 import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
-import { bearerToken, type AccessTokenVerifier, type UserAuthorizer } from '../platform/auth.ts';
+import { bearerToken, type UserAuthorizer } from '../platform/auth.ts';
+import type { Tenant } from '../platform/tenancy/tenant.ts';
+import type { AccessTokenClaims } from '../oauth/tokens.ts';
 import { InsufficientScope, InvalidToken } from '../platform/errors/oauth.ts';
 import { Forbidden } from '../platform/errors/domain.ts';
 
@@ -34,13 +36,35 @@ export interface ScimPrincipal {
  */
 export type ScimAuthStrategy = (request: FastifyRequest, credential: string) => Promise<ScimPrincipal | undefined>;
 
-/** JWT access tokens (RFC 9068) from this tenant's token endpoint, verified and checked live (`verifyActive`). */
-export function accessTokenStrategy(verifier: AccessTokenVerifier, authorizeUser?: UserAuthorizer): ScimAuthStrategy {
+/** What the access-token strategy needs from oauth/tokens.ts (AccessTokens). */
+export interface TokenChecks {
+  /** Signature and claims (RFC 9068 §4); throws InvalidToken. */
+  verify(tenant: Tenant, token: string): Promise<AccessTokenClaims>;
+  /** Not revoked, client still there, user still active: checked on every request. */
+  isActive(tenant: Tenant, claims: AccessTokenClaims): Promise<boolean>;
+}
+
+/**
+ * JWT access tokens (RFC 9068) from this tenant's token endpoint. The signature check of a token is remembered for
+ * up to 60 s (never past its exp), the same horizon as the signing-key cache; whether it is still active (revocation,
+ * deleted client, deactivated user) is checked on every request.
+ */
+export function accessTokenStrategy(checks: TokenChecks, authorizeUser?: UserAuthorizer): ScimAuthStrategy {
+  const verified = new Map<string, { claims: AccessTokenClaims; until: number }>();
   return async (request, credential) => {
     const tenant = request.tenant;
     // Our access tokens are JWTs (three dot-separated parts); anything else is left to other strategies.
     if (credential.split('.').length !== 3) return undefined;
-    const claims = await verifier.verifyActive(tenant, credential);
+    const key = `${tenant.id}:${credential}`;
+    const now = Date.now();
+    const hit = verified.get(key);
+    let claims = hit && hit.until > now ? hit.claims : undefined;
+    if (!claims) {
+      claims = await checks.verify(tenant, credential);
+      if (verified.size >= 1000) verified.delete(verified.keys().next().value!);
+      verified.set(key, { claims, until: Math.min(now + 60_000, claims.exp * 1000) });
+    }
+    if (!(await checks.isActive(tenant, claims))) throw new InvalidToken('The access token was revoked.');
     const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
     if (!aud.includes(SCIM_AUDIENCE)) throw new InvalidToken('The access token is not meant for SCIM (audience "scim").');
     const isUser = claims.sub !== claims.client_id;
