@@ -104,3 +104,17 @@ describe('RFC 6750 bearer authentication', () => {
     expect((await other.call('GET', `/Users/${id}`)).statusCode).toBe(200);
   });
 });
+
+describe('OpenAPI / Scalar', () => {
+  it('lists the SCIM endpoints with tags, operationIds, the scope each needs, and examples', async () => {
+    const doc = (await env.app.inject({ method: 'GET', url: '/openapi.json', headers: { host: c.tenant.host } })).json();
+    const users = doc.paths['/scim/v2/Users'];
+    expect(users.post).toMatchObject({ operationId: 'scim.users.create', tags: ['SCIM Users'], security: [{ oauth2: ['scim.write'] }] });
+    expect(users.get).toMatchObject({ operationId: 'scim.users.list', security: [{ oauth2: ['scim.read'] }] });
+    expect(JSON.stringify(users.post.requestBody)).toContain('bjensen@example.com');
+    expect(doc.paths['/scim/v2/Groups/{id}'].patch.operationId).toBe('scim.groups.patch');
+    expect(doc.paths['/scim/v2/Bulk'].post.operationId).toBe('scim.bulk');
+    expect(doc.paths['/scim/v2/ServiceProviderConfig'].get.security).toBeUndefined();
+    expect(doc.components.securitySchemes.oauth2.flows.clientCredentials.scopes).toHaveProperty('scim.write');
+  });
+});
