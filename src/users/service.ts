@@ -120,7 +120,16 @@ export async function assertRolesExist(scope: TenantScope, names: string[]): Pro
   if (unknown.length) throw new Invalid(`Unknown role(s): ${unknown.join(', ')}.`, { unknownRoles: unknown });
 }
 
-export async function createUser(scope: TenantScope, actor: Actor, input: NewUser): Promise<User> {
+/**
+ * `opts.alsoInTransaction` runs after the insert in the same transaction (SCIM stores its email index and invitation
+ * request there), so callers need no outer transaction and savepoint.
+ */
+export async function createUser(
+  scope: TenantScope,
+  actor: Actor,
+  input: NewUser,
+  opts: { alsoInTransaction?: ((tx: TenantScope, user: User) => Promise<void>) | undefined } = {},
+): Promise<User> {
   const userName = input.userName ?? input.email ?? undefined;
   if (!userName) throw new Invalid('A user needs a userName or an email address.', { field: 'email' });
   const roles = [...new Set(input.roles ?? [])];
@@ -151,6 +160,7 @@ export async function createUser(scope: TenantScope, actor: Actor, input: NewUse
     await rolesRepository(tx).addUserRoles(row.id, roles);
     const user = toUser(row, roles.toSorted());
     await recordAudit(tx, actor, { action: 'user.create', targetType: 'user', targetId: user.id, after: auditView(user) });
+    await opts.alsoInTransaction?.(tx, user);
     return user;
   });
 }

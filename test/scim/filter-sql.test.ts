@@ -83,6 +83,15 @@ describe('RFC 7644 §3.4.2.2 operators', () => {
     expect(await names('emails pr')).toEqual(['alice', 'Bob', 'carol', 'dave']);
   });
 
+  it('totalResults counts users, not matching email values (alice has two matching emails)', async () => {
+    for (const f of ['emails.value ew ".example"', 'emails[value co "example"]', 'emails co "@"']) {
+      const res = (await c.call('GET', `/Users?count=1&filter=${encodeURIComponent(f)}`)).json();
+      expect(res.totalResults, f).toBe(4);
+      expect(res.Resources, f).toHaveLength(1);
+    }
+    expect((await c.call('GET', `/Users?count=0&filter=${encodeURIComponent('emails.value ne "alice@corp.example"')}`)).json().totalResults).toBe(4);
+  });
+
   it('Entra ID deviation: emails[type eq "work"].value eq "…"', async () => {
     expect(await names('emails[type eq "work"].value eq "bob@corp.example"')).toEqual(['Bob']);
     expect(await names('userName eq "x" or emails[type eq "work"].value eq "carol@other.example"')).toEqual(['carol']);

@@ -262,6 +262,9 @@ CREATE TABLE "user_emails" (
 	"type" text,
 	"primary" boolean DEFAULT false NOT NULL,
 	"display" text,
+	"value_lc" text GENERATED ALWAYS AS (lower(value)) STORED,
+	"value_rev" text GENERATED ALWAYS AS (reverse(lower(value))) STORED,
+	"type_lc" text GENERATED ALWAYS AS (lower(type)) STORED,
 	CONSTRAINT "user_emails_pkey" PRIMARY KEY("tenant_id","user_id","position")
 );
 --> statement-breakpoint
@@ -312,5 +315,5 @@ CREATE UNIQUE INDEX "groups_tenant_id_display_name_idx" ON "groups" USING btree 
 CREATE INDEX "groups_tenant_id_external_id_idx" ON "groups" USING btree ("tenant_id","external_id");--> statement-breakpoint
 CREATE INDEX "groups_tenant_id_created_at_idx" ON "groups" USING btree ("tenant_id","created_at","id");--> statement-breakpoint
 CREATE INDEX "invitation_requests_tenant_id_status_idx" ON "invitation_requests" USING btree ("tenant_id","status");--> statement-breakpoint
-CREATE INDEX "user_emails_tenant_id_value_idx" ON "user_emails" USING btree ("tenant_id",lower("value") text_pattern_ops);--> statement-breakpoint
-CREATE INDEX "user_emails_tenant_id_reversed_value_idx" ON "user_emails" USING btree ("tenant_id",reverse(lower("value")) text_pattern_ops);
+CREATE INDEX "user_emails_tenant_id_value_lc_idx" ON "user_emails" USING btree ("tenant_id","value_lc" text_pattern_ops,"type_lc","user_id");--> statement-breakpoint
+CREATE INDEX "user_emails_tenant_id_value_rev_idx" ON "user_emails" USING btree ("tenant_id","value_rev" text_pattern_ops,"type_lc","user_id");

@@ -79,7 +79,8 @@ export const invitationRequests = pgTable(
  * The SCIM `emails` of each user, one row per value, so that email filters (`emails[type eq "work" and value ew
  * "@corp.example"]`, `emails.value eq …`) run on indexes instead of unpacking every user's JSON. A copy of
  * `users.attributes.emails`, rewritten by the SCIM service in the transaction that writes the user; the JSON stays
- * the representation. `ew` uses the reversed-value index, `eq`/`sw` the value index (RFC 7643: caseExact false).
+ * the representation. Lowercased and reversed values are stored (generated), so PostgreSQL keeps statistics on them
+ * and answers `eq`/`sw` and `ew` (RFC 7643: emails are caseExact false) from index-only scans.
  */
 export const userEmails = pgTable(
   'user_emails',
@@ -91,11 +92,14 @@ export const userEmails = pgTable(
     type: text('type'),
     primary: boolean('primary').notNull().default(false),
     display: text('display'),
+    valueLc: text('value_lc').generatedAlwaysAs(sql`lower(value)`),
+    valueRev: text('value_rev').generatedAlwaysAs(sql`reverse(lower(value))`),
+    typeLc: text('type_lc').generatedAlwaysAs(sql`lower(type)`),
   },
   (t) => [
     primaryKey({ name: 'user_emails_pkey', columns: [t.tenantId, t.userId, t.position] }),
     foreignKey({ name: 'user_emails_user_fk', columns: [t.tenantId, t.userId], foreignColumns: [users.tenantId, users.id] }).onDelete('cascade'),
-    index('user_emails_tenant_id_value_idx').on(t.tenantId, sql`lower(${t.value}) text_pattern_ops`),
-    index('user_emails_tenant_id_reversed_value_idx').on(t.tenantId, sql`reverse(lower(${t.value})) text_pattern_ops`),
+    index('user_emails_tenant_id_value_lc_idx').on(t.tenantId, t.valueLc.op('text_pattern_ops'), t.typeLc, t.userId),
+    index('user_emails_tenant_id_value_rev_idx').on(t.tenantId, t.valueRev.op('text_pattern_ops'), t.typeLc, t.userId),
   ],
 );

@@ -30,8 +30,10 @@ export interface ScalarTarget {
   caseExact: boolean;
   /** How `expr` is typed in SQL: text (default; jsonb booleans read as 'true'/'false'), a native column type. */
   sqlType?: 'text' | 'uuid' | 'boolean' | 'timestamptz';
-  /** An index on `reverse(lower(expr))` exists: `ew` is compiled to use it. */
-  suffixIndexed?: boolean;
+  /** `expr` is stored lowercased already (so it is compared without `lower()`, and indexes on it apply). */
+  lowered?: boolean;
+  /** The lowercased value reversed, when stored and indexed: `ew` becomes a prefix match on it. */
+  reversed?: SQL;
 }
 
 /** A multi-valued attribute: `exists(pred)` is true when one of its values satisfies `pred`. */
@@ -117,6 +119,29 @@ function compile(filter: Filter, mapping: FilterMapping, negate: boolean): SQL {
       return polarity(compare(target, op, filter.value, where), neg);
     }
   }
+}
+
+/**
+ * When the whole filter is one condition on one multi-valued attribute (`emails[…]`, `emails.value ew …`), that
+ * attribute's target and the predicate on its values: callers can count matching owners from the values alone.
+ */
+export function singleMultiCondition(filter: Filter | undefined, mapping: FilterMapping): { target: MultiTarget; pred: SQL } | undefined {
+  if (!filter) return undefined;
+  if (filter.op === 'valuePath') {
+    const target = mapping.resolve(filter.path);
+    if (target?.kind !== 'multi') return undefined;
+    const inner: FilterMapping = { resolve: (p) => (p.schema === undefined && p.subAttr === undefined ? target.sub(p.attr) : undefined) };
+    return { target, pred: compile(filter.filter, inner, false) };
+  }
+  if (filter.op === 'and' || filter.op === 'or' || filter.op === 'not' || (filter.op !== 'pr' && filter.op === 'ne')) return undefined;
+  const target = resolveOrFail(mapping, filter.path);
+  const where = formatAttrPath(filter.path);
+  if (target.kind === 'anyOf') return { target: target.parent, pred: filter.op === 'pr' ? present(target.sub) : compare(target.sub, filter.op, filter.value, where) };
+  if (target.kind === 'multi' && filter.op !== 'pr') {
+    const value = target.sub('value');
+    return value ? { target, pred: compare(value, filter.op, filter.value, where) } : undefined;
+  }
+  return undefined;
 }
 
 /** A positive predicate may be NULL where the attribute is absent (WHERE treats that as false); its negation may not. */
@@ -210,7 +235,7 @@ function compareString(t: ScalarTarget, op: string, v: string, where: string): S
     if (op === 'eq') return UUID.test(v) ? sql`(${t.expr} = ${v}::uuid)` : FALSE;
     return compareString({ ...t, expr: sql`(${t.expr})::text`, sqlType: 'text', caseExact: false }, op, v, where);
   }
-  const lhs = t.caseExact ? t.expr : sql`lower(${t.expr})`;
+  const lhs = t.caseExact || t.lowered ? t.expr : sql`lower(${t.expr})`;
   const value = t.caseExact ? v : v.toLowerCase();
   switch (op) {
     case 'co':
@@ -219,7 +244,7 @@ function compareString(t: ScalarTarget, op: string, v: string, where: string): S
       return sql`(${lhs} like ${`${likeEscape(value)}%`})`;
     case 'ew':
       // With a reversed-value index, "ends with" is "reversed starts with".
-      if (t.suffixIndexed && !t.caseExact) return sql`(reverse(${lhs}) like ${`${likeEscape(reverse(value))}%`})`;
+      if (t.reversed && !t.caseExact) return sql`(${t.reversed} like ${`${likeEscape(reverse(value))}%`})`;
       return sql`(${lhs} like ${`%${likeEscape(value)}`})`;
     default:
       return ordered(lhs, sql`${value}`, op, where);

@@ -4,6 +4,7 @@
  * (filter/to-sql.ts) and are ANDed after `tenant_id = $tenant`.
  */
 import { and, eq, getTableColumns, inArray, sql, type SQL } from 'drizzle-orm';
+import { alias } from 'drizzle-orm/pg-core';
 import type { TenantScope } from '../../platform/db.ts';
 import { groupMembers, groups, userEmails, users } from '../../db/schema/index.ts';
 import type { UserRow } from '../../users/repository.ts';
@@ -94,14 +95,14 @@ export const userFilterMapping: FilterMapping = {
 };
 
 /** `emails`: the indexed copy in user_emails (one row per value), so email filters use indexes. */
-const emailsTarget: MultiTarget = {
+export const emailsTarget: MultiTarget = {
   kind: 'multi',
   sub(name) {
     switch (name.toLowerCase()) {
       case 'value':
-        return { kind: 'scalar', expr: sql`scim_ue.value`, type: 'string', caseExact: false, suffixIndexed: true };
+        return { kind: 'scalar', expr: sql`scim_ue.value_lc`, type: 'string', caseExact: false, lowered: true, reversed: sql`scim_ue.value_rev` };
       case 'type':
-        return { kind: 'scalar', expr: sql`scim_ue.type`, type: 'string', caseExact: false };
+        return { kind: 'scalar', expr: sql`scim_ue.type_lc`, type: 'string', caseExact: false, lowered: true };
       case 'display':
         return { kind: 'scalar', expr: sql`scim_ue.display`, type: 'string', caseExact: false };
       case 'primary':
@@ -135,6 +136,8 @@ export function userSortExpr(path: AttrPath): SQL | undefined {
   return t.caseExact || t.sqlType ? t.expr : sql`lower(${t.expr})`;
 }
 
+const emailRows = alias(userEmails, 'scim_ue');
+
 export type PageRow = UserRow & { total: number; groupRefs: GroupRef[] | null };
 
 export function scimUsersRepository(scope: TenantScope) {
@@ -151,6 +154,15 @@ export function scimUsersRepository(scope: TenantScope) {
 
     count(where: SQL | undefined): Promise<number> {
       return scope.count(users, where);
+    },
+
+    /**
+     * Users with an email matching `pred` (a predicate on `scim_ue`), counted from the email index alone: every row
+     * belongs to an existing user of this tenant (foreign key), so no join to users is needed.
+     */
+    async countByEmails(pred: SQL): Promise<number> {
+      const [row] = await scope.selectFields({ n: sql<number>`count(distinct ${emailRows.userId})::int` }, emailRows, pred);
+      return row?.n ?? 0;
     },
 
     /**

@@ -16,7 +16,8 @@ import { NOTIFICATIONS_SCHEMA, USER_TYPE } from '../schema/definitions.ts';
 import { normalizeResource, type Resource } from '../schema/validate.ts';
 import { applyPatch, parsePatchRequest } from '../patch/apply.ts';
 import { toScimUser, toUserFields, toUserResource, type UserFields } from './mapping.ts';
-import { scimUsersRepository, userFilterMapping, userSortExpr, type PageRow } from './repository.ts';
+import { emailsTarget, scimUsersRepository, userFilterMapping, userSortExpr, type PageRow } from './repository.ts';
+import { singleMultiCondition } from '../filter/to-sql.ts';
 import type { Filter } from '../filter/ast.ts';
 import { listResponse, whereOf, type ListQuery } from '../query.ts';
 import { project, wants, type Projection } from '../projection.ts';
@@ -57,8 +58,10 @@ function toPatch(f: UserFields): UserPatch {
 /** RFC 7644 §3.3. `sendInvitation: true` records an invitation request in the same transaction. */
 export async function createScimUser(scope: TenantScope, actor: Actor, body: unknown): Promise<User> {
   const { fields, password, sendInvitation } = checkedUser(body);
-  return scope.transaction(async (tx) => {
-    const user = await createUser(tx, actor, {
+  return createUser(
+    scope,
+    actor,
+    {
       userName: fields.userName,
       email: fields.email,
       displayName: fields.displayName,
@@ -68,11 +71,14 @@ export async function createScimUser(scope: TenantScope, actor: Actor, body: unk
       active: fields.active ?? true,
       attributes: fields.attributes,
       password,
-    });
-    await scimUsersRepository(tx).insertEmails(user.id, fields.attributes.emails);
-    if (sendInvitation) await requestInvitation(tx, actor, user.id, 'scim');
-    return user;
-  });
+    },
+    {
+      alsoInTransaction: async (tx, user) => {
+        await scimUsersRepository(tx).insertEmails(user.id, fields.attributes.emails);
+        if (sendInvitation) await requestInvitation(tx, actor, user.id, 'scim');
+      },
+    },
+  );
 }
 
 /**
@@ -174,7 +180,9 @@ export async function listScimUsers(scope: TenantScope, q: ListQuery, base: stri
     rows = await repo.page(where, order, q.startIndex - 1, q.count, { withGroups, withTotal: true });
     total = rows[0]?.total ?? (q.startIndex > 1 ? await repo.count(where) : 0);
   } else {
-    [total, rows] = await Promise.all([repo.count(where), q.count === 0 ? Promise.resolve([]) : repo.page(where, order, q.startIndex - 1, q.count, { withGroups, withTotal: false })]);
+    const single = singleMultiCondition(q.filter, userFilterMapping);
+    const counting = single?.target === emailsTarget ? repo.countByEmails(single.pred) : repo.count(where);
+    [total, rows] = await Promise.all([counting, q.count === 0 ? Promise.resolve([]) : repo.page(where, order, q.startIndex - 1, q.count, { withGroups, withTotal: false })]);
   }
   return listResponse(
     total,
