@@ -18,6 +18,7 @@ import { usersRepository, type UserChanges, type UserFilter, type UserRow } from
 import { uniqueViolation } from './db-errors.ts';
 import { decodeCursor, pageOf, type Page } from './cursor.ts';
 import { hashPassword } from './password.ts';
+import { effectiveEmails, emailsChanged, syncEmailIndex, withSignInEmail } from './email-index.ts';
 
 /** A user as every caller sees it: never the password hash. */
 export interface User {
@@ -160,6 +161,7 @@ export async function createUser(
     await rolesRepository(tx).addUserRoles(row.id, roles);
     const user = toUser(row, roles.toSorted());
     await recordAudit(tx, actor, { action: 'user.create', targetType: 'user', targetId: user.id, after: auditView(user) });
+    await syncEmailIndex(tx, row.id, effectiveEmails(row.attributes, row.email), { fresh: true });
     await opts.alsoInTransaction?.(tx, user);
     return user;
   });
@@ -208,6 +210,11 @@ function changesOf(row: UserRow, patch: UserPatch, passwordHash: string | null |
     set('displayName', joinName(patch.givenName !== undefined ? patch.givenName : row.givenName, patch.familyName !== undefined ? patch.familyName : row.familyName));
   }
   if (patch.attributes !== undefined && JSON.stringify(patch.attributes) !== JSON.stringify(row.attributes)) changes.attributes = patch.attributes;
+  else if (patch.attributes === undefined && changes.email !== undefined) {
+    // The sign-in email changed alone (/api/users): the SCIM email it mirrors follows.
+    const attributes = withSignInEmail(row.attributes, changes.email);
+    if (attributes) changes.attributes = attributes;
+  }
   if (passwordHash !== undefined) changes.passwordHash = passwordHash;
   return changes;
 }
@@ -245,6 +252,7 @@ export async function updateUser(
     if (!updated) throw new Conflict('The user was changed at the same time. Read it again and retry.', { field: 'version' });
     // Deactivation: sessions end and refresh tokens die with it (access tokens fail the active-user check).
     if (current.active && !updated.active) await revokeEverythingOfUser(tx, id);
+    if (emailsChanged(current, updated)) await syncEmailIndex(tx, id, effectiveEmails(updated.attributes, updated.email));
     const before = toUser(current, roles);
     const after = toUser(updated, roles);
     await recordAudit(tx, actor, {

@@ -200,3 +200,24 @@ describe('RFC 7644 §3.6 DELETE', () => {
     expect((await c.call('DELETE', `/Users/${id}`)).statusCode).toBe(404);
   });
 });
+
+describe('one user store: /api/users and SCIM see the same emails', () => {
+  it('a user created or re-addressed through /api/users is found by SCIM email filters, and SCIM shows the change', async () => {
+    const { bootstrapToken } = await import('../support/app.ts');
+    const admin = await bootstrapToken(env.app, c.tenant);
+    const api = (method: string, url: string, body?: unknown) =>
+      env.app.inject({ method: method as 'GET', url, headers: { host: c.tenant.host, authorization: `Bearer ${admin}`, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { payload: JSON.stringify(body) } : {}) });
+    const created = (await api('POST', '/api/users', { email: 'api.made@example.com', fullName: 'Api Made' })).json();
+    const byEmail = (await c.call('GET', `/Users?filter=${encodeURIComponent('emails.value eq "API.MADE@example.com"')}`)).json();
+    expect(byEmail.Resources.map((u: { id: string }) => u.id)).toEqual([created.id]);
+    expect(byEmail.Resources[0].emails).toEqual([{ value: 'api.made@example.com', primary: true }]);
+
+    const scimUser = (await c.call('POST', '/Users', user('moves@example.com', { emails: [{ value: 'old@example.com', type: 'work', primary: true }, { value: 'home@example.com', type: 'home' }] }))).json();
+    expect((await api('PATCH', `/api/users/${scimUser.id}`, { email: 'new@example.com' })).statusCode).toBe(200);
+    const after = (await c.call('GET', `/Users/${scimUser.id}`)).json();
+    expect(after.emails).toEqual([{ value: 'new@example.com', type: 'work', primary: true }, { value: 'home@example.com', type: 'home' }]);
+    const found = (await c.call('GET', `/Users?filter=${encodeURIComponent('emails[type eq "work" and value eq "new@example.com"]')}`)).json();
+    expect(found.totalResults).toBe(1);
+    expect((await c.call('GET', `/Users?count=0&filter=${encodeURIComponent('emails.value eq "old@example.com"')}`)).json().totalResults).toBe(0);
+  });
+});

@@ -8,6 +8,9 @@ import type { User } from '../../users/service.ts';
 import { ENTERPRISE_SCHEMA, NOTIFICATIONS_SCHEMA, USER_SCHEMA } from '../schema/definitions.ts';
 import type { Resource } from '../schema/validate.ts';
 import { weakEtag } from '../../users/etag.ts';
+import { effectiveEmails, signInEmail, type EmailValue } from '../../users/email-index.ts';
+
+export { signInEmail };
 
 /** The user-store fields a SCIM User representation sets. */
 export interface UserFields {
@@ -24,15 +27,7 @@ export interface UserFields {
 /** Attributes that live in columns or are never stored; everything else goes to `attributes`. */
 const COLUMN_ATTRS = new Set(['userName', 'externalId', 'displayName', 'active', 'password', 'name', NOTIFICATIONS_SCHEMA]);
 
-type Email = { value?: string; type?: string; primary?: boolean; display?: string };
-
-/** The address sign-in uses: the primary email, else the first work one, else the first. */
-export function signInEmail(emails: unknown): string | null {
-  if (!Array.isArray(emails) || !emails.length) return null;
-  const list = emails as Email[];
-  const pick = list.find((e) => e.primary === true) ?? list.find((e) => e.type?.toLowerCase() === 'work') ?? list[0];
-  return pick?.value ?? null;
-}
+type Email = EmailValue;
 
 export function toUserFields(res: Resource): UserFields {
   const name = (res.name ?? {}) as Record<string, unknown>;
@@ -73,20 +68,10 @@ export function toUserResource(user: User): Resource {
   if (user.displayName !== null) res.displayName = user.displayName;
   for (const [k, v] of Object.entries(a)) if (k !== 'name' && k !== 'emails' && k !== ENTERPRISE_SCHEMA) res[k] = v;
   res.active = user.active;
-  const emails = reconcileEmails(a.emails, user.email);
-  if (emails) res.emails = emails;
+  const emails = effectiveEmails(a, user.email);
+  if (emails.length) res.emails = emails;
   if (a[ENTERPRISE_SCHEMA]) res[ENTERPRISE_SCHEMA] = a[ENTERPRISE_SCHEMA];
   return res;
-}
-
-function reconcileEmails(stored: unknown, column: string | null): Email[] | undefined {
-  const list = Array.isArray(stored) ? (stored as Email[]) : [];
-  if (column === null) return list.length ? list : undefined;
-  if (!list.length) return [{ value: column, primary: true }];
-  const mirrored = signInEmail(list);
-  if (mirrored === column) return list;
-  const i = list.findIndex((e) => e.value === mirrored);
-  return list.map((e, j) => (j === i ? { ...e, value: column } : e));
 }
 
 /** The full representation served to clients (before attribute projection). */

@@ -189,28 +189,6 @@ export function scimUsersRepository(scope: TenantScope) {
       return rows as PageRow[];
     },
 
-    /** Rewrites the indexed copy of a user's emails (user_emails) from the representation's `emails`. */
-    async replaceEmails(userId: string, emails: unknown): Promise<void> {
-      await scope.delete(userEmails, eq(userEmails.userId, userId));
-      await this.insertEmails(userId, emails);
-    },
-
-    /** The indexed copy of a new user's emails. */
-    async insertEmails(userId: string, emails: unknown): Promise<void> {
-      const list = Array.isArray(emails) ? (emails as { value?: unknown; type?: unknown; primary?: unknown; display?: unknown }[]) : [];
-      const rows = list
-        .map((e, position) => ({
-          userId,
-          position,
-          value: typeof e.value === 'string' ? e.value : '',
-          type: typeof e.type === 'string' ? e.type : null,
-          primary: e.primary === true,
-          display: typeof e.display === 'string' ? e.display : null,
-        }))
-        .filter((r) => r.value !== '');
-      if (rows.length) await scope.insert(userEmails, rows);
-    },
-
     /** Direct group memberships of the given users. */
     async groupsOf(userIds: string[]): Promise<Map<string, GroupRef[]>> {
       const map = new Map<string, GroupRef[]>();

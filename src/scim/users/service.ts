@@ -10,7 +10,6 @@ import { recordAudit } from '../../audit/service.ts';
 import { NotFound, PreconditionFailed } from '../../platform/errors/domain.ts';
 import { createUser, deleteUser, toUser, updateUser, type User, type UserPatch } from '../../users/service.ts';
 import { usersRepository, type UserRow } from '../../users/repository.ts';
-import { revokeEverythingOfUser } from '../../oauth/revocation.ts';
 import { badRequest, ScimError } from '../errors.ts';
 import { NOTIFICATIONS_SCHEMA, USER_TYPE } from '../schema/definitions.ts';
 import { normalizeResource, type Resource } from '../schema/validate.ts';
@@ -72,12 +71,7 @@ export async function createScimUser(scope: TenantScope, actor: Actor, body: unk
       attributes: fields.attributes,
       password,
     },
-    {
-      alsoInTransaction: async (tx, user) => {
-        await scimUsersRepository(tx).insertEmails(user.id, fields.attributes.emails);
-        if (sendInvitation) await requestInvitation(tx, actor, user.id, 'scim');
-      },
-    },
+    { alsoInTransaction: sendInvitation ? (tx, user) => requestInvitation(tx, actor, user.id, 'scim').then(() => {}) : undefined },
   );
 }
 
@@ -109,14 +103,13 @@ async function lockScimUser(tx: TenantScope, idOrUserName: string, expectedVersi
   return row;
 }
 
-/** Writes the new representation; ends sessions and refresh tokens when the user becomes inactive. */
+/**
+ * Writes the new representation. users/service.ts keeps the email index in step and, when the user becomes inactive,
+ * ends their sessions and refresh tokens in this transaction; the audit trail says so explicitly.
+ */
 async function write(tx: TenantScope, actor: Actor, row: UserRow, fields: UserFields): Promise<User> {
   const user = await updateUser(tx, actor, row.id, toPatch(fields), { expectedVersion: row.version });
-  if (JSON.stringify(row.attributes.emails ?? null) !== JSON.stringify(fields.attributes.emails ?? null)) await scimUsersRepository(tx).replaceEmails(row.id, fields.attributes.emails);
-  if (row.active && !user.active) {
-    await revokeEverythingOfUser(tx, row.id);
-    await recordAudit(tx, actor, { action: 'user.sessions.revoke', targetType: 'user', targetId: row.id, after: { reason: 'deactivated' } });
-  }
+  if (row.active && !user.active) await recordAudit(tx, actor, { action: 'user.sessions.revoke', targetType: 'user', targetId: row.id, after: { reason: 'deactivated' } });
   return user;
 }
 
