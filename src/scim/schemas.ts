@@ -51,8 +51,8 @@ export const groupExample = { schemas: [GROUP_SCHEMA], displayName: 'Sales', ext
 export const groupBody = resource(groupExample, `A Group (${GROUP_SCHEMA}).`);
 
 export const patchBody = z
-  .looseObject({ schemas: z.array(z.string()).optional(), Operations: z.array(z.looseObject({ op: z.string(), path: z.string().optional(), value: z.unknown().optional() })).optional() })
-  .describe('RFC 7644 §3.5.2 PatchOp. Entra ID and Okta dialects are accepted (capitalized ops, "True"/"False", no-path replace with dotted keys).')
+  .looseObject({})
+  .describe('RFC 7644 §3.5.2 PatchOp: {"schemas": ["…PatchOp"], "Operations": [{"op", "path"?, "value"?}]}. Entra ID and Okta dialects are accepted (capitalized ops, "True"/"False", no-path replace with dotted keys).')
   .meta({
     examples: [
       { schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'active', value: false }] },
@@ -67,7 +67,7 @@ export const searchBody = z
   .meta({ examples: [{ schemas: [SEARCH_REQUEST], filter: 'userName sw "b"', startIndex: 1, count: 10, attributes: ['userName', 'emails'] }] });
 
 export const bulkBody = z
-  .looseObject({ schemas: z.array(z.string()).optional(), Operations: z.array(z.looseObject({})).optional(), failOnErrors: z.number().optional() })
+  .looseObject({})
   .describe('RFC 7644 §3.7 BulkRequest; bulkId references ("bulkId:<id>") resolve to resources created earlier in the request.')
   .meta({
     examples: [

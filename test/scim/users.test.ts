@@ -221,3 +221,32 @@ describe('one user store: /api/users and SCIM see the same emails', () => {
     expect((await c.call('GET', `/Users?count=0&filter=${encodeURIComponent('emails.value eq "old@example.com"')}`)).json().totalResults).toBe(0);
   });
 });
+
+describe('hostile bodies', () => {
+  it('deeply nested JSON, too many PATCH operations, non-string paths and huge arrays are 4xx, never 500', async () => {
+    const deep = `{"userName":"deep","nickName":${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
+    const res = await c.call('POST', '/Users', deep);
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({ schemas: [ERROR], status: '400' });
+    const id = (await c.call('POST', '/Users', user('hostile@example.com'))).json().id;
+    const many = await c.call('PATCH', `/Users/${id}`, patch(...Array.from({ length: 1001 }, () => ({ op: 'replace', path: 'nickName', value: 'x' }))));
+    expect(many.json()).toMatchObject({ status: '400', scimType: 'invalidValue' });
+    expect((await c.call('PATCH', `/Users/${id}`, patch({ op: 'replace', path: 42, value: 'x' }))).json()).toMatchObject({ status: '400', scimType: 'invalidPath' });
+    expect((await c.call('PATCH', `/Users/${id}`, patch({ op: 'replace', path: 'emails[type eq "work"].value', value: { nested: true } }))).json()).toMatchObject({ status: '400', scimType: 'invalidValue' });
+    expect((await c.call('PATCH', `/Users/${id}`, patch({ op: 'replace', path: 'id', value: 'mine' }))).json()).toMatchObject({ status: '400', scimType: 'mutability' });
+    expect((await c.call('PATCH', `/Users/${id}`, patch({ op: 'add', path: 'groups', value: [{ value: 'g' }] }))).json()).toMatchObject({ status: '400', scimType: 'mutability' });
+    const phones = await c.call('POST', '/Users', user('phones@example.com', { phoneNumbers: Array.from({ length: 101 }, (_, i) => ({ value: String(i) })) }));
+    expect(phones.json()).toMatchObject({ status: '400', scimType: 'invalidValue' });
+    expect((await c.call('POST', '/Users', user('nul', { displayName: 'a \u0000 b' }))).json()).toMatchObject({ status: '400', scimType: 'invalidValue' });
+    expect((await c.call('GET', `/Users?filter=${encodeURIComponent('userName eq "a\\u0000b"')}`)).json()).toMatchObject({ status: '400', scimType: 'invalidFilter' });
+    expect((await c.call('GET', '/Users/a%00b')).statusCode).toBe(404);
+    // Indexed values must fit a btree entry: over-long ones are refused up front, not by PostgreSQL.
+    expect((await c.call('POST', '/Users', user('long-ext', { externalId: 'x'.repeat(3000) }))).json()).toMatchObject({ status: '400', scimType: 'invalidValue' });
+    expect((await c.call('POST', '/Users', user('long-mail', { emails: [{ value: `${'m'.repeat(3000)}@example.com` }] }))).json()).toMatchObject({ status: '400', scimType: 'invalidValue' });
+    expect((await c.call('POST', '/Users', user('u'.repeat(300)))).json()).toMatchObject({ status: '400', scimType: 'invalidValue' });
+    expect((await c.call('GET', `/Users?filter=${encodeURIComponent('meta.created gt "+275760-09-13T00:00:00Z"')}`)).json()).toMatchObject({ status: '400', scimType: 'invalidFilter' });
+    const unicode = await c.call('POST', '/Users', user('ünïcødé.名前@example.com', { displayName: '😀 \ud800 lone' }));
+    expect(unicode.statusCode).toBe(201);
+    expect((await c.call('GET', `/Users/${encodeURIComponent('ÜNÏCØDÉ.名前@example.com')}`)).statusCode).toBe(200);
+  });
+});

@@ -197,8 +197,10 @@ function compare(t: ScalarTarget, op: string, v: CompValue, where: string): SQL 
       return t.sqlType === 'boolean' ? sql`(${t.expr} = ${b})` : sql`(${t.expr} = ${String(b)})`;
     }
     case 'dateTime': {
-      if (typeof v !== 'string' || Number.isNaN(Date.parse(v))) fail(`${JSON.stringify(where)} is a dateTime; compare it with a quoted xsd:dateTime such as "2026-01-23T04:56:22Z"`);
-      return ordered(sql`${t.expr}`, sql`${new Date(v).toISOString()}::timestamptz`, op, where);
+      const at = typeof v === 'string' ? Date.parse(v) : NaN;
+      // Years 1–9999: what xsd:dateTime writes without a sign, and what PostgreSQL reads back.
+      if (Number.isNaN(at) || at < -62135596800000 || at > 253402300799999) fail(`${JSON.stringify(where)} is a dateTime; compare it with a quoted xsd:dateTime such as "2026-01-23T04:56:22Z"`);
+      return ordered(sql`${t.expr}`, sql`${new Date(at).toISOString()}::timestamptz`, op, where);
     }
     case 'integer':
     case 'decimal': {
@@ -230,6 +232,8 @@ function ordered(lhs: SQL, rhs: SQL, op: string, where: string): SQL {
 const reverse = (s: string) => [...s].reverse().join('');
 
 function compareString(t: ScalarTarget, op: string, v: string, where: string): SQL {
+  // PostgreSQL text cannot hold U+0000, so no stored value contains it.
+  if (v.includes('\u0000')) fail('NUL characters cannot occur in values');
   if (t.sqlType === 'uuid') {
     // Ids are uuids: a value that is not one matches nothing, without a cast error.
     if (op === 'eq') return UUID.test(v) ? sql`(${t.expr} = ${v}::uuid)` : FALSE;

@@ -38,6 +38,8 @@ export interface AttributeDef {
   readonly canonicalValues?: readonly string[];
   readonly referenceTypes?: readonly string[];
   readonly subAttributes?: readonly AttributeDef[];
+  /** Ours, not RFC 7643's: the longest string accepted (indexed values must fit a btree entry). Not in /Schemas. */
+  readonly maxLength?: number;
 }
 
 export interface SchemaDef {
@@ -83,7 +85,7 @@ const userSchema: SchemaDef = {
   name: 'User',
   description: 'User Account',
   attributes: [
-    attr('userName', 'string', 'Unique identifier for the User, used to sign in. Unique per tenant regardless of case. REQUIRED.', { required: true, uniqueness: 'server' }),
+    attr('userName', 'string', 'Unique identifier for the User, used to sign in. Unique per tenant regardless of case. REQUIRED.', { required: true, uniqueness: 'server', maxLength: 256 }),
     attr('name', 'complex', 'The components of the user\'s real name.', {
       subAttributes: [
         attr('formatted', 'string', 'The full name, including all middle names, titles, and suffixes, formatted for display.'),
@@ -107,7 +109,7 @@ const userSchema: SchemaDef = {
       mutability: 'writeOnly',
       returned: 'never',
     }),
-    multi('emails', 'Email addresses for the user. The primary one (else the first work one, else the first) is the address sign-in uses.', attr('value', 'string', 'Email address for the User.'), ['work', 'home', 'other']),
+    multi('emails', 'Email addresses for the user. The primary one (else the first work one, else the first) is the address sign-in uses.', attr('value', 'string', 'Email address for the User.', { maxLength: 320 }), ['work', 'home', 'other']),
     multi('phoneNumbers', 'Phone numbers for the User.', attr('value', 'string', 'Phone number of the User.'), ['work', 'home', 'mobile', 'fax', 'pager', 'other']),
     multi('ims', 'Instant messaging addresses for the User.', attr('value', 'string', 'Instant messaging address for the User.'), ['aim', 'gtalk', 'icq', 'xmpp', 'msn', 'skype', 'qq', 'yahoo']),
     multi('photos', 'URLs of photos of the User.', attr('value', 'reference', 'URL of a photo of the User.'), ['photo', 'thumbnail']),
@@ -145,7 +147,7 @@ const groupSchema: SchemaDef = {
   name: 'Group',
   description: 'Group',
   attributes: [
-    attr('displayName', 'string', 'A human-readable name for the Group; unique per tenant regardless of case. REQUIRED.', { required: true, uniqueness: 'server' }),
+    attr('displayName', 'string', 'A human-readable name for the Group; unique per tenant regardless of case. REQUIRED.', { required: true, uniqueness: 'server', maxLength: 256 }),
     attr('members', 'complex', 'A list of members of the Group: users, and groups (nesting is stored; memberships are not expanded transitively).', {
       multiValued: true,
       subAttributes: [
@@ -193,7 +195,7 @@ const notificationsSchema: SchemaDef = {
 /** The attributes every resource has (RFC 7643 §3.1), for paths, filters and projection; not listed in /Schemas. */
 export const COMMON_ATTRIBUTES: readonly AttributeDef[] = [
   attr('id', 'string', 'Unique identifier assigned by the service provider.', { caseExact: true, mutability: 'readOnly', returned: 'always', uniqueness: 'server' }),
-  attr('externalId', 'string', 'Identifier of the resource as defined by the provisioning client.', { caseExact: true }),
+  attr('externalId', 'string', 'Identifier of the resource as defined by the provisioning client.', { caseExact: true, maxLength: 512 }),
   attr('meta', 'complex', 'Resource metadata.', {
     mutability: 'readOnly',
     subAttributes: [

@@ -139,7 +139,10 @@ function normalizeSingle(def: AttributeDef, value: unknown, path: string): unkno
       throw badRequest('invalidValue', `"${path}" must be an xsd:dateTime string, e.g. 2026-01-23T04:56:22Z.`);
     default:
       if (typeof value !== 'string') throw badRequest('invalidValue', `"${path}" must be a string.`);
-      if (value.length > MAX_STRING_LENGTH) throw badRequest('invalidValue', `"${path}" is longer than ${MAX_STRING_LENGTH} characters.`);
+      const max = def.maxLength ?? MAX_STRING_LENGTH;
+      if (value.length > max) throw badRequest('invalidValue', `"${path}" is longer than ${max} characters.`);
+      // PostgreSQL text and jsonb cannot hold U+0000.
+      if (value.includes('\u0000')) throw badRequest('invalidValue', `"${path}" contains a NUL character.`);
       return value;
   }
 }

@@ -80,6 +80,7 @@ export async function createScimUser(scope: TenantScope, actor: Actor, body: unk
  * case-insensitively. 404 when neither matches.
  */
 export async function findScimUser(scope: TenantScope, idOrUserName: string): Promise<UserRow | undefined> {
+  if (idOrUserName.includes('\u0000')) return undefined;
   if (UUID.test(idOrUserName)) {
     const row = await usersRepository(scope).findUser(idOrUserName);
     if (row) return row;
@@ -94,6 +95,7 @@ export async function getScimUser(scope: TenantScope, idOrUserName: string): Pro
 }
 
 async function lockScimUser(tx: TenantScope, idOrUserName: string, expectedVersion: number | undefined): Promise<UserRow> {
+  if (idOrUserName.includes('\u0000')) throw new NotFound('No such user in this tenant.');
   let row = UUID.test(idOrUserName) ? await usersRepository(tx).lockUser(idOrUserName) : undefined;
   row ??= await scimUsersRepository(tx).lockByUserName(idOrUserName);
   if (!row) throw new NotFound(`No user "${idOrUserName.slice(0, 100)}" in this tenant.`);
