@@ -70,7 +70,7 @@ export async function buildApp({ config, database, keyring, logger }: AppDeps): 
   const invalidation = new Invalidation(database.pool, app.log);
   const directory = new ClientDirectory({ scopeFor, invalidation });
   const keys = new KeyStore({ scopeFor, keyring, invalidation });
-  const tokens = new AccessTokens(keys, { directory, scopeFor });
+  const tokens = new AccessTokens(keys, { directory, scopeFor, invalidation });
   const limiter = new FailureLimiter({ scopeFor, max: config.AUTH_FAILURE_LIMIT, windowMs: 60_000 });
   const resolver = new TenantResolver({ db: database.db, mode: config.TENANCY_MODE, defaultTenantSlug: config.DEFAULT_TENANT_SLUG });
   app.decorate('services', { keys, tokens, resolver, directory, invalidation });

@@ -5,6 +5,7 @@
  */
 import { and, eq, isNull } from 'drizzle-orm';
 import type { TenantScope } from '../platform/db.ts';
+import { publishInvalidation } from '../platform/invalidation.ts';
 import { refreshTokens, revokedTokens, sessions } from '../db/schema/index.ts';
 
 export async function revokeFamily(scope: TenantScope, familyId: string): Promise<void> {
@@ -13,6 +14,8 @@ export async function revokeFamily(scope: TenantScope, familyId: string): Promis
 
 export async function revokeAccessToken(scope: TenantScope, jti: string, expiresAt: Date): Promise<void> {
   await scope.insert(revokedTokens, { jti, expiresAt }).onConflictDoNothing();
+  // Every instance's cached revocation list for the tenant is dropped when this commits.
+  await publishInvalidation(scope, 'revoked');
 }
 
 /** A deactivated or deleted user: sessions end, refresh tokens die; access tokens fail `isActive` on the user. */

@@ -6,7 +6,8 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { decodeProtectedHeader, jwtVerify, errors as joseErrors, type JWTPayload } from 'jose';
-import { eq } from 'drizzle-orm';
+import { gt } from 'drizzle-orm';
+import { TenantCache, type Invalidation } from '../platform/invalidation.ts';
 import { InvalidToken } from '../platform/errors/oauth.ts';
 import type { Tenant } from '../platform/tenancy/tenant.ts';
 import type { TenantScope } from '../platform/db.ts';
@@ -14,6 +15,7 @@ import { revokedTokens, SIGNING_ALGS, type SigningAlg } from '../db/schema/index
 import type { KeyStore, SigningKey } from './keys.ts';
 import type { ClientDirectory } from '../downstream/directory.ts';
 import { findSubject } from './subjects.ts';
+import { revokeAccessToken } from './revocation.ts';
 
 export interface AccessTokenClaims extends JWTPayload {
   iss: string;
@@ -49,11 +51,14 @@ export class AccessTokens {
   readonly #keys: KeyStore;
   readonly #directory: ClientDirectory | undefined;
   readonly #scopeFor: ((tenantId: string) => TenantScope) | undefined;
+  /** Revoked, unexpired jtis per tenant: few, rarely changed, and dropped on every instance when one is added. */
+  readonly #revoked = new TenantCache<Set<string>>({ ttlMs: 60_000 });
 
-  constructor(keys: KeyStore, opts: { directory?: ClientDirectory; scopeFor?: (tenantId: string) => TenantScope } = {}) {
+  constructor(keys: KeyStore, opts: { directory?: ClientDirectory; scopeFor?: (tenantId: string) => TenantScope; invalidation?: Invalidation } = {}) {
     this.#keys = keys;
     this.#directory = opts.directory;
     this.#scopeFor = opts.scopeFor;
+    opts.invalidation?.on('revoked', (tenantId) => this.#revoked.invalidate(tenantId));
   }
 
   async issue(tenant: Tenant, input: TokenRequest): Promise<{ token: string; claims: AccessTokenClaims }> {
@@ -121,6 +126,12 @@ export class AccessTokens {
     }
   }
 
+  /** Revokes one access token (RFC 7009): recorded until it expires; refused here at once, elsewhere at commit. */
+  async revoke(scope: TenantScope, jti: string, expiresAt: Date): Promise<void> {
+    await revokeAccessToken(scope, jti, expiresAt);
+    this.#revoked.invalidate(scope.tenantId);
+  }
+
   /** `verify`, then: not revoked (RFC 7009), its client still exists, and its user (if any) is still active. */
   async verifyActive(tenant: Tenant, token: string): Promise<AccessTokenClaims> {
     const claims = await this.verify(tenant, token);
@@ -131,8 +142,11 @@ export class AccessTokens {
   async isActive(tenant: Tenant, claims: AccessTokenClaims): Promise<boolean> {
     if (!this.#scopeFor || !this.#directory) return true;
     const scope = this.#scopeFor(tenant.id);
-    const [revoked] = await scope.select(revokedTokens, eq(revokedTokens.jti, claims.jti)).limit(1);
-    if (revoked) return false;
+    const revoked = await this.#revoked.get(tenant.id, 'jtis', async () => {
+      const rows = await scope.select(revokedTokens, gt(revokedTokens.expiresAt, new Date()));
+      return new Set(rows.map((r) => r.jti));
+    });
+    if (revoked.has(claims.jti)) return false;
     if (!(await this.#directory.client(tenant.id, claims.client_id))) return false;
     if (claims.sub !== claims.client_id) {
       const user = await findSubject(scope, claims.sub);

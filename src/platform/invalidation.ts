@@ -9,7 +9,7 @@ import type { TenantScope } from './db.ts';
 
 const CHANNEL = 'iam_invalidate';
 
-export type Topic = 'client' | 'protected-apis' | 'keys' | 'tenant';
+export type Topic = 'client' | 'protected-apis' | 'keys' | 'tenant' | 'revoked';
 type Listener = (tenantId: string, key: string | undefined) => void;
 
 export class Invalidation {
@@ -34,8 +34,8 @@ export class Invalidation {
   }
 
   /** Queues the notification in the scope's transaction; it reaches every instance when that commits. */
-  async publish(scope: TenantScope, topic: Topic, key?: string): Promise<void> {
-    await scope.notify(CHANNEL, { topic, key });
+  publish(scope: TenantScope, topic: Topic, key?: string): Promise<void> {
+    return publishInvalidation(scope, topic, key);
   }
 
   async start(): Promise<void> {
@@ -71,6 +71,11 @@ export class Invalidation {
       c.release();
     }
   }
+}
+
+/** For code that holds a scope but no Invalidation instance (e.g. revocation): the same message. */
+export async function publishInvalidation(scope: TenantScope, topic: Topic, key?: string): Promise<void> {
+  await scope.notify(CHANNEL, { topic, key });
 }
 
 /** A per-tenant cache with a time limit, emptied by invalidation messages (`'*'` empties everything). */

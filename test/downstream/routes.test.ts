@@ -178,6 +178,29 @@ describe('across instances', () => {
   });
 });
 
+describe('revocation across instances', () => {
+  it('an access token revoked on one instance is inactive on another at once (cached revocation lists are dropped at commit)', async () => {
+    const other = await testEnv();
+    try {
+      await call('PUT', '/api/downstream/MachineClient/rev', { displayName: 'Rev', allowedScopes: ['damapi/'], clientSecret: 'r'.repeat(40) });
+      const token = (await tokenFor('rev', 'r'.repeat(40))).json().access_token as string;
+      const form = { 'content-type': 'application/x-www-form-urlencoded', authorization: basic('rev', 'r'.repeat(40)) };
+      const introspect = (e: TestEnv) => e.app.inject({ method: 'POST', url: '/oauth2/introspect', headers: { host: a.host, ...form }, payload: `token=${token}` }).then((r) => r.json().active);
+      expect(await introspect(other)).toBe(true); // the other instance now caches "nothing revoked"
+      expect((await env.app.inject({ method: 'POST', url: '/oauth2/revoke', headers: { host: a.host, ...form }, payload: `token=${token}` })).statusCode).toBe(200);
+      expect(await introspect(env)).toBe(false);
+      let active = true;
+      for (let i = 0; i < 50 && active; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        active = await introspect(other);
+      }
+      expect(active).toBe(false);
+    } finally {
+      await other.close();
+    }
+  });
+});
+
 describe('CORS for browser clients', () => {
   it('the token endpoint allows only origins registered on a ClientSideApplication', async () => {
     await call('PUT', '/api/downstream/ClientSideApplication/shop', { displayName: 'Shop', redirectUris: ['https://shop.example.com/cb'], allowedCorsOrigins: ['https://shop.example.com'] });

@@ -10,7 +10,7 @@ import { safeEqual } from '../../platform/crypto.ts';
 import { authorizationCodes } from '../../db/schema/index.ts';
 import { findSubject } from '../subjects.ts';
 import { issueUserTokens } from '../issue.ts';
-import { revokeAccessToken, revokeFamily } from '../revocation.ts';
+import { revokeFamily } from '../revocation.ts';
 import type { Grant } from './types.ts';
 
 export const grantType = 'authorization_code';
@@ -35,7 +35,7 @@ export const grant: Grant = {
       const [used] = await scope.select(authorizationCodes, eq(authorizationCodes.codeHash, hash));
       if (used?.consumedAt && used.clientId === client.client.clientId) {
         if (used.issuedFamilyId) await revokeFamily(scope, used.issuedFamilyId);
-        if (used.issuedJti) await revokeAccessToken(scope, used.issuedJti, new Date(Date.now() + 86_400_000));
+        if (used.issuedJti) await ctx.tokens.revoke(scope, used.issuedJti, new Date(Date.now() + 86_400_000));
       }
       throw new InvalidGrant('The authorization code is invalid, expired or already used.');
     }

@@ -10,7 +10,7 @@ import { eq } from 'drizzle-orm';
 import { z } from 'zod';
 import { InvalidRequest } from '../../platform/errors/oauth.ts';
 import { refreshTokens } from '../../db/schema/index.ts';
-import { revokeAccessToken, revokeFamily } from '../revocation.ts';
+import { revokeFamily } from '../revocation.ts';
 import type { OAuthDeps } from '../plugin.ts';
 import { authenticateRequest, oauthErrorSchema, singleValuedForm } from './shared.ts';
 
@@ -34,7 +34,7 @@ export function revocationRoute(app: FastifyInstance, deps: OAuthDeps) {
       const scope = deps.scopeFor(request.tenant.id);
       if (body.token.split('.').length === 3) {
         const claims = await deps.tokens.verify(request.tenant, body.token).catch(() => undefined);
-        if (claims && claims.client_id === client.clientId) await revokeAccessToken(scope, claims.jti, new Date(claims.exp * 1000));
+        if (claims && claims.client_id === client.clientId) await deps.tokens.revoke(scope, claims.jti, new Date(claims.exp * 1000));
         return {};
       }
       const [row] = await scope.select(refreshTokens, eq(refreshTokens.tokenHash, deps.keyring.hashSecret(body.token)));
