@@ -9,7 +9,7 @@ import { sql, type SQL } from 'drizzle-orm';
 import type { TenantScope } from '../../platform/db.ts';
 import { recordAudit, type Actor } from '../../audit/service.ts';
 import { Conflict, NotFound, PreconditionFailed } from '../../platform/errors/domain.ts';
-import { uniqueViolation } from '../../users/db-errors.ts';
+import { foreignKeyViolation, uniqueViolation } from '../../users/db-errors.ts';
 import { weakEtag } from '../../users/etag.ts';
 import { groupMembers } from '../../db/schema/index.ts';
 import { badRequest } from '../errors.ts';
@@ -26,6 +26,16 @@ import { anyUuid, groupFilterMapping, groupSortExpr, groupsRepository, memberRow
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MEMBERS_DEF = findAttr(GROUP_TYPE.schema.attributes, 'members')!;
 const NORMALIZE = { maxValues: { members: MAX_MEMBERS_PER_REQUEST } };
+
+/** A member deleted between the check and the insert (a race) is a client-visible 400, not a 500. */
+async function addChecked(tx: TenantScope, groupId: string, members: { id: string; type: MemberType }[]): Promise<string[]> {
+  try {
+    return await groupsRepository(tx).addMembers(groupId, members);
+  } catch (e) {
+    if (foreignKeyViolation(e) !== undefined) throw badRequest('invalidValue', 'A member was deleted while being added; retry.');
+    throw e;
+  }
+}
 
 function conflictOn(e: unknown): never {
   if (uniqueViolation(e) === 'groups_tenant_id_display_name_idx') throw new Conflict('A group with this displayName already exists in this tenant.', { field: 'displayName' });
@@ -73,7 +83,7 @@ export async function createGroup(scope: TenantScope, actor: Actor, body: unknow
       conflictOn(e);
     }
     const members = g.members?.length ? await resolveMembers(tx, row.id, g.members) : [];
-    await repo.addMembers(row.id, members);
+    await addChecked(tx, row.id, members);
     await recordAudit(tx, actor, { action: 'group.create', targetType: 'group', targetId: row.id, after: { ...auditView(row), members: members.map((m) => m.id) } });
     return row;
   });
@@ -104,7 +114,7 @@ export async function replaceGroup(scope: TenantScope, actor: Actor, id: string,
     const current = new Set(await repo.memberIds(id));
     const toAdd = [...wanted].filter((m) => !current.has(m));
     const toRemove = [...current].filter((m) => !wanted.has(m));
-    const added = await repo.addMembers(id, await resolveMembers(tx, id, toAdd));
+    const added = await addChecked(tx, id, await resolveMembers(tx, id, toAdd));
     const removed = toRemove.length ? await repo.removeMembers(id, anyUuid(groupMembers.memberId, toRemove)) : [];
     let row: GroupRow;
     try {
@@ -152,12 +162,12 @@ export async function patchGroup(scope: TenantScope, actor: Actor, id: string, b
       const ids = memberIdsOf(values) ?? [];
       if (op.op === 'add') {
         if (!ids.length) throw badRequest('invalidValue', `Operations[${i}]: "add" of members needs a list of {"value": id}.`);
-        added.push(...(await repo.addMembers(id, await resolveMembers(tx, id, ids))));
+        added.push(...(await addChecked(tx, id, await resolveMembers(tx, id, ids))));
       } else if (op.op === 'remove') {
         removed.push(...(await repo.removeMembers(id, ids.length ? anyUuid(groupMembers.memberId, ids.filter((x) => UUID.test(x))) : undefined)));
       } else {
         removed.push(...(await repo.removeMembers(id, undefined)));
-        added.push(...(await repo.addMembers(id, await resolveMembers(tx, id, ids))));
+        added.push(...(await addChecked(tx, id, await resolveMembers(tx, id, ids))));
       }
     }
     let set: { displayName?: string; externalId?: string | null } = {};
