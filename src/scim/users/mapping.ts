@@ -8,7 +8,7 @@ import type { User } from '../../users/service.ts';
 import { ENTERPRISE_SCHEMA, NOTIFICATIONS_SCHEMA, USER_SCHEMA } from '../schema/definitions.ts';
 import type { Resource } from '../schema/validate.ts';
 import { weakEtag } from '../../users/etag.ts';
-import { effectiveEmails, signInEmail, type EmailValue } from '../../users/email-index.ts';
+import { effectiveEmails, signInEmail } from '../../users/email-index.ts';
 
 export { signInEmail };
 
@@ -26,8 +26,6 @@ export interface UserFields {
 
 /** Attributes that live in columns or are never stored; everything else goes to `attributes`. */
 const COLUMN_ATTRS = new Set(['userName', 'externalId', 'displayName', 'active', 'password', 'name', NOTIFICATIONS_SCHEMA]);
-
-type Email = EmailValue;
 
 export function toUserFields(res: Resource): UserFields {
   const name = (res.name ?? {}) as Record<string, unknown>;
