@@ -9,7 +9,7 @@ import type { TenantScope } from '../platform/db.ts';
 import { Invalid } from '../platform/errors/domain.ts';
 import { problemResponses } from '../platform/errors/problem-schema.ts';
 import { ACTOR_TYPES } from '../db/schema/index.ts';
-import { decodeCursor, encodeCursor } from '../users/cursor.ts';
+import { decodeCursor, encodeCursor } from '../platform/cursor.ts';
 import { auditRepository, type AuditRow } from './repository.ts';
 
 export const AUDIT_PATH = '/api/audit';

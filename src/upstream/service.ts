@@ -14,8 +14,8 @@ import { Conflict, Invalid, NotFound } from '../platform/errors/domain.ts';
 import { recordAudit, type Actor } from '../audit/service.ts';
 import type { UpstreamType } from '../db/schema/index.ts';
 import { assertRolesExist } from '../users/service.ts';
-import { uniqueViolation } from '../users/db-errors.ts';
-import { decodeCursor, pageOf, type Page } from '../users/cursor.ts';
+import { uniqueViolation } from '../platform/db-errors.ts';
+import { decodeCursor, pageOf, type Page } from '../platform/cursor.ts';
 import { ADMIN_ROLE } from '../roles/permissions.ts';
 import { upstreamRepository, type ProviderRow } from './repository.ts';
 

@@ -2,7 +2,7 @@
 import { and, asc, eq, ilike, or, sql, type SQL } from 'drizzle-orm';
 import type { TenantScope } from '../platform/db.ts';
 import { userRoles, users } from '../db/schema/index.ts';
-import { containsPattern } from './cursor.ts';
+import { containsPattern } from '../platform/cursor.ts';
 
 export type UserRow = typeof users.$inferSelect;
 export type UserInsert = Omit<typeof users.$inferInsert, 'tenantId' | 'id' | 'version' | 'updatedAt'>;

@@ -15,8 +15,8 @@ import { recordAudit, type Actor } from '../audit/service.ts';
 import { rolesRepository } from '../roles/repository.ts';
 import { ADMIN_ROLE } from '../roles/permissions.ts';
 import { usersRepository, type UserChanges, type UserFilter, type UserRow } from './repository.ts';
-import { uniqueViolation } from './db-errors.ts';
-import { decodeCursor, pageOf, type Page } from './cursor.ts';
+import { uniqueViolation } from '../platform/db-errors.ts';
+import { decodeCursor, pageOf, type Page } from '../platform/cursor.ts';
 import { hashPassword } from './password.ts';
 import { effectiveEmails, emailsChanged, syncEmailIndex, withSignInEmail } from './email-index.ts';
 

@@ -9,7 +9,7 @@ import { sql, type SQL } from 'drizzle-orm';
 import type { TenantScope } from '../../platform/db.ts';
 import { recordAudit, type Actor } from '../../audit/service.ts';
 import { Conflict, NotFound, PreconditionFailed } from '../../platform/errors/domain.ts';
-import { foreignKeyViolation, uniqueViolation } from '../../users/db-errors.ts';
+import { foreignKeyViolation, uniqueViolation } from '../../platform/db-errors.ts';
 import { weakEtag } from '../../users/etag.ts';
 import { groupMembers } from '../../db/schema/index.ts';
 import { badRequest } from '../errors.ts';

@@ -3,7 +3,7 @@
  * Clients pass `nextCursor` back unchanged; anything else is a 400, never a 500 and never a silent first page.
  */
 import { z } from 'zod';
-import { Invalid } from '../platform/errors/domain.ts';
+import { Invalid } from './errors/domain.ts';
 
 export function encodeCursor(value: unknown): string {
   return Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
