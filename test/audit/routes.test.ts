@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootstrapToken, testEnv, type TestEnv } from '../support/app.ts';
 import { forTenant } from '../../src/platform/db.ts';
 import { createClientWithSecret } from '../../src/downstream/service.ts';
-import { apiFor, email, type Api } from '../users/api.ts';
+import { apiFor, email, type Api } from '../support/api.ts';
 
 let env: TestEnv;
 let api: Api;

@@ -4,7 +4,7 @@ import { testEnv, type TestEnv } from '../support/app.ts';
 import { forTenant } from '../../src/platform/db.ts';
 import { hasPermission } from '../../src/roles/service.ts';
 import { PERMISSIONS } from '../../src/roles/permissions.ts';
-import { apiFor, email, type Api } from '../users/api.ts';
+import { apiFor, email, type Api } from '../support/api.ts';
 
 let env: TestEnv;
 let api: Api;

@@ -5,7 +5,7 @@ import { testEnv, type TestEnv } from '../support/app.ts';
 import { forTenant } from '../../src/platform/db.ts';
 import { upstreamProviders, userIdentities } from '../../src/db/schema/index.ts';
 import { findProviderWithSecret, discoveryUrlOf } from '../../src/upstream/service.ts';
-import { apiFor, email, type Api } from '../users/api.ts';
+import { apiFor, email, type Api } from '../support/api.ts';
 
 let env: TestEnv;
 let api: Api;

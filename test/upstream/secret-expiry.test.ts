@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { testEnv, type TestEnv } from '../support/app.ts';
 import { checkUpstreamSecretExpiry } from '../../src/upstream/expiry.global.ts';
-import { apiFor, type Api } from '../users/api.ts';
+import { apiFor, type Api } from '../support/api.ts';
 
 let env: TestEnv;
 let api: Api;

@@ -6,7 +6,7 @@ import { forTenant } from '../../src/platform/db.ts';
 import { users } from '../../src/db/schema/index.ts';
 import { usersRepository } from '../../src/users/repository.ts';
 import { verifyPassword } from '../../src/users/password.ts';
-import { apiFor, email, type Api } from './api.ts';
+import { apiFor, email, type Api } from '../support/api.ts';
 
 let env: TestEnv;
 let api: Api;

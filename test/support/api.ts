@@ -1,6 +1,6 @@
 /** A small client for the management API in tests: JSON in, parsed JSON out, one tenant's host and token. */
 import type { LightMyRequestResponse } from 'fastify';
-import { bootstrapToken, type TestEnv, type TestTenant } from '../support/app.ts';
+import { bootstrapToken, type TestEnv, type TestTenant } from './app.ts';
 
 export interface Api {
   token: string;
