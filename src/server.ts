@@ -51,17 +51,22 @@ async function main(config: Config) {
       process.exit(1);
     }, config.SHUTDOWN_TIMEOUT_MS);
     force.unref();
-    try {
-      await app.close(); // stops accepting, waits for in-flight requests
-      await jobs?.stop();
-      await database.close();
-      await embedded?.stop();
-      app.log.info('stopped');
-      process.exit(0);
-    } catch (err) {
-      app.log.error({ err }, 'shutdown failed');
-      process.exit(1);
-    }
+    let failed = false;
+    // Each step runs even when an earlier one failed: PostgreSQL must not be left running.
+    const step = async (name: string, fn: () => Promise<unknown> | undefined) => {
+      try {
+        await fn();
+      } catch (err) {
+        failed = true;
+        app.log.error({ err, step: name }, 'shutdown step failed');
+      }
+    };
+    await step('http', () => app.close()); // stops accepting, waits for in-flight requests
+    await step('jobs', () => jobs?.stop());
+    await step('pool', () => database.close());
+    await step('postgres', () => embedded?.stop());
+    app.log.info('stopped');
+    process.exit(failed ? 1 : 0);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));

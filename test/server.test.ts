@@ -64,7 +64,7 @@ describe('embedded PostgreSQL (no DATABASE_URL)', () => {
       });
       expect(tok.status).toBe(200);
       first.child.kill('SIGTERM');
-      expect(await first.exited).toBe(0);
+      expect(await first.exited, first.out().slice(-3000)).toBe(0);
       // The embedded server is stopped: its port is free again.
       await expect(fetch(`http://127.0.0.1:${env.EMBEDDED_PG_PORT}`)).rejects.toThrow();
       expect((await readdir(dataDir)).sort()).toEqual(['master.key', 'postgres', 'postgres.password']);
@@ -74,7 +74,7 @@ describe('embedded PostgreSQL (no DATABASE_URL)', () => {
       expect(second.out()).not.toContain('client_secret');
       expect(second.out()).not.toContain(secret!);
       second.child.kill('SIGINT');
-      expect(await second.exited).toBe(0);
+      expect(await second.exited, second.out().slice(-3000)).toBe(0);
     } finally {
       await rm(dataDir, { recursive: true, force: true });
     }

@@ -17,6 +17,7 @@ export class Invalidation {
   readonly #log: FastifyBaseLogger | undefined;
   readonly #listeners = new Map<Topic, Listener[]>();
   #client: pg.PoolClient | undefined;
+  #release: ((err?: Error) => void) | undefined;
   #stopped = false;
 
   constructor(pool: pg.Pool, log?: FastifyBaseLogger) {
@@ -42,6 +43,13 @@ export class Invalidation {
     this.#stopped = false;
     const client = await this.#pool.connect();
     this.#client = client;
+    let released = false;
+    const release = (err?: Error) => {
+      if (released) return;
+      released = true;
+      client.release(err);
+    };
+    this.#release = release;
     client.on('notification', (msg) => {
       if (msg.channel !== CHANNEL || !msg.payload) return;
       try {
@@ -52,12 +60,13 @@ export class Invalidation {
       }
     });
     client.on('error', (err) => {
+      release(err);
+      if (this.#client === client) this.#client = undefined;
+      if (this.#stopped) return;
       this.#log?.warn({ err }, 'invalidation listener lost its connection; reconnecting');
-      client.release(err);
-      this.#client = undefined;
       // Everything cached may have missed notifications while disconnected.
       for (const fns of this.#listeners.values()) for (const fn of fns) fn('*', undefined);
-      if (!this.#stopped) setTimeout(() => void this.start().catch(() => {}), 1000).unref();
+      setTimeout(() => void this.start().catch(() => {}), 1000).unref();
     });
     await client.query(`LISTEN ${CHANNEL}`);
   }
@@ -65,10 +74,12 @@ export class Invalidation {
   async stop(): Promise<void> {
     this.#stopped = true;
     const c = this.#client;
+    const release = this.#release;
     this.#client = undefined;
-    if (c) {
+    this.#release = undefined;
+    if (c && release) {
       await c.query(`UNLISTEN ${CHANNEL}`).catch(() => {});
-      c.release();
+      release();
     }
   }
 }
