@@ -25,6 +25,7 @@ const TAGS = ['SCIM Users'];
 export function scimUserRoutes(app: FastifyInstance, deps: { scopeFor(tenantId: string): TenantScope }) {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const scope = (request: FastifyRequest) => deps.scopeFor(request.tenant.id);
+  const projectionOf = (q: { attributes?: unknown; excludedAttributes?: unknown }) => parseProjection(USER_TYPE, q.attributes as string | undefined, q.excludedAttributes as string | undefined);
 
   r.get(USERS_PATH, {
     config: { scimScope: SCIM_READ },
@@ -68,7 +69,7 @@ export function scimUserRoutes(app: FastifyInstance, deps: { scopeFor(tenantId: 
     },
     handler: async (request, reply) => {
       const user = await createScimUser(scope(request), scimActor(request), request.body);
-      const res = await representUser(scope(request), user, scimBase(request), parseProjection(USER_TYPE, request.query.attributes as string | undefined, request.query.excludedAttributes as string | undefined), { fresh: true });
+      const res = await representUser(scope(request), user, scimBase(request), projectionOf(request.query), { fresh: true });
       return sendScim(request, reply.status(201).header('Location', `${scimBase(request)}/Users/${user.id}`).header('ETag', weakEtag(user.version)), res);
     },
   });
@@ -89,7 +90,7 @@ export function scimUserRoutes(app: FastifyInstance, deps: { scopeFor(tenantId: 
       const user = await getScimUser(scope(request), request.params.id);
       reply.header('ETag', weakEtag(user.version));
       if (notModified(request, user.version)) return reply.status(304).send(null);
-      const projection = parseProjection(USER_TYPE, request.query.attributes as string | undefined, request.query.excludedAttributes as string | undefined);
+      const projection = projectionOf(request.query);
       return sendScim(request, reply, await representUser(scope(request), user, scimBase(request), projection));
     },
   });
@@ -109,7 +110,7 @@ export function scimUserRoutes(app: FastifyInstance, deps: { scopeFor(tenantId: 
     },
     handler: async (request, reply) => {
       const user = await replaceScimUser(scope(request), scimActor(request), request.params.id, request.body, expectedVersion(request.headers['if-match']));
-      const projection = parseProjection(USER_TYPE, request.query.attributes as string | undefined, request.query.excludedAttributes as string | undefined);
+      const projection = projectionOf(request.query);
       return sendScim(request, reply.header('ETag', weakEtag(user.version)), await representUser(scope(request), user, scimBase(request), projection));
     },
   });
@@ -130,7 +131,7 @@ export function scimUserRoutes(app: FastifyInstance, deps: { scopeFor(tenantId: 
     },
     handler: async (request, reply) => {
       const user = await patchScimUser(scope(request), scimActor(request), request.params.id, request.body, expectedVersion(request.headers['if-match']));
-      const projection = parseProjection(USER_TYPE, request.query.attributes as string | undefined, request.query.excludedAttributes as string | undefined);
+      const projection = projectionOf(request.query);
       return sendScim(request, reply.header('ETag', weakEtag(user.version)), await representUser(scope(request), user, scimBase(request), projection));
     },
   });
