@@ -56,20 +56,21 @@ export async function oauthPlugin(app: FastifyInstance, deps: OAuthDeps) {
   // CORS (Fetch standard) for browser clients: only origins registered on a ClientSideApplication, and only on the
   // endpoints a SPA calls. No credentials (cookies) are ever allowed cross-origin.
   const corsPaths = new Set([TOKEN_PATH, REVOCATION_PATH, USERINFO_PATH, JWKS_PATH, '/.well-known/openid-configuration', '/.well-known/oauth-authorization-server']);
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', (request, reply, done) => {
     const origin = request.headers.origin;
-    const path = request.url.split('?')[0]!;
-    if (!origin || !corsPaths.has(path)) return;
-    if (!(await deps.directory.corsOrigins(request.tenant.id)).has(origin)) return;
-    reply.header('Access-Control-Allow-Origin', origin).header('Vary', 'Origin');
-    if (request.method === 'OPTIONS') {
-      return reply
+    // Most token requests come from servers: no Origin, no work.
+    if (!origin || !corsPaths.has(request.url.split('?')[0]!)) return done();
+    deps.directory.corsOrigins(request.tenant.id).then((allowed) => {
+      if (!allowed.has(origin)) return done();
+      reply.header('Access-Control-Allow-Origin', origin).header('Vary', 'Origin');
+      if (request.method !== 'OPTIONS') return done();
+      reply
         .status(204)
         .header('Access-Control-Allow-Methods', 'GET, POST')
         .header('Access-Control-Allow-Headers', 'Content-Type, Authorization, DPoP')
         .header('Access-Control-Max-Age', '600')
         .send();
-    }
+    }, done);
   });
   for (const path of corsPaths) app.options(path, { schema: { hide: true } }, async (_request, reply) => reply.status(204).send());
   tokenRoute(app, deps);

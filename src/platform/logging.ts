@@ -40,7 +40,7 @@ export function loggerOptions(level: string): LoggerOptions {
 
 /** Replaces Fastify's two request lines with one line at completion. */
 export function requestLogging(app: FastifyInstance) {
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     request.log.info(
       {
         method: request.method,
@@ -53,5 +53,6 @@ export function requestLogging(app: FastifyInstance) {
       },
       'request',
     );
+    done();
   });
 }

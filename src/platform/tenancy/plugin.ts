@@ -3,7 +3,7 @@
  * Multi-tenant installs answer unknown hosts with 404; single-tenant installs serve them as the default tenant.
  */
 import fp from 'fastify-plugin';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import type { Db } from '../db.ts';
 import { Problem, PROBLEM_CONTENT_TYPE } from '../errors/problem.ts';
 import { normalizeHost, stripPort, type Tenant } from './tenant.ts';
@@ -31,6 +31,12 @@ export class TenantResolver {
     this.opts = opts;
   }
 
+  /** The cached answer for a host, without waiting: `null` when it must be looked up. */
+  cached(hostHeader: string | undefined): Tenant | undefined | null {
+    const hit = this.#cache.get(normalizeHost(hostHeader ?? ''));
+    return hit && hit.until > Date.now() ? hit.tenant : null;
+  }
+
   async resolve(hostHeader: string | undefined): Promise<Tenant | undefined> {
     const host = normalizeHost(hostHeader ?? '');
     const hit = this.#cache.get(host);
@@ -53,13 +59,20 @@ export class TenantResolver {
 export const tenancyPlugin = fp(
   async (app: FastifyInstance, opts: { resolver: TenantResolver }) => {
     if (!app.hasRequestDecorator('tenant')) app.decorateRequest('tenant', null as unknown as Tenant);
-    app.addHook('onRequest', async (request, reply) => {
-      const tenant = await opts.resolver.resolve(request.headers.host);
+    const answer = (tenant: Tenant | undefined, request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
       if (!tenant) {
         const p = new Problem(404, 'unknown-host', 'Unknown host', 'No tenant is configured for this host name.');
-        return reply.status(404).type(PROBLEM_CONTENT_TYPE).send(p.body());
+        reply.status(404).type(PROBLEM_CONTENT_TYPE).send(p.body());
+        return;
       }
       request.tenant = tenant;
+      done();
+    };
+    // Callback style: a cached host (nearly every request) costs no promise.
+    app.addHook('onRequest', (request, reply, done) => {
+      const cached = opts.resolver.cached(request.headers.host);
+      if (cached !== null) return answer(cached, request, reply, done);
+      opts.resolver.resolve(request.headers.host).then((tenant) => answer(tenant, request, reply, done), done);
     });
   },
   { name: 'tenancy' },
