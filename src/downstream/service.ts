@@ -78,12 +78,16 @@ export async function putClient(
       throw new Conflict(`Client "${clientId}" exists as a ${existing.clientType}; delete it first to change its type.`);
     }
     const row = existing ? await repo.updateClient(clientId, { ...fields, updatedAt: new Date() }) : await repo.insertClient({ clientId, ...fields });
+    const secrets = await repo.listSecrets(clientId);
+    let secretCount = secrets.length;
     if ('clientSecret' in body && body.clientSecret) {
       const hash = ctx.keyring.hashSecret(body.clientSecret);
-      const secrets = await repo.listSecrets(clientId);
-      if (!secrets.some((s) => s.secretHash.equals(hash))) await repo.insertSecret({ clientId, secretHash: hash, description: 'initial' });
+      // Idempotent: the same initial secret sent again stays one secret.
+      if (!secrets.some((s) => s.secretHash.equals(hash))) {
+        await repo.insertSecret({ clientId, secretHash: hash, description: 'initial' });
+        secretCount += 1;
+      }
     }
-    const secretCount = (await repo.listSecrets(clientId)).length;
     await recordAudit(tx, ctx.actor, {
       action: existing ? 'client.replace' : 'client.create',
       targetType: 'client',

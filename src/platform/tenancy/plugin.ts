@@ -38,9 +38,9 @@ export class TenantResolver {
   }
 
   async resolve(hostHeader: string | undefined): Promise<Tenant | undefined> {
+    const hit = this.cached(hostHeader);
+    if (hit !== null) return hit;
     const host = normalizeHost(hostHeader ?? '');
-    const hit = this.#cache.get(host);
-    if (hit && hit.until > Date.now()) return hit.tenant;
     const candidates = [...new Set([host, stripPort(host)])].filter(Boolean);
     let tenant: Tenant | undefined = candidates.length ? await findTenantByHosts(this.opts.db, candidates) : undefined;
     if (tenant) tenant = { id: tenant.id, slug: tenant.slug, displayName: tenant.displayName, issuer: tenant.issuer };
