@@ -54,8 +54,6 @@ export class ScopeCatalog {
   }
 }
 
-export const builtInCatalog = new ScopeCatalog(BUILT_IN_APIS);
-
 export async function loadScopeCatalog(scope: TenantScope): Promise<ScopeCatalog> {
   const rows = await scope.select(protectedApis);
   return new ScopeCatalog([...BUILT_IN_APIS, ...rows.map((r) => ({ audience: r.audience, displayName: r.displayName, scopes: r.scopes, builtIn: false }))]);

@@ -5,7 +5,6 @@
  * or by its id alone when that is unique; `organization_id` is refused as unknown.
  */
 import type { TenantScope } from '../platform/db.ts';
-import { UPSTREAM_TYPES, type UpstreamType } from '../db/schema/index.ts';
 import { listProviders, type UpstreamProvider } from '../upstream/service.ts';
 
 export interface RoutingHints {
@@ -53,8 +52,4 @@ export async function route(scope: TenantScope, hints: RoutingHints): Promise<Ro
     if (p) return { provider: p, via: 'login_hint' };
   }
   return undefined;
-}
-
-export function isUpstreamType(v: string): v is UpstreamType {
-  return (UPSTREAM_TYPES as readonly string[]).includes(v);
 }

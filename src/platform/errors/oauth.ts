@@ -43,10 +43,6 @@ export const InsufficientScope = code('insufficient_scope', 403);
 /** RFC 6750 §3.1: a request without credentials gets a challenge with no error code. */
 export class MissingToken extends InvalidToken {}
 
-export function isBearerError(e: OAuthError): boolean {
-  return e.error === 'invalid_token' || e.error === 'insufficient_scope' || e.error === 'invalid_request';
-}
-
 /** RFC 6750 §3: the challenge sent with 401 and 403 answers from protected resources. */
 export function bearerChallenge(e: OAuthError | undefined, scope?: string): string {
   const parts = ['Bearer realm="iam"'];
