@@ -11,9 +11,12 @@ import { loggerOptions, requestLogging } from './platform/logging.ts';
 import { Problem, PROBLEM_CONTENT_TYPE, problemErrorHandler } from './platform/errors/problem.ts';
 import { tenancyPlugin, TenantResolver } from './platform/tenancy/plugin.ts';
 import { listTenantHosts, updateTenantDisplayName } from './platform/tenancy/tenant.global.ts';
-import { requireScope, type UserAuthorizer } from './platform/auth.ts';
-import { ADMIN_ROLE, permissionForRoute } from './roles/permissions.ts';
-import { hasPermission } from './roles/service.ts';
+import { requireScope, type UserAuthority } from './platform/auth.ts';
+import { FULL_AUTHORITY } from './platform/permissions.ts';
+import { authorityOfUser } from './roles/service.ts';
+// Each capability's reactions to the others' changes (src/events/in-transaction.ts).
+import './oauth/subscriptions.ts';
+import './upstream/subscriptions.ts';
 import { opsRoutes } from './platform/ops.ts';
 import { apiReferenceRoutes, SECURITY_SCHEME, swaggerPlugin } from './platform/openapi.ts';
 import { KeyStore } from './oauth/keys.ts';
@@ -31,7 +34,6 @@ import { FailureLimiter } from './platform/rate-limit.ts';
 import { ClientDirectory } from './downstream/directory.ts';
 import { downstreamRoutes } from './downstream/routes.ts';
 import { keysApiRoutes } from './oauth/routes/keys-api.ts';
-import { findSubject } from './oauth/subjects.ts';
 import { signinPlugin } from './signin/plugin.ts';
 import { scimPlugin } from './scim/plugin.ts';
 import { accessTokenStrategy } from './scim/auth.ts';
@@ -73,16 +75,14 @@ export async function buildApp({ config, database, keyring, logger }: AppDeps): 
   const tokens = new AccessTokens(keys, { directory, scopeFor, invalidation });
   const limiter = new FailureLimiter({ scopeFor, max: config.AUTH_FAILURE_LIMIT, windowMs: 60_000 });
   const resolver = new TenantResolver({ db: database.db, mode: config.TENANCY_MODE, defaultTenantSlug: config.DEFAULT_TENANT_SLUG });
-  app.decorate('services', { keys, tokens, resolver, directory, invalidation });
+  /** Every management route and the permission it declares: `METHOD /path` → permission (tests read it). */
+  const routePermissions = new Map<string, string>();
+  app.decorate('services', { keys, tokens, resolver, directory, invalidation, routePermissions });
   app.addHook('onReady', () => invalidation.start());
   app.addHook('onClose', () => invalidation.stop());
-  // User tokens need a role granting the route's permission; routes outside the permission areas need admin.
-  // Machine tokens are authorized by scope alone (src/roles/permissions.ts).
-  const authorizeUser: UserAuthorizer = async (tenant, userId, request) => {
-    const permission = permissionForRoute(request.method, request.routeOptions.url);
-    const scope = scopeFor(tenant.id);
-    return permission ? hasPermission(scope, userId, permission) : ((await findSubject(scope, userId))?.roles.includes(ADMIN_ROLE) ?? false);
-  };
+  // User tokens hold what their roles grant, read on every request; machine tokens are authorized by scope alone
+  // (src/platform/permissions.ts).
+  const userAuthority: UserAuthority = (tenant, userId) => authorityOfUser(scopeFor(tenant.id), userId);
 
   await app.register(swaggerPlugin, {
     tokenPath: TOKEN_PATH,
@@ -95,15 +95,19 @@ export async function buildApp({ config, database, keyring, logger }: AppDeps): 
     await scoped.register(oauthPlugin, { scopeFor, keyring, keys, tokens, directory, limiter, accessTokenTtl: config.ACCESS_TOKEN_TTL_SECONDS });
     await scoped.register(signinPlugin, { scopeFor, keyring, limiter });
     // SCIM 2.0 (RFC 7644): its own parser, error bodies and bearer hook; a directory-token strategy joins the list later.
-    await scoped.register(scimPlugin, { prefix: '/scim/v2', scopeFor, strategies: [accessTokenStrategy(tokens, authorizeUser)] });
+    await scoped.register(scimPlugin, { prefix: '/scim/v2', scopeFor, strategies: [accessTokenStrategy(tokens, userAuthority)] });
     await scoped.register(async function managementApi(api) {
       api.setErrorHandler(problemErrorHandler);
       // `/api` speaks JSON only: anything else is 415 rather than a string handed to validation.
       api.removeContentTypeParser('text/plain');
       // Authentication runs before the body is read: unauthenticated callers cannot make us parse anything.
-      api.addHook('onRequest', requireScope(tokens, { audience: IAM_AUDIENCE, scope: IAM_SCOPE, authorizeUser }));
-      // Every route here is documented with the scheme and scope the hook above enforces.
+      api.addHook('onRequest', requireScope(tokens, { audience: IAM_AUDIENCE, scope: IAM_SCOPE, machineAuthority: FULL_AUTHORITY, userAuthority }));
+      // Every route here declares the permission a user token needs (issue #9: no URL-prefix guessing), and is
+      // documented with the scheme and scope the hook above enforces.
       api.addHook('onRoute', (route) => {
+        const permission = (route.config as { permission?: string } | undefined)?.permission;
+        if (!permission && route.method !== 'HEAD') throw new Error(`management route ${route.method} ${route.url} declares no permission (config.permission)`);
+        routePermissions.set(`${route.method} ${route.url}`, permission ?? 'admin');
         route.schema = { ...route.schema, security: [{ [SECURITY_SCHEME]: [IAM_SCOPE] }] };
       });
       tenantRoutes(api, {
@@ -129,6 +133,6 @@ export async function buildApp({ config, database, keyring, logger }: AppDeps): 
 
 declare module 'fastify' {
   interface FastifyInstance {
-    services: { keys: KeyStore; tokens: AccessTokens; resolver: TenantResolver; directory: ClientDirectory; invalidation: Invalidation };
+    services: { keys: KeyStore; tokens: AccessTokens; resolver: TenantResolver; directory: ClientDirectory; invalidation: Invalidation; routePermissions: ReadonlyMap<string, string> };
   }
 }

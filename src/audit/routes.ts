@@ -62,6 +62,7 @@ function toWire(row: AuditRow): z.infer<typeof auditEvent> {
 export function auditRoutes(app: FastifyInstance, deps: AuditRouteDeps) {
   const r = app.withTypeProvider<ZodTypeProvider>();
   r.get(AUDIT_PATH, {
+    config: { permission: 'audit:read' },
     schema: {
       operationId: 'audit.list',
       tags: ['Audit'],

@@ -4,11 +4,19 @@
  */
 import type { TenantScope } from '../platform/db.ts';
 import { auditEvents } from '../db/schema/index.ts';
+import { FULL_AUTHORITY, type Authority } from '../platform/permissions.ts';
 
 export interface Actor {
   type: 'client' | 'user' | 'system';
   id: string;
   ip?: string | undefined;
+  /** What the actor holds: services refuse grants beyond it (platform/permissions.ts). */
+  authority: Authority;
+}
+
+/** The service acting on its own (upstream admission, jobs, bootstrap): admin-equivalent, audited by `id`. */
+export function systemActor(id: string, ip?: string): Actor {
+  return { type: 'system', id, ip, authority: FULL_AUTHORITY };
 }
 
 export interface AuditEntry {

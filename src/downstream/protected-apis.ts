@@ -28,6 +28,13 @@ export const BUILT_IN_APIS: readonly ProtectedApi[] = [
 export const IAM_SCOPE = 'iam/';
 export const IAM_AUDIENCE = 'iam';
 
+/**
+ * Scopes that open this service's own administration: `iam/` (the management API, admin-equivalent for machine
+ * tokens) and SCIM provisioning (creates and changes any user). Only an administrator may give them to a client or
+ * touch a client that has them (issue #9: no grant beyond what the grantor holds).
+ */
+export const PRIVILEGED_SCOPES: readonly string[] = [IAM_SCOPE, 'scim.read', 'scim.write'];
+
 /** OpenID Connect scopes (Core §5.4, §11): they need no API and give no audience. */
 export const OIDC_SCOPES = ['openid', 'profile', 'email', 'offline_access'] as const;
 

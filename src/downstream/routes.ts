@@ -47,6 +47,7 @@ export function downstreamRoutes(app: FastifyInstance, deps: DownstreamRouteDeps
 
   // Registered before `/:type` routes so that the literal path wins.
   r.get(`${DOWNSTREAM_PATH}/ProtectedApis`, {
+    config: { permission: 'downstream:read' },
     schema: {
       operationId: 'downstream.protectedApis.list',
       tags: [TAG],
@@ -57,6 +58,7 @@ export function downstreamRoutes(app: FastifyInstance, deps: DownstreamRouteDeps
     handler: async (request) => service.listProtectedApis(deps.scopeFor(request.tenant.id)),
   });
   r.put(`${DOWNSTREAM_PATH}/ProtectedApis/:audience`, {
+    config: { permission: 'downstream:write' },
     schema: {
       operationId: 'downstream.protectedApis.put',
       tags: [TAG],
@@ -72,6 +74,7 @@ export function downstreamRoutes(app: FastifyInstance, deps: DownstreamRouteDeps
     },
   });
   r.delete(`${DOWNSTREAM_PATH}/ProtectedApis/:audience`, {
+    config: { permission: 'downstream:write' },
     schema: {
       operationId: 'downstream.protectedApis.delete',
       tags: [TAG],
@@ -86,6 +89,7 @@ export function downstreamRoutes(app: FastifyInstance, deps: DownstreamRouteDeps
   });
 
   r.get(DOWNSTREAM_PATH, {
+    config: { permission: 'downstream:read' },
     schema: {
       operationId: 'downstream.list',
       tags: [TAG],
@@ -99,10 +103,12 @@ export function downstreamRoutes(app: FastifyInstance, deps: DownstreamRouteDeps
     const base = `${DOWNSTREAM_PATH}/${type}`;
     const idParams = z.object({ id: clientIdParam.describe('The OAuth `client_id`') });
     r.get(base, {
+      config: { permission: 'downstream:read' },
       schema: { operationId: `downstream.${type}.list`, tags: [TAG], summary: `List ${type} clients`, response: { 200: z.array(clientResponse), ...problemResponses(401, 403) } },
       handler: async (request) => service.listClients(deps.scopeFor(request.tenant.id), type),
     });
     r.put(`${base}/:id`, {
+      config: { permission: 'downstream:write' },
       schema: {
         operationId: `downstream.${type}.put`,
         tags: [TAG],
@@ -118,10 +124,12 @@ export function downstreamRoutes(app: FastifyInstance, deps: DownstreamRouteDeps
       },
     });
     r.get(`${base}/:id`, {
+      config: { permission: 'downstream:read' },
       schema: { operationId: `downstream.${type}.get`, tags: [TAG], summary: `Get a ${type}`, params: idParams, response: { 200: clientResponse, ...problemResponses(401, 403, 404) } },
       handler: async (request) => service.getClient(deps.scopeFor(request.tenant.id), type, request.params.id),
     });
     r.delete(`${base}/:id`, {
+      config: { permission: 'downstream:write' },
       schema: {
         operationId: `downstream.${type}.delete`,
         tags: [TAG],
@@ -137,6 +145,7 @@ export function downstreamRoutes(app: FastifyInstance, deps: DownstreamRouteDeps
     });
     if (type === 'ClientSideApplication') continue;
     r.post(`${base}/:id/secrets`, {
+      config: { permission: 'downstream:write' },
       schema: {
         operationId: `downstream.${type}.secrets.create`,
         tags: [TAG],
@@ -149,10 +158,12 @@ export function downstreamRoutes(app: FastifyInstance, deps: DownstreamRouteDeps
       handler: async (request, reply) => reply.status(201).send(await service.createSecret(ctx(request), type, request.params.id, request.body)),
     });
     r.get(`${base}/:id/secrets`, {
+      config: { permission: 'downstream:read' },
       schema: { operationId: `downstream.${type}.secrets.list`, tags: [TAG], summary: `List a ${type}'s secrets (metadata only)`, params: idParams, response: { 200: z.array(secretMetadata), ...problemResponses(401, 403, 404) } },
       handler: async (request) => service.listSecrets(deps.scopeFor(request.tenant.id), type, request.params.id),
     });
     r.delete(`${base}/:id/secrets/:secretId`, {
+      config: { permission: 'downstream:write' },
       schema: {
         operationId: `downstream.${type}.secrets.delete`,
         tags: [TAG],

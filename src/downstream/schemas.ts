@@ -5,7 +5,11 @@ import { CLIENT_TYPES, SIGNING_ALGS } from '../db/schema/index.ts';
 export const clientTypeParam = z.enum(CLIENT_TYPES);
 
 /** RFC 6749 §2.2: client identifiers are opaque; we keep them URL-safe because they appear in paths. */
-export const clientIdParam = z.string().regex(/^[A-Za-z0-9._~-]{3,128}$/, 'URL-safe characters (A-Z a-z 0-9 . _ ~ -), 3 to 128');
+export const clientIdParam = z
+  .string()
+  .regex(/^[A-Za-z0-9._~-]{3,128}$/, 'URL-safe characters (A-Z a-z 0-9 . _ ~ -), 3 to 128')
+  // User ids are UUIDs: a client id shaped like one could be mistaken for a user wherever `sub` is shown.
+  .refine((id) => !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id), 'a client id may not have the form of a UUID (user ids do)');
 
 const loopback = new Set(['localhost', '127.0.0.1', '[::1]']);
 

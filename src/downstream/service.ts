@@ -5,12 +5,13 @@
  */
 import type { TenantScope } from '../platform/db.ts';
 import { generateSecret, type Keyring } from '../platform/crypto.ts';
-import { Conflict, Invalid, NotFound } from '../platform/errors/domain.ts';
+import { Conflict, Forbidden, Invalid, NotFound } from '../platform/errors/domain.ts';
+import { publish } from '../events/in-transaction.ts';
 import type { Invalidation } from '../platform/invalidation.ts';
 import { recordAudit, type Actor } from '../audit/service.ts';
 import type { ClientType } from '../db/schema/index.ts';
 import { clientsRepository, type ClientRow, type SecretRow } from './repository.ts';
-import { BUILT_IN_APIS, loadScopeCatalog, type ScopeCatalog } from './protected-apis.ts';
+import { BUILT_IN_APIS, loadScopeCatalog, PRIVILEGED_SCOPES, type ScopeCatalog } from './protected-apis.ts';
 import type { ClientBody, ClientResponse } from './schemas.ts';
 
 export interface DownstreamContext {
@@ -24,6 +25,18 @@ export function assertKnownScopes(catalog: ScopeCatalog, scopes: string[]): void
   const unknown = scopes.filter((s) => !catalog.isKnown(s));
   if (unknown.length) {
     throw new Invalid(`Unknown scope(s): ${unknown.join(', ')}. Copy scope values exactly, e.g. "iam/" with its trailing slash; GET /api/downstream/ProtectedApis lists them.`, { unknownScopes: unknown });
+  }
+}
+
+/**
+ * Only an administrator gives a client a privileged scope, or changes, deletes or adds a secret to a client that
+ * has one: a secret of such a client is administrator power (a `downstream:write` user could otherwise mint it).
+ */
+function assertMayManage(actor: Actor, clientId: string, ...scopeLists: (readonly string[] | undefined)[]): void {
+  if (actor.authority.admin) return;
+  const privileged = [...new Set(scopeLists.flatMap((l) => l ?? []).filter((s) => PRIVILEGED_SCOPES.includes(s)))];
+  if (privileged.length) {
+    throw new Forbidden(`Only an administrator may manage client "${clientId}" with scope(s) ${privileged.join(', ')}.`, { privilegedScopes: privileged });
   }
 }
 
@@ -77,17 +90,10 @@ export async function putClient(
     if (existing && existing.clientType !== type) {
       throw new Conflict(`Client "${clientId}" exists as a ${existing.clientType}; delete it first to change its type.`);
     }
+    assertMayManage(ctx.actor, clientId, fields.allowedScopes, existing?.allowedScopes);
     const row = existing ? await repo.updateClient(clientId, { ...fields, updatedAt: new Date() }) : await repo.insertClient({ clientId, ...fields });
     const secrets = await repo.listSecrets(clientId);
     let secretCount = secrets.length;
-    if ('clientSecret' in body && body.clientSecret) {
-      const hash = ctx.keyring.hashSecret(body.clientSecret);
-      // Idempotent: the same initial secret sent again stays one secret.
-      if (!secrets.some((s) => s.secretHash.equals(hash))) {
-        await repo.insertSecret({ clientId, secretHash: hash, description: 'initial' });
-        secretCount += 1;
-      }
-    }
     await recordAudit(tx, ctx.actor, {
       action: existing ? 'client.replace' : 'client.create',
       targetType: 'client',
@@ -95,6 +101,16 @@ export async function putClient(
       before: existing ? auditView(existing) : null,
       after: auditView(row),
     });
+    if ('clientSecret' in body && body.clientSecret) {
+      const hash = ctx.keyring.hashSecret(body.clientSecret);
+      // Idempotent: the same initial secret sent again stays one secret.
+      if (!secrets.some((s) => s.secretHash.equals(hash))) {
+        const created = await repo.insertSecret({ clientId, secretHash: hash, description: 'initial' });
+        // A credential added by any route is in the trail, not only by POST …/secrets.
+        await recordAudit(tx, ctx.actor, { action: 'client.secret.create', targetType: 'client', targetId: clientId, after: { ...secretView(created), via: 'PUT' } });
+        secretCount += 1;
+      }
+    }
     await ctx.invalidation.publish(tx, 'client', clientId);
     return { created: !existing, client: toClientResponse(row, secretCount) };
   });
@@ -121,6 +137,8 @@ export async function deleteClient(ctx: DownstreamContext, type: ClientType, cli
     const repo = clientsRepository(tx);
     const existing = await repo.lockClient(clientId);
     if (!existing || existing.clientType !== type) throw new NotFound(`No ${type} "${clientId}".`);
+    assertMayManage(ctx.actor, clientId, existing.allowedScopes);
+    await publish(tx, { type: 'client.deleted', clientId });
     await repo.deleteClient(clientId);
     await recordAudit(tx, ctx.actor, { action: 'client.delete', targetType: 'client', targetId: clientId, before: auditView(existing), after: null });
     await ctx.invalidation.publish(tx, 'client', clientId);
@@ -132,9 +150,10 @@ function secretView(s: SecretRow) {
   return { id: s.id, description: s.description, expiresAt: s.expiresAt?.toISOString() ?? null, createdAt: s.createdAt.toISOString() };
 }
 
-async function confidentialClient(scope: TenantScope, type: ClientType, clientId: string): Promise<ClientRow> {
+async function confidentialClient(scope: TenantScope, type: ClientType, clientId: string, actor?: Actor): Promise<ClientRow> {
   const row = await clientsRepository(scope).lockClient(clientId);
   if (!row || row.clientType !== type) throw new NotFound(`No ${type} "${clientId}".`);
+  if (actor) assertMayManage(actor, clientId, row.allowedScopes);
   if (type === 'ClientSideApplication') throw new Invalid('A ClientSideApplication is a public client (RFC 6749 §2.1): it has no secrets.');
   return row;
 }
@@ -149,7 +168,7 @@ export async function createSecret(
   if (expiresAt && expiresAt.getTime() <= Date.now()) throw new Invalid('expiresAt must be in the future.');
   const secret = generateSecret();
   const row = await ctx.scope.transaction(async (tx) => {
-    await confidentialClient(tx, type, clientId);
+    await confidentialClient(tx, type, clientId, ctx.actor);
     const repo = clientsRepository(tx);
     if ((await repo.listSecrets(clientId)).length >= 20) throw new Conflict('A client may have at most 20 secrets; delete an old one first.');
     const created = await repo.insertSecret({ clientId, secretHash: ctx.keyring.hashSecret(secret), description: input.description ?? null, expiresAt });
@@ -170,7 +189,7 @@ export async function listSecrets(scope: TenantScope, type: ClientType, clientId
 
 export async function deleteSecret(ctx: DownstreamContext, type: ClientType, clientId: string, secretId: string): Promise<void> {
   await ctx.scope.transaction(async (tx) => {
-    await confidentialClient(tx, type, clientId);
+    await confidentialClient(tx, type, clientId, ctx.actor);
     const deleted = await clientsRepository(tx).deleteSecret(clientId, secretId);
     if (!deleted) throw new NotFound(`No secret ${secretId} on "${clientId}".`);
     await recordAudit(tx, ctx.actor, { action: 'client.secret.delete', targetType: 'client', targetId: clientId, before: secretView(deleted) });

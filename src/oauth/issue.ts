@@ -24,6 +24,7 @@ export function newOpaqueToken(): string {
 export async function issueUserTokens(
   deps: { tenant: Tenant; scope: TenantScope; tokens: AccessTokens; catalog: ScopeCatalog; keyring: Keyring; defaultAccessTokenTtl: number },
   input: {
+    grantType: 'authorization_code' | 'refresh_token';
     client: ClientRow;
     subject: Subject;
     scopes: string[];
@@ -42,8 +43,11 @@ export async function issueUserTokens(
   // OIDC-only tokens are for this issuer's own userinfo endpoint.
   const audiences = apiAudiences.length ? apiAudiences : [tenant.issuer];
   const { token, claims } = await tokens.issue(tenant, {
+    grantType: input.grantType,
     sub: subject.id,
     clientId: client.clientId,
+    clientInstance: client.instanceId,
+    notBefore: subject.tokensNotBefore,
     scopes,
     audiences,
     ttlSeconds: ttl,

@@ -6,7 +6,7 @@
 import { and, eq, isNull } from 'drizzle-orm';
 import type { TenantScope } from '../platform/db.ts';
 import { publishInvalidation } from '../platform/invalidation.ts';
-import { refreshTokens, revokedTokens, sessions } from '../db/schema/index.ts';
+import { authorizationCodes, refreshTokens, revokedTokens, sessions } from '../db/schema/index.ts';
 
 export async function revokeFamily(scope: TenantScope, familyId: string): Promise<void> {
   await scope.update(refreshTokens, { revokedAt: new Date() }, eq(refreshTokens.familyId, familyId), isNull(refreshTokens.revokedAt));
@@ -23,4 +23,10 @@ export async function revokeEverythingOfUser(scope: TenantScope, userId: string)
   const now = new Date();
   await scope.update(refreshTokens, { revokedAt: now }, eq(refreshTokens.userId, userId), isNull(refreshTokens.revokedAt));
   await scope.update(sessions, { endedAt: now }, and(eq(sessions.userId, userId), isNull(sessions.endedAt)));
+}
+
+/** A deleted client: its refresh tokens and unredeemed codes die with it (its access tokens fail `isActive`). */
+export async function revokeEverythingOfClient(scope: TenantScope, clientId: string): Promise<void> {
+  await scope.update(refreshTokens, { revokedAt: new Date() }, eq(refreshTokens.clientId, clientId), isNull(refreshTokens.revokedAt));
+  await scope.delete(authorizationCodes, eq(authorizationCodes.clientId, clientId));
 }

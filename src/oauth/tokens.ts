@@ -28,15 +28,40 @@ export interface AccessTokenClaims extends JWTPayload {
   exp: number;
   /** The tenant id, beside `iss`, for resource servers that keep one key set per tenant. */
   tid: string;
+  /**
+   * The grant that issued the token (as Auth0 names it): what kind of token it is is recorded here at issuance and
+   * read from here everywhere (`tokenKind`), never inferred from `sub` and `client_id` looking alike.
+   */
+  gty: string;
+  /** The client's instance id: a client deleted and re-created under the same id does not revive old tokens. */
+  client_instance: string;
   auth_time?: number;
   sid?: string;
 }
 
 export const ACCESS_TOKEN_TYPE = 'at+jwt';
 
+/** Clock skew tolerated for `iat` in the future (RFC 7519 §4.1.6 leaves it to us). */
+const IAT_SKEW_SECONDS = 60;
+
+/** The whole second of a user's token cutoff: a token whose `iat` is this or earlier may predate the cutoff. */
+function cutoffSecond(notBefore: Date): number {
+  return Math.floor(notBefore.getTime() / 1000);
+}
+
+/** A machine token is one issued by the client credentials grant (RFC 6749 §4.4); every other grant acts for a user. */
+export function tokenKind(claims: Pick<AccessTokenClaims, 'gty'>): 'client' | 'user' {
+  return claims.gty === 'client_credentials' ? 'client' : 'user';
+}
+
 export interface TokenRequest {
+  /** The grant type issuing the token (`gty`). */
+  grantType: 'client_credentials' | 'authorization_code' | 'refresh_token';
   sub: string;
   clientId: string;
+  clientInstance: string;
+  /** The user's token cutoff, for user tokens: `iat` is never before it (see `notBefore` in isActive). */
+  notBefore?: Date | null;
   scopes: string[];
   audiences: string[];
   ttlSeconds: number;
@@ -63,7 +88,8 @@ export class AccessTokens {
 
   async issue(tenant: Tenant, input: TokenRequest): Promise<{ token: string; claims: AccessTokenClaims }> {
     const key = await this.#keys.signingKey(tenant.id, input.alg ?? 'ES256');
-    const iat = Math.floor(Date.now() / 1000);
+    // Tokens with `iat` in the cutoff's second count as older than the cutoff; one issued after it must not.
+    const iat = Math.max(Math.floor(Date.now() / 1000), input.notBefore ? cutoffSecond(input.notBefore) + 1 : 0);
     const claims: AccessTokenClaims = {
       ...input.extra,
       iss: tenant.issuer,
@@ -75,6 +101,8 @@ export class AccessTokens {
       iat,
       exp: iat + input.ttlSeconds,
       tid: tenant.id,
+      gty: input.grantType,
+      client_instance: input.clientInstance,
       ...(input.authTime ? { auth_time: input.authTime } : {}),
       ...(input.sessionId ? { sid: input.sessionId } : {}),
     };
@@ -117,13 +145,26 @@ export class AccessTokens {
     if (!header.kid || !SIGNING_ALGS.includes(header.alg as SigningAlg)) throw new InvalidToken('The access token is not signed by this issuer.');
     const key = await this.#keys.verificationKey(tenant.id, header.kid);
     if (!key || key.alg !== header.alg) throw new InvalidToken('The access token is not signed by this issuer.');
+    let payload: JWTPayload;
     try {
-      const { payload } = await jwtVerify(token, key.key, { issuer: tenant.issuer, typ: ACCESS_TOKEN_TYPE, algorithms: [key.alg], requiredClaims: ['sub', 'exp', 'iat', 'client_id', 'jti'] });
-      return payload as AccessTokenClaims;
+      ({ payload } = await jwtVerify(token, key.key, {
+        issuer: tenant.issuer,
+        typ: ACCESS_TOKEN_TYPE,
+        algorithms: [key.alg],
+        requiredClaims: ['sub', 'exp', 'iat', 'client_id', 'jti', 'tid', 'gty', 'client_instance'],
+      }));
     } catch (e) {
       if (e instanceof joseErrors.JWTExpired) throw new InvalidToken('The access token expired.');
       throw new InvalidToken('The access token is not valid.');
     }
+    // Claims a signature cannot vouch for the meaning of: the tenant must be the issuer's, `iat` not in the future,
+    // and every claim we read of the type we read it as.
+    if (payload.tid !== tenant.id) throw new InvalidToken('The access token belongs to another tenant.');
+    if (typeof payload.iat !== 'number' || payload.iat > Date.now() / 1000 + IAT_SKEW_SECONDS) throw new InvalidToken('The access token is issued in the future.');
+    for (const claim of ['sub', 'client_id', 'scope', 'jti', 'gty', 'client_instance'] as const) {
+      if (payload[claim] !== undefined && typeof payload[claim] !== 'string') throw new InvalidToken(`The access token's ${claim} is not a string.`);
+    }
+    return payload as AccessTokenClaims;
   }
 
   /** Revokes one access token (RFC 7009): recorded until it expires; refused here at once, elsewhere at commit. */
@@ -133,10 +174,10 @@ export class AccessTokens {
   }
 
   /** `verify`, then: not revoked (RFC 7009), its client still exists, and its user (if any) is still active. */
-  async verifyActive(tenant: Tenant, token: string): Promise<AccessTokenClaims> {
+  async verifyActive(tenant: Tenant, token: string): Promise<AccessTokenClaims & { kind: 'client' | 'user' }> {
     const claims = await this.verify(tenant, token);
     if (!(await this.isActive(tenant, claims))) throw new InvalidToken('The access token was revoked.');
-    return claims;
+    return { ...claims, kind: tokenKind(claims) };
   }
 
   async isActive(tenant: Tenant, claims: AccessTokenClaims): Promise<boolean> {
@@ -147,10 +188,13 @@ export class AccessTokens {
       return new Set(rows.map((r) => r.jti));
     });
     if (revoked.has(claims.jti)) return false;
-    if (!(await this.#directory.client(tenant.id, claims.client_id))) return false;
-    if (claims.sub !== claims.client_id) {
+    const client = await this.#directory.client(tenant.id, claims.client_id);
+    if (!client || client.client.instanceId !== claims.client_instance) return false;
+    if (tokenKind(claims) === 'user') {
       const user = await findSubject(scope, claims.sub);
       if (!user?.active) return false;
+      // Deactivated (then reactivated) or signed out everywhere since: the token predates the cutoff.
+      if (user.tokensNotBefore && claims.iat <= cutoffSecond(user.tokensNotBefore)) return false;
     }
     return true;
   }

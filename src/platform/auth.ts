@@ -7,21 +7,28 @@ import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { InsufficientScope, InvalidRequest, InvalidToken, MissingToken } from './errors/oauth.ts';
 import { Forbidden } from './errors/domain.ts';
 import type { Tenant } from './tenancy/tenant.ts';
+import { satisfies, type Authority, type RoutePermission } from './permissions.ts';
+
+/** Whose token it is, as recorded at issuance (`gty`), never inferred from `sub` (oauth/tokens.ts `tokenKind`). */
+export type PrincipalKind = 'client' | 'user';
 
 export interface Principal {
   /** `sub`: a client id for machine tokens, a user id for user tokens. */
   subject: string;
   clientId: string;
   scopes: string[];
+  kind: PrincipalKind;
+  /** What the principal holds, and so the most it may grant (platform/permissions.ts). */
+  authority: Authority;
 }
 
 export interface AccessTokenVerifier {
-  /** Signature, claims, and still active (not revoked, client exists, user active). */
-  verifyActive(tenant: Tenant, token: string): Promise<{ sub: string; client_id: string; scope: string; aud: string | string[] }>;
+  /** Signature, claims, and still active (not revoked, client exists, user active); the token's kind. */
+  verifyActive(tenant: Tenant, token: string): Promise<{ sub: string; client_id: string; scope: string; aud: string | string[]; kind: PrincipalKind }>;
 }
 
-/** User tokens must also pass this (the user's roles); machine tokens are authorized by scope alone. */
-export type UserAuthorizer = (tenant: Tenant, userId: string, request: FastifyRequest) => Promise<boolean>;
+/** The authority of a user token's subject: their roles' permissions (none when inactive or unknown). */
+export type UserAuthority = (tenant: Tenant, userId: string) => Promise<Authority>;
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -40,24 +47,39 @@ export function bearerToken(request: FastifyRequest): string {
   return m[1]!;
 }
 
-export function requireScope(verifier: AccessTokenVerifier, opts: { audience: string; scope: string; authorizeUser?: UserAuthorizer }): onRequestAsyncHookHandler {
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** What a user token needs for this management route; every `/api` route declares one (app.ts enforces it). */
+    permission?: RoutePermission;
+  }
+}
+
+/**
+ * The bearer check of a resource API. Machine tokens are authorized by the API's scope alone, which makes a machine
+ * token with that scope admin-equivalent (`machineAuthority`); a user token additionally needs the route's declared
+ * permission from the user's current roles (read on every request, so a removed role ends access at once).
+ */
+export function requireScope(
+  verifier: AccessTokenVerifier,
+  opts: { audience: string; scope: string; machineAuthority: Authority; userAuthority: UserAuthority },
+): onRequestAsyncHookHandler {
   return async function requireScopeHook(request) {
     const claims = await verifier.verifyActive(request.tenant, bearerToken(request));
     const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
     if (!aud.includes(opts.audience)) throw new InvalidToken('The access token is not meant for this API.');
     const scopes = claims.scope ? claims.scope.split(' ') : [];
-    request.principal = { subject: claims.sub, clientId: claims.client_id, scopes };
     request.clientId = claims.client_id;
     if (!scopes.includes(opts.scope)) throw Object.assign(new InsufficientScope(`This operation needs scope ${opts.scope}.`), { requiredScope: opts.scope });
-    if (claims.sub !== claims.client_id && opts.authorizeUser && !(await opts.authorizeUser(request.tenant, claims.sub, request))) {
-      throw new Forbidden('Your account does not have a role that allows this.');
-    }
+    const authority = claims.kind === 'client' ? opts.machineAuthority : await opts.userAuthority(request.tenant, claims.sub);
+    request.principal = { subject: claims.sub, clientId: claims.client_id, scopes, kind: claims.kind, authority };
+    // Fail closed: a route that declares nothing is for administrators only.
+    if (!satisfies(authority, request.routeOptions.config.permission ?? 'admin')) throw new Forbidden('Your account does not have a role that allows this.');
   };
 }
 
-/** The audit actor behind an authenticated request: a machine client, or a user signed in through a client. */
-export function actorOf(request: FastifyRequest): { type: 'client' | 'user'; id: string; ip: string } {
+/** The audit actor behind an authenticated request (a machine client, or a user signed in through a client), with its authority. */
+export function actorOf(request: FastifyRequest): { type: PrincipalKind; id: string; ip: string; authority: Authority } {
   const p = request.principal;
   if (!p) throw new Error('actorOf called on an unauthenticated request');
-  return { type: p.subject === p.clientId ? 'client' : 'user', id: p.subject, ip: request.ip };
+  return { type: p.kind, id: p.subject, ip: request.ip, authority: p.authority };
 }

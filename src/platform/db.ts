@@ -71,10 +71,13 @@ type TenantTable = PgTable & { tenantId: PgColumn };
  */
 export class TenantScope {
   readonly tenantId: string;
+  /** True inside `transaction()`: in-transaction events (src/events) may only be published there. */
+  readonly inTransaction: boolean;
   readonly #h: Handle;
-  constructor(handle: Handle, tenantId: string) {
+  constructor(handle: Handle, tenantId: string, inTransaction = false) {
     this.#h = handle;
     this.tenantId = tenantId;
+    this.inTransaction = inTransaction;
   }
 
   /** `tenant_id = $tenant AND …conditions` for `table`. */
@@ -126,7 +129,7 @@ export class TenantScope {
 
   /** Runs `fn` in one transaction whose scope is this tenant. */
   transaction<R>(fn: (scope: TenantScope) => Promise<R>): Promise<R> {
-    return this.#h.transaction((tx) => fn(new TenantScope(tx, this.tenantId)));
+    return this.#h.transaction((tx) => fn(new TenantScope(tx, this.tenantId, true)));
   }
 }
 

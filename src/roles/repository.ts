@@ -2,7 +2,7 @@
 import { and, asc, eq, gt, inArray, ne } from 'drizzle-orm';
 import type { TenantScope } from '../platform/db.ts';
 import { roles, userRoles, users } from '../db/schema/index.ts';
-import { ADMIN_ROLE, PERMISSIONS } from './permissions.ts';
+import { ADMIN_ROLE, PERMISSIONS } from '../platform/permissions.ts';
 
 export type RoleRow = typeof roles.$inferSelect;
 
@@ -31,6 +31,12 @@ export function rolesRepository(scope: TenantScope) {
         .select(roles, opts.after !== undefined ? gt(roles.name, opts.after) : undefined)
         .orderBy(asc(roles.name))
         .limit(opts.limit);
+    },
+
+    /** The roles named, with their permissions (those that exist). */
+    async rolesNamed(names: string[]): Promise<Pick<RoleRow, 'name' | 'builtIn' | 'permissions'>[]> {
+      if (!names.length) return [];
+      return scope.select(roles, inArray(roles.name, names));
     },
 
     /** The names in `names` that exist as roles in this tenant. */
@@ -93,6 +99,14 @@ export function rolesRepository(scope: TenantScope) {
         .select(userRoles, eq(userRoles.roleName, name), exceptUserId ? ne(userRoles.userId, exceptUserId) : undefined)
         .innerJoin(users, and(eq(users.tenantId, userRoles.tenantId), eq(users.id, userRoles.userId), eq(users.active, true)));
       return rows.length;
+    },
+
+    /** The roles of a user, active or not, with their permissions: what the user would hold if (re)activated. */
+    async grantsOfUser(userId: string): Promise<Pick<RoleRow, 'name' | 'builtIn' | 'permissions'>[]> {
+      const rows = await scope
+        .select(userRoles, eq(userRoles.userId, userId))
+        .innerJoin(roles, and(eq(roles.tenantId, userRoles.tenantId), eq(roles.name, userRoles.roleName)));
+      return rows.map((r) => ({ name: r.roles.name, builtIn: r.roles.builtIn, permissions: r.roles.permissions }));
     },
 
     /** The roles of an active user, with their permissions; empty for inactive or unknown users. */

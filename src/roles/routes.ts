@@ -9,7 +9,7 @@ import { actorOf } from '../platform/auth.ts';
 import { problemResponses } from '../platform/errors/problem-schema.ts';
 import { queryBoolean, userIdParams } from '../users/schemas.ts';
 import { assignRoles, createRole, deleteRole, getRole, listRoles, listUserRoles, removeRole, updateRole, type Role } from './service.ts';
-import { ADMIN_ROLE, PERMISSION_DESCRIPTIONS, PERMISSIONS, ROLE_NAME_PATTERN } from './permissions.ts';
+import { ADMIN_ROLE, PERMISSION_DESCRIPTIONS, PERMISSIONS, ROLE_NAME_PATTERN } from '../platform/permissions.ts';
 
 export const ROLES_PATH = '/api/roles';
 export const ROLE_PATH = '/api/roles/:name';
@@ -76,6 +76,7 @@ export function roleRoutes(app: FastifyInstance, deps: RoleRouteDeps) {
   const scope = (tenantId: string) => deps.scopeFor(tenantId);
 
   r.get(ROLES_PATH, {
+    config: { permission: 'roles:read' },
     schema: {
       operationId: 'roles.list',
       tags: ['Roles'],
@@ -91,6 +92,7 @@ export function roleRoutes(app: FastifyInstance, deps: RoleRouteDeps) {
   });
 
   r.post(ROLES_PATH, {
+    config: { permission: 'roles:write' },
     schema: {
       operationId: 'roles.create',
       tags: ['Roles'],
@@ -106,6 +108,7 @@ export function roleRoutes(app: FastifyInstance, deps: RoleRouteDeps) {
   });
 
   r.get(ROLE_PATH, {
+    config: { permission: 'roles:read' },
     schema: {
       operationId: 'roles.get',
       tags: ['Roles'],
@@ -118,6 +121,7 @@ export function roleRoutes(app: FastifyInstance, deps: RoleRouteDeps) {
   });
 
   r.patch(ROLE_PATH, {
+    config: { permission: 'roles:write' },
     schema: {
       operationId: 'roles.update',
       tags: ['Roles'],
@@ -131,6 +135,7 @@ export function roleRoutes(app: FastifyInstance, deps: RoleRouteDeps) {
   });
 
   r.delete(ROLE_PATH, {
+    config: { permission: 'roles:write' },
     schema: {
       operationId: 'roles.delete',
       tags: ['Roles'],
@@ -147,6 +152,7 @@ export function roleRoutes(app: FastifyInstance, deps: RoleRouteDeps) {
   });
 
   r.get(USER_ROLES_PATH, {
+    config: { permission: 'users:read' },
     schema: {
       operationId: 'users.roles.list',
       tags: ['Users', 'Roles'],
@@ -159,6 +165,7 @@ export function roleRoutes(app: FastifyInstance, deps: RoleRouteDeps) {
   });
 
   r.post(USER_ROLES_PATH, {
+    config: { permission: 'users:write' },
     schema: {
       operationId: 'users.roles.add',
       tags: ['Users', 'Roles'],
@@ -178,6 +185,7 @@ export function roleRoutes(app: FastifyInstance, deps: RoleRouteDeps) {
   });
 
   r.delete(USER_ROLE_PATH, {
+    config: { permission: 'users:write' },
     schema: {
       operationId: 'users.roles.remove',
       tags: ['Users', 'Roles'],

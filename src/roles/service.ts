@@ -5,15 +5,15 @@
  */
 import { z } from 'zod';
 import type { TenantScope } from '../platform/db.ts';
-import { Conflict, Invalid, NotFound } from '../platform/errors/domain.ts';
+import { Conflict, Forbidden, Invalid, NotFound } from '../platform/errors/domain.ts';
 import { recordAudit, type Actor } from '../audit/service.ts';
 import { usersRepository } from '../users/repository.ts';
-import { assertNotLastAdmin, assertRolesExist } from '../users/service.ts';
+import { assertMayChangeUser, assertMayGrantRoles, assertNotLastAdmin, assertRolesExist } from '../users/service.ts';
+import { publish } from '../events/in-transaction.ts';
 import { uniqueViolation, foreignKeyViolation } from '../platform/db-errors.ts';
 import { decodeCursor, pageOf, type Page } from '../platform/cursor.ts';
-import { upstreamRepository } from '../upstream/repository.ts';
 import { rolesRepository, type RoleRow } from './repository.ts';
-import { ADMIN_ROLE, PERMISSIONS, type Permission } from './permissions.ts';
+import { ADMIN_ROLE, authorityOf, notHeld, PERMISSIONS, type Authority, type Permission } from '../platform/permissions.ts';
 
 export interface Role {
   name: string;
@@ -47,6 +47,12 @@ function assertKnownPermissions(permissions: string[]): void {
   if (unknown.length) throw new Invalid(`Unknown permission(s): ${unknown.join(', ')}.`, { unknownPermissions: unknown, knownPermissions: PERMISSIONS });
 }
 
+/** Defining permissions you do not hold is how escalation starts: refused, as granting them would be. */
+function assertMayDefine(actor: Actor, permissions: string[]): void {
+  const missing = notHeld(actor.authority, permissions);
+  if (missing.length) throw new Forbidden(`You cannot give a role permission(s) you do not hold: ${missing.join(', ')}.`, { reason: 'not-held', permissions: missing });
+}
+
 /** Creates the tenant's built-in roles when they are missing; idempotent and safe to run concurrently. */
 export async function ensureBuiltInRoles(scope: TenantScope): Promise<void> {
   await rolesRepository(scope).ensureBuiltInRoles();
@@ -70,6 +76,7 @@ export async function getRole(scope: TenantScope, name: string): Promise<Role> {
 export async function createRole(scope: TenantScope, actor: Actor, input: NewRole): Promise<Role> {
   const permissions = [...new Set(input.permissions)];
   assertKnownPermissions(permissions);
+  assertMayDefine(actor, permissions);
   await ensureBuiltInRoles(scope);
   return scope.transaction(async (tx) => {
     let row: RoleRow;
@@ -94,6 +101,13 @@ export async function updateRole(scope: TenantScope, actor: Actor, name: string,
     const current = await repo.lockRole(name);
     if (!current) throw new NotFound(`No role "${name}" in this tenant.`);
     if (current.builtIn) throw new Conflict(`The built-in role "${name}" cannot be changed.`, { reason: 'built-in' });
+    if (!actor.authority.admin) {
+      // Nobody but an administrator edits a role they hold: that is granting yourself.
+      if (actor.type === 'user' && (await repo.rolesOfUser(actor.id)).includes(name)) {
+        throw new Forbidden(`You hold role "${name}"; only an administrator may change it.`, { reason: 'own-role' });
+      }
+      if (permissions) assertMayDefine(actor, permissions.filter((p) => !current.permissions.includes(p)));
+    }
     const set = {
       ...(patch.description !== undefined ? { description: patch.description } : {}),
       ...(permissions ? { permissions } : {}),
@@ -117,11 +131,8 @@ export async function deleteRole(scope: TenantScope, actor: Actor, name: string)
     const current = await repo.lockRole(name);
     if (!current) throw new NotFound(`No role "${name}" in this tenant.`);
     if (current.builtIn) throw new Conflict(`The built-in role "${name}" cannot be deleted.`, { reason: 'built-in' });
-    const providers = await upstreamRepository(tx).providersAssigningRole(name);
-    if (providers.length) {
-      const names = providers.map((p) => `${p.type}/${p.id}`);
-      throw new Conflict(`The role is a default role of upstream provider(s) ${names.join(', ')}. Remove it there first.`, { reason: 'in-use', providers: names });
-    }
+    // Capabilities that refer to roles (upstream defaultUserRoles) refuse here with a 409 of their own.
+    await publish(tx, { type: 'role.deleting', role: name });
     const assignedUsers = await repo.countAssignments(name);
     await repo.deleteRole(name);
     await recordAudit(tx, actor, { action: 'role.delete', targetType: 'role', targetId: name, before: { ...auditView(toRole(current)), assignedUsers } });
@@ -143,6 +154,8 @@ export async function assignRoles(scope: TenantScope, actor: Actor, userId: stri
     // The user row is locked: concurrent role changes of one user are serialized, and a concurrent delete waits.
     if (!(await users.lockUser(userId))) throw new NotFound('No user with this id in this tenant.');
     await assertRolesExist(tx, wanted);
+    await assertMayChangeUser(tx, actor, userId);
+    await assertMayGrantRoles(tx, actor, wanted);
     const before = await repo.rolesOfUser(userId);
     let added: string[];
     try {
@@ -171,6 +184,7 @@ export async function removeRole(scope: TenantScope, actor: Actor, userId: strin
     const user = await users.lockUser(userId);
     if (!user) throw new NotFound('No user with this id in this tenant.');
     await assertRolesExist(tx, [name]);
+    await assertMayChangeUser(tx, actor, userId);
     const before = await repo.rolesOfUser(userId);
     if (!before.includes(name)) throw new NotFound(`The user does not have role "${name}".`);
     if (name === ADMIN_ROLE && user.active) await assertNotLastAdmin(tx, userId, opts.confirm);
@@ -182,11 +196,7 @@ export async function removeRole(scope: TenantScope, actor: Actor, userId: strin
   });
 }
 
-/**
- * True when the user is active and holds `admin` or a role that lists `permission`. For the auth layer: user tokens
- * on `/api` need this in addition to scope `iam/`; machine tokens are authorized by scope alone.
- */
-export async function hasPermission(scope: TenantScope, userId: string, permission: Permission): Promise<boolean> {
-  const grants = await rolesRepository(scope).grantsOfActiveUser(userId);
-  return grants.some((g) => (g.builtIn && g.name === ADMIN_ROLE) || g.permissions.includes(permission));
+/** What an active user holds through their roles; nothing for inactive or unknown users. */
+export async function authorityOfUser(scope: TenantScope, userId: string): Promise<Authority> {
+  return authorityOf(await rolesRepository(scope).grantsOfActiveUser(userId));
 }

@@ -8,7 +8,9 @@
  * RFC 6750 §3.1).
  */
 import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
-import { bearerToken, type UserAuthorizer } from '../platform/auth.ts';
+import { bearerToken, type UserAuthority } from '../platform/auth.ts';
+import { FULL_AUTHORITY, type Authority } from '../platform/permissions.ts';
+import { tokenKind } from '../oauth/tokens.ts';
 import type { Tenant } from '../platform/tenancy/tenant.ts';
 import type { AccessTokenClaims } from '../oauth/tokens.ts';
 import { InsufficientScope, InvalidToken } from '../platform/errors/oauth.ts';
@@ -28,6 +30,8 @@ export interface ScimPrincipal {
   scopes: readonly string[];
   /** Which strategy accepted the credential, for the request log and audit. */
   via: string;
+  /** What the caller holds: provisioning clients are admin-equivalent over users (scim.write is privileged). */
+  authority: Authority;
 }
 
 /**
@@ -49,7 +53,7 @@ export interface TokenChecks {
  * up to 60 s (never past its exp), the same horizon as the signing-key cache; whether it is still active (revocation,
  * deleted client, deactivated user) is checked on every request.
  */
-export function accessTokenStrategy(checks: TokenChecks, authorizeUser?: UserAuthorizer): ScimAuthStrategy {
+export function accessTokenStrategy(checks: TokenChecks, userAuthority: UserAuthority): ScimAuthStrategy {
   const verified = new Map<string, { claims: AccessTokenClaims; until: number }>();
   return async (request, credential) => {
     const tenant = request.tenant;
@@ -67,10 +71,12 @@ export function accessTokenStrategy(checks: TokenChecks, authorizeUser?: UserAut
     if (!(await checks.isActive(tenant, claims))) throw new InvalidToken('The access token was revoked.');
     const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
     if (!aud.includes(SCIM_AUDIENCE)) throw new InvalidToken('The access token is not meant for SCIM (audience "scim").');
-    const isUser = claims.sub !== claims.client_id;
-    // Provisioning as a signed-in user needs what /api needs: an administrator.
-    if (isUser && authorizeUser && !(await authorizeUser(tenant, claims.sub, request))) throw new Forbidden('Your account does not have a role that allows provisioning.');
+    const isUser = tokenKind(claims) === 'user';
+    // Provisioning as a signed-in user needs an administrator: SCIM changes any user.
+    const authority = isUser ? await userAuthority(tenant, claims.sub) : FULL_AUTHORITY;
+    if (!authority.admin) throw new Forbidden('Your account does not have a role that allows provisioning.');
     return {
+      authority,
       actorType: isUser ? 'user' : 'client',
       actorId: claims.sub,
       clientId: claims.client_id,
@@ -103,7 +109,7 @@ export function scimAuthHook(strategies: readonly ScimAuthStrategy[]): onRequest
     request.scimPrincipal = principal;
     request.clientId = principal.clientId;
     // The platform's principal too, so actorOf() and the request log work as on /api.
-    request.principal = { subject: principal.actorId, clientId: principal.clientId, scopes: [...principal.scopes] };
+    request.principal = { subject: principal.actorId, clientId: principal.clientId, scopes: [...principal.scopes], kind: principal.actorType, authority: principal.authority };
     const needed = requiredScope(request);
     if (!principal.scopes.includes(needed)) throw Object.assign(new InsufficientScope(`This operation needs scope ${needed}.`), { requiredScope: needed });
   };
@@ -114,8 +120,8 @@ function requiredScope(request: FastifyRequest): ScimScope {
 }
 
 /** The audit actor of a SCIM request. */
-export function scimActor(request: FastifyRequest): { type: 'client' | 'user'; id: string; ip: string } {
+export function scimActor(request: FastifyRequest): { type: 'client' | 'user'; id: string; ip: string; authority: Authority } {
   const p = request.scimPrincipal;
   if (!p) throw new Error('scimActor called on an unauthenticated request');
-  return { type: p.actorType, id: p.actorId, ip: request.ip };
+  return { type: p.actorType, id: p.actorId, ip: request.ip, authority: p.authority };
 }

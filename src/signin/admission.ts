@@ -10,6 +10,7 @@ import type { TenantScope } from '../platform/db.ts';
 import { users } from '../db/schema/index.ts';
 import type { UpstreamProvider } from '../upstream/service.ts';
 import { createUser } from '../users/service.ts';
+import { systemActor } from '../audit/service.ts';
 import { identitiesRepository } from '../users/identities.ts';
 import type { VerifiedIdentity } from './federation.ts';
 
@@ -42,7 +43,7 @@ export async function admit(scope: TenantScope, provider: UpstreamProvider, iden
     const userName = email && identity.emailVerified ? email : `${provider.type.toLowerCase()}-${provider.id}-${identity.subject}`;
     const user = await createUser(
       tx,
-      { type: 'system', id: `upstream:${provider.type}:${provider.id}` },
+      systemActor(`upstream:${provider.type}:${provider.id}`),
       {
         userName,
         email: email && identity.emailVerified ? email : null,

@@ -27,6 +27,7 @@ export interface TenantRouteDeps {
 export function tenantRoutes(app: FastifyInstance, deps: TenantRouteDeps) {
   const r = app.withTypeProvider<ZodTypeProvider>();
   r.get(TENANT_PATH, {
+    config: { permission: 'admin' },
     schema: {
       operationId: 'tenant.get',
       tags: ['Tenant'],
@@ -37,6 +38,7 @@ export function tenantRoutes(app: FastifyInstance, deps: TenantRouteDeps) {
     handler: async (request) => ({ ...request.tenant, hosts: await deps.listHosts(request.tenant.id) }),
   });
   r.patch(TENANT_PATH, {
+    config: { permission: 'admin' },
     schema: {
       operationId: 'tenant.update',
       tags: ['Tenant'],

@@ -48,6 +48,7 @@ export function upstreamRoutes(app: FastifyInstance, deps: UpstreamRouteDeps) {
     const signin = `${SIGNIN_PATH_PREFIX[type]}<id>`;
 
     r.put(providerPath(type), {
+      config: { permission: 'upstream:write' },
       schema: {
         operationId: `upstream.${op}.put`,
         tags: [type],
@@ -74,6 +75,7 @@ export function upstreamRoutes(app: FastifyInstance, deps: UpstreamRouteDeps) {
     });
 
     r.get(providerPath(type), {
+      config: { permission: 'upstream:read' },
       schema: {
         operationId: `upstream.${op}.get`,
         tags: [type],
@@ -86,6 +88,7 @@ export function upstreamRoutes(app: FastifyInstance, deps: UpstreamRouteDeps) {
     });
 
     r.delete(providerPath(type), {
+      config: { permission: 'upstream:write' },
       schema: {
         operationId: `upstream.${op}.delete`,
         tags: [type],
@@ -102,6 +105,7 @@ export function upstreamRoutes(app: FastifyInstance, deps: UpstreamRouteDeps) {
   }
 
   r.get(UPSTREAM_PATH, {
+    config: { permission: 'upstream:read' },
     schema: {
       operationId: 'upstream.list',
       tags: [...UPSTREAM_TYPES],

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import type { UpstreamType } from '../db/schema/index.ts';
-import { ROLE_NAME_PATTERN } from '../roles/permissions.ts';
+import { ROLE_NAME_PATTERN } from '../platform/permissions.ts';
 import { UPSTREAM_ID_PATTERN, isAllowedDiscoveryUrl, redirectUri, warningsFor, type ProviderInput, type UpstreamProvider } from './service.ts';
 
 const HOSTNAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$/;

@@ -10,13 +10,13 @@
 import { z } from 'zod';
 import type { TenantScope } from '../platform/db.ts';
 import type { Keyring } from '../platform/crypto.ts';
-import { Conflict, Invalid, NotFound } from '../platform/errors/domain.ts';
+import { Conflict, Forbidden, Invalid, NotFound } from '../platform/errors/domain.ts';
 import { recordAudit, type Actor } from '../audit/service.ts';
 import type { UpstreamType } from '../db/schema/index.ts';
-import { assertRolesExist } from '../users/service.ts';
+import { assertMayGrantRoles, assertRolesExist } from '../users/service.ts';
 import { uniqueViolation } from '../platform/db-errors.ts';
 import { decodeCursor, pageOf, type Page } from '../platform/cursor.ts';
-import { ADMIN_ROLE } from '../roles/permissions.ts';
+import { ADMIN_ROLE } from '../platform/permissions.ts';
 import { upstreamRepository, type ProviderRow } from './repository.ts';
 
 export const UPSTREAM_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,63}$/;
@@ -142,6 +142,20 @@ function auditView(p: UpstreamProvider): Record<string, unknown> {
   return rest;
 }
 
+/**
+ * Who a provider lets in, and as whom: the settings that decide it need an administrator, because a provider that
+ * trusts an IdP someone else runs signs them in as anyone (issue #9). Type-specific settings all decide the IdP.
+ */
+function trustSettingsChanged(current: ProviderRow | undefined, next: { settings: Record<string, string>; trustAllUsers: boolean; domains: string[] }): string[] {
+  if (!current) return ['a new provider'];
+  const changed: string[] = [];
+  const before = current.settings as Record<string, string>;
+  for (const key of new Set([...Object.keys(before), ...Object.keys(next.settings)])) if (before[key] !== next.settings[key]) changed.push(key);
+  if (current.trustAllUsers !== next.trustAllUsers) changed.push('trustAllUsers');
+  if (current.domains.toSorted().join() !== next.domains.toSorted().join()) changed.push('domains');
+  return changed;
+}
+
 function compactSettings(settings: ProviderSettings): Record<string, string> {
   return Object.fromEntries(Object.entries(settings).filter(([, v]) => typeof v === 'string' && v !== '')) as Record<string, string>;
 }
@@ -176,6 +190,12 @@ export async function putProvider(
         }
         const current = await repo.lockProvider(type, id);
         if (!current && input.clientSecret === undefined) throw new Invalid('clientSecret is required when creating a provider.', { field: 'clientSecret' });
+        if (!actor.authority.admin) {
+          const changed = trustSettingsChanged(current, { settings: compactSettings(input.settings), trustAllUsers: input.trustAllUsers, domains });
+          if (changed.length) throw new Forbidden(`Only an administrator may set who a provider trusts (${changed.join(', ')}).`, { reason: 'trust-settings', changed });
+          // Roles given to every new user are granted by whoever sets them.
+          await assertMayGrantRoles(tx, actor, defaultUserRoles.filter((r) => !current!.defaultUserRoles.includes(r)));
+        }
         const newSecret = input.clientSecret !== undefined;
         const values = {
           displayName: input.displayName,

@@ -35,6 +35,7 @@ export function identitiesRoutes(app: FastifyInstance, deps: { scopeFor: (tenant
   const r = app.withTypeProvider<ZodTypeProvider>();
   const userId = z.object({ userId: z.uuid() });
   r.get('/api/users/:userId/identities', {
+    config: { permission: 'users:read' },
     schema: {
       operationId: 'users.identities.list',
       tags: ['Users'],
@@ -50,6 +51,7 @@ export function identitiesRoutes(app: FastifyInstance, deps: { scopeFor: (tenant
     },
   });
   r.delete('/api/users/:userId/identities/:providerType/:providerId/:subject', {
+    config: { permission: 'users:write' },
     schema: {
       operationId: 'users.identities.delete',
       tags: ['Users'],

@@ -30,6 +30,7 @@ export function userRoutes(app: FastifyInstance, deps: UserRouteDeps) {
   const r = app.withTypeProvider<ZodTypeProvider>();
 
   r.post(USERS_PATH, {
+    config: { permission: 'users:write' },
     schema: {
       operationId: 'users.create',
       tags: TAGS,
@@ -57,6 +58,7 @@ export function userRoutes(app: FastifyInstance, deps: UserRouteDeps) {
   });
 
   r.get(USERS_PATH, {
+    config: { permission: 'users:read' },
     schema: {
       operationId: 'users.list',
       tags: TAGS,
@@ -74,6 +76,7 @@ export function userRoutes(app: FastifyInstance, deps: UserRouteDeps) {
   });
 
   r.get(USER_PATH, {
+    config: { permission: 'users:read' },
     schema: {
       operationId: 'users.get',
       tags: TAGS,
@@ -92,6 +95,7 @@ export function userRoutes(app: FastifyInstance, deps: UserRouteDeps) {
   });
 
   r.patch(USER_PATH, {
+    config: { permission: 'users:write' },
     schema: {
       operationId: 'users.update',
       tags: TAGS,
@@ -119,6 +123,7 @@ export function userRoutes(app: FastifyInstance, deps: UserRouteDeps) {
   });
 
   r.delete(USER_PATH, {
+    config: { permission: 'users:write' },
     schema: {
       operationId: 'users.delete',
       tags: TAGS,

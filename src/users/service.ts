@@ -7,13 +7,13 @@
  * `UPDATE … WHERE version = $seen` (compare-and-set), which increments the version. Two concurrent PATCHes without
  * If-Match therefore apply one after the other, the second on top of the first: neither change is lost.
  */
-import { revokeEverythingOfUser } from '../oauth/revocation.ts';
 import { z } from 'zod';
 import type { TenantScope } from '../platform/db.ts';
-import { Conflict, Invalid, NotFound, PreconditionFailed } from '../platform/errors/domain.ts';
+import { Conflict, Forbidden, Invalid, NotFound, PreconditionFailed } from '../platform/errors/domain.ts';
 import { recordAudit, type Actor } from '../audit/service.ts';
+import { publish } from '../events/in-transaction.ts';
 import { rolesRepository } from '../roles/repository.ts';
-import { ADMIN_ROLE } from '../roles/permissions.ts';
+import { ADMIN_ROLE, authorityOf, notHeld, PERMISSIONS } from '../platform/permissions.ts';
 import { usersRepository, type UserChanges, type UserFilter, type UserRow } from './repository.ts';
 import { uniqueViolation } from '../platform/db-errors.ts';
 import { decodeCursor, pageOf, type Page } from '../platform/cursor.ts';
@@ -34,6 +34,8 @@ export interface User {
   active: boolean;
   attributes: Record<string, unknown>;
   passwordSet: boolean;
+  /** Tokens issued before this are dead (deactivation, sign-out everywhere); `null`: no cutoff. */
+  tokensNotBefore: Date | null;
   roles: string[];
   version: number;
   createdAt: Date;
@@ -84,6 +86,7 @@ export function toUser(row: UserRow, roles: string[]): User {
     active: row.active,
     attributes: row.attributes,
     passwordSet: row.passwordHash !== null,
+    tokensNotBefore: row.tokensNotBefore,
     roles,
     version: row.version,
     createdAt: row.createdAt,
@@ -93,7 +96,7 @@ export function toUser(row: UserRow, roles: string[]): User {
 
 /** What the audit trail keeps of a user: the representation, which holds no password or hash. */
 function auditView(user: User): Record<string, unknown> {
-  const { attributes, createdAt, updatedAt, ...rest } = user;
+  const { attributes, createdAt, updatedAt, tokensNotBefore, ...rest } = user;
   return { ...rest, ...(Object.keys(attributes).length ? { attributes } : {}) };
 }
 
@@ -122,6 +125,29 @@ export async function assertRolesExist(scope: TenantScope, names: string[]): Pro
 }
 
 /**
+ * No grant beyond what the grantor holds: giving roles needs every permission in them (and `admin` needs admin).
+ * Exported for role assignment (roles/service.ts), which applies the same rule.
+ */
+export async function assertMayGrantRoles(scope: TenantScope, actor: Actor, names: string[]): Promise<void> {
+  if (actor.authority.admin || !names.length) return;
+  const wanted = await rolesRepository(scope).rolesNamed(names);
+  if (wanted.some((r) => r.builtIn && r.name === ADMIN_ROLE)) throw new Forbidden('Only an administrator may assign the admin role.', { reason: 'not-held', roles: [ADMIN_ROLE] });
+  const missing = notHeld(actor.authority, wanted.flatMap((r) => r.permissions));
+  if (missing.length) throw new Forbidden(`You cannot grant permission(s) you do not hold: ${missing.join(', ')}.`, { reason: 'not-held', permissions: missing });
+}
+
+/**
+ * Changing a user (their credentials, email, state or roles) is power over what they hold: only a principal holding
+ * everything the user holds may do it. Otherwise a `users:write` user sets the administrator's password.
+ */
+export async function assertMayChangeUser(scope: TenantScope, actor: Actor, userId: string): Promise<void> {
+  if (actor.authority.admin) return;
+  const target = authorityOf(await rolesRepository(scope).grantsOfUser(userId));
+  const missing = target.admin ? [ADMIN_ROLE] : notHeld(actor.authority, target.permissions);
+  if (missing.length) throw new Forbidden('This user holds permissions you do not hold; only an administrator may change them.', { reason: 'not-held', permissions: missing });
+}
+
+/**
  * `opts.alsoInTransaction` runs after the insert in the same transaction (SCIM stores its email index and invitation
  * request there), so callers need no outer transaction and savepoint.
  */
@@ -138,6 +164,7 @@ export async function createUser(
   const passwordHash = input.password !== undefined ? await hashPassword(input.password) : null;
   return scope.transaction(async (tx) => {
     await assertRolesExist(tx, roles);
+    await assertMayGrantRoles(tx, actor, roles);
     const repo = usersRepository(tx);
     let row: UserRow;
     try {
@@ -216,6 +243,7 @@ function changesOf(row: UserRow, patch: UserPatch, passwordHash: string | null |
     if (attributes) changes.attributes = attributes;
   }
   if (passwordHash !== undefined) changes.passwordHash = passwordHash;
+  if (changes.active === false) changes.tokensNotBefore = tokenCutoff();
   return changes;
 }
 
@@ -239,6 +267,7 @@ export async function updateUser(
     if (opts.expectedVersion !== undefined && current.version !== opts.expectedVersion) {
       throw new PreconditionFailed(`The user has changed (version ${current.version}, If-Match named ${opts.expectedVersion}). Read it again and retry.`, { currentVersion: current.version });
     }
+    await assertMayChangeUser(tx, actor, id);
     const roles = await rolesRepository(tx).rolesOfUser(id);
     const changes = changesOf(current, patch, passwordHash);
     if (!Object.keys(changes).length) return toUser(current, roles);
@@ -250,8 +279,10 @@ export async function updateUser(
     }
     // Compare-and-set on the version we read: a writer that did not take the lock cannot be overwritten unseen.
     if (!updated) throw new Conflict('The user was changed at the same time. Read it again and retry.', { field: 'version' });
-    // Deactivation: sessions end and refresh tokens die with it (access tokens fail the active-user check).
-    if (current.active && !updated.active) await revokeEverythingOfUser(tx, id);
+    // Deactivation: sessions end and refresh tokens die with it (subscribers); access tokens issued before the
+    // cutoff stay dead even after a reactivation.
+    if (current.active && !updated.active) await publish(tx, { type: 'user.deactivated', userId: id });
+    if (passwordHash !== undefined) await publish(tx, { type: 'user.password_changed', userId: id });
     if (emailsChanged(current, updated)) await syncEmailIndex(tx, id, effectiveEmails(updated.attributes, updated.email));
     const before = toUser(current, roles);
     const after = toUser(updated, roles);
@@ -263,6 +294,32 @@ export async function updateUser(
       after: { ...auditView(after), ...(passwordHash !== undefined ? { passwordChanged: true } : {}) },
     });
     return after;
+  });
+}
+
+/**
+ * The instant before which the user's tokens and codes are dead. `iat` has second precision, so tokens issued in
+ * the cutoff's second count as before it, and tokens issued after it get a later `iat` (oauth/tokens.ts).
+ */
+function tokenCutoff(): Date {
+  return new Date();
+}
+
+/**
+ * Signs a user out everywhere: every session ends, every refresh token dies (subscribers), and every access token
+ * issued so far stops working. The user stays active and may sign in again.
+ */
+export async function signOutEverywhere(scope: TenantScope, actor: Actor, id: string): Promise<User> {
+  return scope.transaction(async (tx) => {
+    const repo = usersRepository(tx);
+    const current = await repo.lockUser(id);
+    if (!current) throw new NotFound('No user with this id in this tenant.');
+    await assertMayChangeUser(tx, actor, id);
+    const updated = (await repo.updateUser(id, current.version, { tokensNotBefore: tokenCutoff() }))!;
+    await publish(tx, { type: 'user.sessions_revoked', userId: id });
+    const roles = await rolesRepository(tx).rolesOfUser(id);
+    await recordAudit(tx, actor, { action: 'user.sessions.revoke', targetType: 'user', targetId: id, after: { signedOutBefore: updated.tokensNotBefore?.toISOString() } });
+    return toUser(updated, roles);
   });
 }
 
@@ -288,9 +345,10 @@ export async function deleteUser(
     if (opts.expectedVersion !== undefined && current.version !== opts.expectedVersion) {
       throw new PreconditionFailed(`The user has changed (version ${current.version}, If-Match named ${opts.expectedVersion}).`, { currentVersion: current.version });
     }
+    await assertMayChangeUser(tx, actor, id);
     const roles = await roleRepo.rolesOfUser(id);
     if (roles.includes(ADMIN_ROLE) && current.active) await assertNotLastAdmin(tx, id, opts.confirm);
-    await revokeEverythingOfUser(tx, id);
+    await publish(tx, { type: 'user.deleted', userId: id });
     await repo.deleteUser(id);
     await recordAudit(tx, actor, { action: 'user.delete', targetType: 'user', targetId: id, before: auditView(toUser(current, roles)) });
   });

@@ -1,6 +1,6 @@
 /** `GET /api/audit`: who changed what, newest first, filtered and paged, per tenant. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootstrapToken, testEnv, type TestEnv } from '../support/app.ts';
+import { mintToken, bootstrapToken, testEnv, type TestEnv } from '../support/app.ts';
 import { forTenant } from '../../src/platform/db.ts';
 import { createClientWithSecret } from '../../src/downstream/service.ts';
 import { apiFor, email, type Api } from '../support/api.ts';
@@ -95,7 +95,7 @@ describe('GET /api/audit', () => {
   it('a user token (an administrator signed in) is recorded as the user', async () => {
     const admin = (await api.call('POST', '/api/users', { email: email('admin') })).json();
     await api.call('POST', `/api/users/${admin.id}/roles`, { roles: ['admin'] });
-    const { token } = await env.app.services.tokens.issue(api.tenant.tenant, { sub: admin.id, clientId: 'bootstrap', scopes: ['iam/'], audiences: ['iam'], ttlSeconds: 60 });
+    const { token } = await mintToken(env, api.tenant.tenant, { sub: admin.id, clientId: 'bootstrap', scopes: ['iam/'], audiences: ['iam'], ttlSeconds: 60 });
     const res = await env.app.inject({
       method: 'POST',
       url: '/api/roles',

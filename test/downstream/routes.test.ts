@@ -113,7 +113,7 @@ describe('PUT /api/downstream/{type}/{id}', () => {
     const { forTenant } = await import('../../src/platform/db.ts');
     const { eq } = await import('drizzle-orm');
     const rows = await forTenant(env.database.db, a.tenant.id).select(auditEvents, eq(auditEvents.targetId, 'gone'));
-    expect(rows.map((r) => r.action)).toEqual(['client.create', 'client.delete']);
+    expect(rows.map((r) => r.action)).toEqual(['client.create', 'client.secret.create', 'client.delete']);
     expect(rows[0]!.actorId).toBe('bootstrap');
     expect(JSON.stringify(rows)).not.toContain('g'.repeat(40));
   });

@@ -7,6 +7,7 @@ import * as client from 'openid-client';
 import * as oauth from 'oauth4webapi';
 import { createRemoteJWKSet, exportJWK, generateKeyPair, jwtVerify, decodeJwt } from 'jose';
 import { createUser } from '../../src/users/service.ts';
+import { systemActor } from '../../src/audit/service.ts';
 import { forTenant } from '../../src/platform/db.ts';
 import { bootstrapTokenHttp } from '../support/http.ts';
 import { Browser, listeningEnv, type ListeningEnv } from '../support/oauth.ts';
@@ -46,7 +47,7 @@ beforeAll(async () => {
   ).toBe(201);
   expect((await api('PUT', '/api/downstream/ClientSideApplication/spa', { displayName: 'SPA', allowedScopes: ['openid', 'offline_access', 'searchapi/'], redirectUris: [SPA_REDIRECT], allowedCorsOrigins: ['http://localhost:5173'] })).status).toBe(201);
   const scope = forTenant(env.database.db, env.tenant.tenant.id);
-  const user = await createUser(scope, { type: 'system', id: 'test' }, { email: 'ada@example.com', displayName: 'Ada Lovelace', givenName: 'Ada', familyName: 'Lovelace', emailVerified: true, password: PASSWORD });
+  const user = await createUser(scope, systemActor('test'), { email: 'ada@example.com', displayName: 'Ada Lovelace', givenName: 'Ada', familyName: 'Lovelace', emailVerified: true, password: PASSWORD });
   userId = user.id;
 });
 afterAll(() => env.close());
@@ -273,12 +274,12 @@ describe('hostile cases', () => {
     const tokens = await json(await exchange({ code: c.code!, code_verifier: c.verifier }));
     const scope = forTenant(env.database.db, env.tenant.tenant.id);
     const { setActive } = await import('../../src/users/service.ts');
-    await setActive(scope, { type: 'system', id: 'test' }, userId, false);
+    await setActive(scope, systemActor('test'), userId, false);
     try {
       expect(await client.tokenIntrospection(config, tokens.access_token)).toEqual({ active: false });
       await expect(client.refreshTokenGrant(config, tokens.refresh_token)).rejects.toMatchObject({ error: 'invalid_grant' });
     } finally {
-      await setActive(scope, { type: 'system', id: 'test' }, userId, true);
+      await setActive(scope, systemActor('test'), userId, true);
     }
   });
 });

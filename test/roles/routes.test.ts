@@ -2,8 +2,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testEnv, type TestEnv } from '../support/app.ts';
 import { forTenant } from '../../src/platform/db.ts';
-import { hasPermission } from '../../src/roles/service.ts';
-import { PERMISSIONS } from '../../src/roles/permissions.ts';
+import { authorityOfUser } from '../../src/roles/service.ts';
+import { satisfies, type Permission } from '../../src/platform/permissions.ts';
+
+const hasPermission = async (scope: Parameters<typeof authorityOfUser>[0], userId: string, p: Permission) => satisfies(await authorityOfUser(scope, userId), p);
+import { PERMISSIONS } from '../../src/platform/permissions.ts';
 import { apiFor, email, type Api } from '../support/api.ts';
 
 let env: TestEnv;
@@ -178,7 +181,7 @@ describe('the last administrator', () => {
   });
 });
 
-describe('hasPermission (for the auth layer)', () => {
+describe('authorityOfUser (for the auth layer)', () => {
   it('admin grants everything; a custom role grants what it lists; inactive users and strangers get nothing', async () => {
     const scope = forTenant(env.database.db, api.tenant.tenant.id);
     await api.call('POST', '/api/roles', { name: 'reader', permissions: ['users:read'] });

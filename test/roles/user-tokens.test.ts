@@ -1,6 +1,6 @@
 /** The permission model for user tokens: scope iam/ and a role granting the route's permission (admin: all). */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { testEnv, type TestEnv } from '../support/app.ts';
+import { mintToken, testEnv, type TestEnv } from '../support/app.ts';
 import { apiFor, email, type Api } from '../support/api.ts';
 
 let env: TestEnv;
@@ -16,7 +16,7 @@ afterAll(() => env.close());
 async function userWith(roles: string[]): Promise<{ id: string; call: Api['call'] }> {
   const user = (await admin.call('POST', '/api/users', { email: email('u'), fullName: 'U' })).json();
   if (roles.length) expect((await admin.call('POST', `/api/users/${user.id}/roles`, { roles })).statusCode).toBeLessThan(300);
-  const { token } = await env.app.services.tokens.issue(admin.tenant.tenant, { sub: user.id, clientId: admin.tenant.clientId, scopes: ['iam/'], audiences: ['iam'], ttlSeconds: 300 });
+  const { token } = await mintToken(env, admin.tenant.tenant, { sub: user.id, clientId: admin.tenant.clientId, scopes: ['iam/'], audiences: ['iam'], ttlSeconds: 300 });
   return { id: user.id, call: (method, url, body, headers = {}) => admin.call(method, url, body, { ...headers, authorization: `Bearer ${token}` }) };
 }
 

@@ -2,7 +2,7 @@
  * A built app on the run's database with a fresh tenant of its own (own host, own issuer, own bootstrap client).
  * Logs go to memory so tests can read them (redaction tests).
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { inject } from 'vitest';
@@ -82,4 +82,18 @@ export async function bootstrapToken(app: FastifyInstance, t: TestTenant, scope 
   });
   if (res.statusCode !== 200) throw new Error(`token request failed: ${res.statusCode} ${res.body}`);
   return res.json().access_token;
+}
+
+/**
+ * A token signed by the tenant's real key, for cases the token endpoint will not produce (expired, foreign scopes).
+ * Its kind follows `sub`: the client's id makes a client_credentials token, anything else a user token.
+ */
+export async function mintToken(
+  env: TestEnv,
+  tenant: CreatedTenant['tenant'],
+  input: { sub: string; clientId: string; scopes: string[]; audiences: string[]; ttlSeconds: number; grantType?: 'client_credentials' | 'authorization_code' },
+): Promise<{ token: string }> {
+  const entry = await env.app.services.directory.client(tenant.id, input.clientId);
+  const grantType = input.grantType ?? (input.sub === input.clientId ? 'client_credentials' : 'authorization_code');
+  return env.app.services.tokens.issue(tenant, { ...input, grantType, clientInstance: entry?.client.instanceId ?? randomUUID() });
 }

@@ -1,7 +1,7 @@
 /** `/api/tenant`: RFC 6750 bearer protection, RFC 9457 problems, tenant isolation. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignJWT, generateKeyPair, decodeJwt, base64url } from 'jose';
-import { basic, bootstrapToken, testEnv, type TestEnv, type TestTenant } from '../support/app.ts';
+import { mintToken, basic, bootstrapToken, testEnv, type TestEnv, type TestTenant } from '../support/app.ts';
 
 let env: TestEnv;
 let a: TestTenant;
@@ -66,7 +66,7 @@ describe('GET /api/tenant', () => {
 
   it('RFC 6750 §3.1: 403 insufficient_scope when aud matches but the scope is missing', async () => {
     // Signed with the tenant's real key through the service, for audience iam without scope iam/.
-    const { token } = await env.app.services.tokens.issue(a.tenant, { sub: a.clientId, clientId: a.clientId, scopes: ['scim.read'], audiences: ['iam'], ttlSeconds: 60 });
+    const { token } = await mintToken(env, a.tenant, { sub: a.clientId, clientId: a.clientId, scopes: ['scim.read'], audiences: ['iam'], ttlSeconds: 60 });
     const res = await get(a.host, `Bearer ${token}`);
     expect(res.statusCode).toBe(403);
     expect(res.headers['www-authenticate']).toBe('Bearer realm="iam", error="insufficient_scope", error_description="This operation needs scope iam/.", scope="iam/"');
@@ -74,7 +74,7 @@ describe('GET /api/tenant', () => {
   });
 
   it('expired token → 401', async () => {
-    const { token } = await env.app.services.tokens.issue(a.tenant, { sub: a.clientId, clientId: a.clientId, scopes: ['iam/'], audiences: ['iam'], ttlSeconds: -10 });
+    const { token } = await mintToken(env, a.tenant, { sub: a.clientId, clientId: a.clientId, scopes: ['iam/'], audiences: ['iam'], ttlSeconds: -10 });
     const res = await get(a.host, `Bearer ${token}`);
     expect(res.statusCode).toBe(401);
     expect(res.headers['www-authenticate']).toContain('expired');

@@ -26,6 +26,11 @@ export const clients = pgTable(
     jwks: jsonb('jwks').$type<{ keys: Record<string, unknown>[] } | null>(),
     /** Access and ID token signing algorithm for this client. */
     tokenSigningAlg: text('token_signing_alg', { enum: SIGNING_ALGS }).notNull().default('ES256'),
+    /**
+     * New for every created client, kept by replacement: tokens carry it, so a client deleted and re-created under
+     * the same id never revives the old one's tokens.
+     */
+    instanceId: uuid('instance_id').notNull().defaultRandom(),
     ...timestamps,
   },
   (t) => [primaryKey({ name: 'clients_pkey', columns: [t.tenantId, t.clientId] })],

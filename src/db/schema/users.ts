@@ -23,6 +23,11 @@ export const users = pgTable(
     passwordHash: text('password_hash'),
     /** The rest of the SCIM representation (emails, phoneNumbers, addresses, enterprise extension, …). */
     attributes: jsonb('attributes').$type<Record<string, unknown>>().notNull().default({}),
+    /**
+     * Tokens issued before this instant are dead even if the user is active again: set on deactivation and on
+     * "sign out everywhere" (oauth/tokens.ts compares it with `iat`).
+     */
+    tokensNotBefore: timestamptz('tokens_not_before'),
     /** Incremented on every change: ETags (RFC 7644 §3.14) and optimistic concurrency. */
     version: integer('version').notNull().default(1),
     ...timestamps,

@@ -11,6 +11,8 @@ import { authorizationCodes } from '../../db/schema/index.ts';
 import { findSubject } from '../subjects.ts';
 import { issueUserTokens } from '../issue.ts';
 import { revokeFamily } from '../revocation.ts';
+import { recordAudit } from '../../audit/service.ts';
+import { NO_AUTHORITY } from '../../platform/permissions.ts';
 import type { Grant } from './types.ts';
 
 export const grantType = 'authorization_code';
@@ -34,8 +36,16 @@ export const grant: Grant = {
     if (!code) {
       const [used] = await scope.select(authorizationCodes, eq(authorizationCodes.codeHash, hash));
       if (used?.consumedAt && used.clientId === client.client.clientId) {
-        if (used.issuedFamilyId) await revokeFamily(scope, used.issuedFamilyId);
-        if (used.issuedJti) await ctx.tokens.revoke(scope, used.issuedJti, new Date(Date.now() + 86_400_000));
+        await scope.transaction(async (tx) => {
+          if (used.issuedFamilyId) await revokeFamily(tx, used.issuedFamilyId);
+          if (used.issuedJti) await ctx.tokens.revoke(tx, used.issuedJti, new Date(Date.now() + 86_400_000));
+          await recordAudit(tx, { type: 'client', id: client.client.clientId, ip: ctx.ip, authority: NO_AUTHORITY }, {
+            action: 'oauth.code.replay',
+            targetType: 'user',
+            targetId: used.userId,
+            after: { outcome: 'refused; tokens issued from the code revoked', revokedFamily: used.issuedFamilyId, revokedJti: used.issuedJti },
+          });
+        });
       }
       throw new InvalidGrant('The authorization code is invalid, expired or already used.');
     }
@@ -54,10 +64,14 @@ export const grant: Grant = {
     }
     const subject = await findSubject(scope, code.userId);
     if (!subject?.active) throw new InvalidGrant('The user is not active.');
+    // A code from before a deactivation or a sign-out everywhere is as dead as the session it came from.
+    if (subject.tokensNotBefore && code.createdAt < subject.tokensNotBefore) {
+      throw new InvalidGrant('The authorization code is invalid, expired or already used.');
+    }
     const issued = await scope.transaction(async (tx) => {
       const result = await issueUserTokens(
         { ...ctx, scope: tx },
-        { client: client.client, subject, scopes: code.scopes, authTime: code.authTime, sessionId: code.sessionId, nonce: code.nonce },
+        { grantType, client: client.client, subject, scopes: code.scopes, authTime: code.authTime, sessionId: code.sessionId, nonce: code.nonce },
       );
       await tx.update(authorizationCodes, { issuedFamilyId: result.familyId, issuedJti: result.jti }, eq(authorizationCodes.codeHash, hash));
       return result;

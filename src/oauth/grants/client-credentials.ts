@@ -37,8 +37,10 @@ export const grant: Grant = {
     const scopes = resolveScopes(catalog, params.scope, client.client.allowedScopes, { apiOnly: true });
     const ttl = client.client.accessTokenLifetime ?? defaultAccessTokenTtl;
     const { token } = await tokens.issue(tenant, {
+      grantType,
       sub: client.client.clientId,
       clientId: client.client.clientId,
+      clientInstance: client.client.instanceId,
       scopes,
       audiences: catalog.audiencesFor(scopes),
       ttlSeconds: ttl,

@@ -15,6 +15,8 @@ export interface GrantContext {
   catalog: ScopeCatalog;
   keyring: Keyring;
   defaultAccessTokenTtl: number;
+  /** The caller's address, for the audit trail of security events (reuse, replay). */
+  ip: string;
 }
 
 /** RFC 6749 §5.1 */

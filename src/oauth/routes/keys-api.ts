@@ -23,6 +23,7 @@ const keyMetadata = z.object({
 export function keysApiRoutes(app: FastifyInstance, deps: { keys: KeyStore; scopeFor: (tenantId: string) => TenantScope; maxTokenLifetimeSeconds: number }) {
   const r = app.withTypeProvider<ZodTypeProvider>();
   r.get(KEYS_PATH, {
+    config: { permission: 'admin' },
     schema: {
       operationId: 'keys.list',
       tags: ['Keys'],
@@ -33,6 +34,7 @@ export function keysApiRoutes(app: FastifyInstance, deps: { keys: KeyStore; scop
     handler: async (request) => deps.keys.list(deps.scopeFor(request.tenant.id)),
   });
   r.post(`${KEYS_PATH}/rotate`, {
+    config: { permission: 'admin' },
     schema: {
       operationId: 'keys.rotate',
       tags: ['Keys'],

@@ -68,6 +68,7 @@ export function tokenRoute(app: FastifyInstance, deps: OAuthDeps) {
         catalog: await deps.directory.catalog(request.tenant.id),
         keyring: deps.keyring,
         defaultAccessTokenTtl: deps.accessTokenTtl,
+        ip: request.ip,
       });
     },
   });
