@@ -29,6 +29,7 @@ import { userRoutes } from './users/routes.ts';
 import { roleRoutes } from './roles/routes.ts';
 import { upstreamRoutes } from './upstream/routes.ts';
 import { auditRoutes } from './audit/routes.ts';
+import { recordAudit } from './audit/service.ts';
 import { Invalidation } from './platform/invalidation.ts';
 import { FailureLimiter } from './platform/rate-limit.ts';
 import { ClientDirectory } from './downstream/directory.ts';
@@ -112,8 +113,10 @@ export async function buildApp({ config, database, keyring, logger }: AppDeps): 
       });
       tenantRoutes(api, {
         listHosts: (tenantId) => listTenantHosts(database.db, tenantId),
-        async updateDisplayName(tenantId, displayName) {
-          const tenant = await updateTenantDisplayName(database.db, tenantId, displayName);
+        async updateDisplayName(tenantId, displayName, actor) {
+          const tenant = await updateTenantDisplayName(database.db, tenantId, displayName, (tx, before, after) =>
+            recordAudit(forTenant(tx, tenantId), actor, { action: 'tenant.update', targetType: 'tenant', targetId: tenantId, before: { displayName: before.displayName }, after: { displayName: after.displayName } }),
+          );
           resolver.forget();
           return tenant;
         },

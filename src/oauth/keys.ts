@@ -83,6 +83,40 @@ export class KeyStore {
     return result;
   }
 
+  /**
+   * Revokes a key believed compromised: it leaves the JWKS and stops verifying on every instance when this commits
+   * (the `keys` invalidation), so every token it signed fails at once. If it was signing, the published `next` key
+   * takes over (resource servers already have it) and a new `next` is published.
+   */
+  async revoke(
+    scope: TenantScope,
+    kid: string,
+    within?: (tx: TenantScope, result: { revoked: string; active: string | null }) => Promise<void>,
+  ): Promise<{ revoked: string; active: string | null } | undefined> {
+    const tenantId = scope.tenantId;
+    const result = await scope.transaction(async (tx) => {
+      const [row] = await tx.select(signingKeys, eq(signingKeys.kid, kid), inArray(signingKeys.status, ['next', 'active', 'retired'])).for('update');
+      if (!row) return undefined;
+      await tx.update(signingKeys, { status: 'revoked', retireAfter: new Date() }, eq(signingKeys.kid, kid));
+      let active: string | null = null;
+      if (row.status === 'active' || row.status === 'next') {
+        const [next] = await tx.select(signingKeys, eq(signingKeys.alg, row.alg), eq(signingKeys.status, 'next')).for('update');
+        if (row.status === 'active') {
+          const successor = next ?? (await this.#insertKey(tx, tenantId, row.alg, 'next'));
+          await tx.update(signingKeys, { status: 'active', activatedAt: new Date() }, eq(signingKeys.kid, successor.kid));
+          active = successor.kid;
+        }
+        await this.#insertKey(tx, tenantId, row.alg, 'next');
+      }
+      await this.#invalidation?.publish(tx, 'keys');
+      const revoked = { revoked: kid, active };
+      await within?.(tx, revoked);
+      return revoked;
+    });
+    this.#cache.delete(tenantId);
+    return result;
+  }
+
   async list(scope: TenantScope) {
     const rows = await scope.select(signingKeys);
     return rows.map((r) => ({ kid: r.kid, alg: r.alg, status: r.status, createdAt: r.createdAt, activatedAt: r.activatedAt, retireAfter: r.retireAfter }));

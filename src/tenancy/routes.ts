@@ -4,6 +4,8 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Tenant } from '../platform/tenancy/tenant.ts';
 import { problemResponses } from '../platform/errors/problem-schema.ts';
+import { actorOf } from '../platform/auth.ts';
+import type { Actor } from '../audit/service.ts';
 
 export const TENANT_PATH = '/api/tenant';
 
@@ -21,7 +23,7 @@ const tenantPatch = z.strictObject({
 
 export interface TenantRouteDeps {
   listHosts(tenantId: string): Promise<string[]>;
-  updateDisplayName(tenantId: string, displayName: string): Promise<Tenant>;
+  updateDisplayName(tenantId: string, displayName: string, actor: Actor): Promise<Tenant>;
 }
 
 export function tenantRoutes(app: FastifyInstance, deps: TenantRouteDeps) {
@@ -43,12 +45,12 @@ export function tenantRoutes(app: FastifyInstance, deps: TenantRouteDeps) {
       operationId: 'tenant.update',
       tags: ['Tenant'],
       summary: 'Rename the current tenant',
-      description: 'Changes the display name shown to users. Unknown fields are rejected.',
+      description: 'Changes the display name shown to users. Unknown fields are rejected. Audited (`tenant.update`).',
       body: tenantPatch.meta({ examples: [{ displayName: 'Acme Corporation' }] }),
       response: { 200: tenantResponse, ...problemResponses(400, 401, 403, 413, 415) },
     },
     handler: async (request) => {
-      const tenant = await deps.updateDisplayName(request.tenant.id, request.body.displayName);
+      const tenant = await deps.updateDisplayName(request.tenant.id, request.body.displayName, actorOf(request));
       return { ...tenant, hosts: await deps.listHosts(tenant.id) };
     },
   });

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import type { TenantScope } from '../platform/db.ts';
 import { actorOf } from '../platform/auth.ts';
 import { problemResponses } from '../platform/errors/problem-schema.ts';
-import { createUser, deleteUser, getUser, listUsers, updateUser } from './service.ts';
+import { createUser, deleteUser, getUser, listUsers, signOutEverywhere, updateUser } from './service.ts';
 import { identitiesRepository } from './identities.ts';
 import { identitySchema, toIdentity } from './identities-routes.ts';
 import { userCreateBody, userDeleteQuery, userIdParams, userListQuery, userPageResponse, userPatchBody, userResponse, userToWire } from './schemas.ts';
@@ -16,6 +16,7 @@ import { expectedVersion, weakEtag } from './etag.ts';
 
 export const USERS_PATH = '/api/users';
 export const USER_PATH = '/api/users/:userId';
+export const USER_SESSIONS_REVOKE_PATH = '/api/users/:userId/sessions/revoke';
 
 export interface UserRouteDeps {
   scopeFor(tenantId: string): TenantScope;
@@ -142,6 +143,23 @@ export function userRoutes(app: FastifyInstance, deps: UserRouteDeps) {
         confirm: request.query.confirm,
       });
       return reply.status(204).send(null);
+    },
+  });
+
+  r.post(USER_SESSIONS_REVOKE_PATH, {
+    config: { permission: 'users:write' },
+    schema: {
+      operationId: 'users.sessions.revoke',
+      tags: TAGS,
+      summary: 'Sign a user out everywhere',
+      description:
+        'Ends every session of the user at this service, revokes every refresh token, and makes every access token issued so far fail (introspection answers `active: false`). The user stays active and can sign in again. Changing a password (here or by SCIM) and deactivating a user do the same.',
+      params: userIdParams,
+      response: { 200: userResponse, ...problemResponses(400, 401, 403, 404) },
+    },
+    handler: async (request, reply) => {
+      const user = await signOutEverywhere(deps.scopeFor(request.tenant.id), actorOf(request), request.params.userId);
+      return reply.header('ETag', weakEtag(user.version)).send(userToWire(user));
     },
   });
 }

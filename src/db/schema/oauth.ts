@@ -5,7 +5,8 @@ import { bytea, tenantId, timestamptz } from './_columns.ts';
 import { tenants } from './tenancy.ts';
 
 
-export const KEY_STATUSES = ['next', 'active', 'retired'] as const;
+/** `revoked`: pulled from the JWKS at once (compromise); tokens it signed fail everywhere. */
+export const KEY_STATUSES = ['next', 'active', 'retired', 'revoked'] as const;
 export type KeyStatus = (typeof KEY_STATUSES)[number];
 export const SIGNING_ALGS = ['ES256', 'RS256'] as const;
 export type SigningAlg = (typeof SIGNING_ALGS)[number];

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { TenantScope } from '../../platform/db.ts';
 import { actorOf } from '../../platform/auth.ts';
 import { problemResponses } from '../../platform/errors/problem-schema.ts';
+import { NotFound } from '../../platform/errors/domain.ts';
 import { recordAudit } from '../../audit/service.ts';
 import { SIGNING_ALGS, KEY_STATUSES } from '../../db/schema/index.ts';
 import type { KeyStore } from '../keys.ts';
@@ -51,6 +52,26 @@ export function keysApiRoutes(app: FastifyInstance, deps: { keys: KeyStore; scop
       return deps.keys.rotate(scope, alg, deps.maxTokenLifetimeSeconds, (tx, result) =>
         recordAudit(tx, actor, { action: 'keys.rotate', targetType: 'signing-key', targetId: alg, after: result }),
       );
+    },
+  });
+  r.post(`${KEYS_PATH}/:kid/revoke`, {
+    config: { permission: 'admin' },
+    schema: {
+      operationId: 'keys.revoke',
+      tags: ['Keys'],
+      summary: 'Revoke a compromised signing key',
+      description:
+        'The key leaves the JWKS and every token it signed stops being accepted at once, on every instance. If it was the signing key, the published `next` key takes over and a new `next` is published. Users holding tokens it signed must sign in again; machine clients fetch new tokens.',
+      params: z.strictObject({ kid: z.string().min(1).max(128).describe('The key id (`kid`), as `GET /api/keys` lists it.') }),
+      response: { 200: z.object({ revoked: z.string(), active: z.string().nullable() }), ...problemResponses(401, 403, 404) },
+    },
+    handler: async (request) => {
+      const actor = actorOf(request);
+      const result = await deps.keys.revoke(deps.scopeFor(request.tenant.id), request.params.kid, (tx, revoked) =>
+        recordAudit(tx, actor, { action: 'keys.revoke', targetType: 'signing-key', targetId: revoked.revoked, after: revoked }),
+      );
+      if (!result) throw new NotFound(`No usable key "${request.params.kid}" in this tenant.`);
+      return result;
     },
   });
 }

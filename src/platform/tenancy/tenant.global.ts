@@ -49,7 +49,17 @@ export async function lockTenancy(tx: Tx): Promise<void> {
   await tx.execute(sql`SELECT pg_advisory_xact_lock(${0x1a4d_0002})`);
 }
 
-export async function updateTenantDisplayName(db: Db, tenantId: string, displayName: string): Promise<Tenant> {
-  const [row] = await db.update(tenants).set({ displayName }).where(eq(tenants.id, tenantId)).returning(columns);
-  return row!;
+/** Renames a tenant; `within` runs in the same transaction with the row before and after (the audit entry). */
+export async function updateTenantDisplayName(
+  db: Db,
+  tenantId: string,
+  displayName: string,
+  within: (tx: Tx, before: Tenant, after: Tenant) => Promise<void>,
+): Promise<Tenant> {
+  return db.transaction(async (tx) => {
+    const [before] = await tx.select(columns).from(tenants).where(eq(tenants.id, tenantId)).for('update');
+    const [row] = await tx.update(tenants).set({ displayName }).where(eq(tenants.id, tenantId)).returning(columns);
+    await within(tx, before!, row!);
+    return row!;
+  });
 }
