@@ -26,6 +26,7 @@ export async function purgeExpired(db: Db, now = new Date()): Promise<Record<str
   await run('sessions', db.delete(sessions).where(or(lt(sessions.expiresAt, dayAgo), and(isNotNull(sessions.endedAt), lt(sessions.endedAt, dayAgo)))).returning({ x: sessions.tenantId }));
   await run('rateLimitCounters', db.delete(rateLimitCounters).where(lt(rateLimitCounters.windowStart, hourAgo)).returning({ x: rateLimitCounters.tenantId }));
   await run('retiredKeys', db.delete(signingKeys).where(and(eq(signingKeys.status, 'retired'), lt(signingKeys.retireAfter, now))).returning({ x: signingKeys.tenantId }));
+  await run('revokedKeys', db.delete(signingKeys).where(and(eq(signingKeys.status, 'revoked'), lt(signingKeys.retireAfter, dayAgo))).returning({ x: signingKeys.tenantId }));
   return counts;
 }
 
