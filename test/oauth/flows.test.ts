@@ -203,6 +203,9 @@ describe('hostile cases', () => {
     const config = await client.discovery(new URL(env.base), 'backoffice', 'b'.repeat(40), undefined, insecure);
     expect(await client.tokenIntrospection(config, first.access_token)).toEqual({ active: false });
     expect(await client.tokenIntrospection(config, first.refresh_token)).toEqual({ active: false });
+    // A security event: in the trail with the client, the address and the outcome.
+    const trail = await api('GET', `/api/audit?action=oauth.code.replay&targetId=${userId}`);
+    expect(trail.body.items[0]).toMatchObject({ actor: { type: 'client', id: 'backoffice' }, sourceIp: '127.0.0.1', after: { outcome: expect.stringContaining('revoked') } });
   });
 
   it('redirect_uri mismatch: at /authorize an error page (no redirect); at /token invalid_grant', async () => {
