@@ -9,7 +9,7 @@ import type { TenantScope } from '../platform/db.ts';
 import type { Keyring } from '../platform/crypto.ts';
 import type { ScopeCatalog } from '../downstream/protected-apis.ts';
 import type { ClientRow } from '../downstream/repository.ts';
-import { refreshTokens } from '../db/schema/index.ts';
+import { oauthRepository } from './repository.ts';
 import type { AccessTokens } from './tokens.ts';
 import { claimsFor, type Subject } from './subjects.ts';
 import type { TokenResponse } from './grants/types.ts';
@@ -75,7 +75,7 @@ export async function issueUserTokens(
     const value = newOpaqueToken();
     familyId = input.refresh?.familyId ?? randomUUID();
     const expiresAt = input.refresh?.expiresAt ?? new Date(Date.now() + (client.refreshTokenLifetime ?? DEFAULT_REFRESH_TTL) * 1000);
-    await deps.scope.insert(refreshTokens, {
+    await oauthRepository(deps.scope).insertRefreshToken({
       tokenHash: deps.keyring.hashSecret(value),
       familyId,
       clientId: client.clientId,

@@ -6,12 +6,12 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { decodeProtectedHeader, jwtVerify, errors as joseErrors, type JWTPayload } from 'jose';
-import { gt } from 'drizzle-orm';
 import { TenantCache, type Invalidation } from '../platform/invalidation.ts';
 import { InvalidToken } from '../platform/errors/oauth.ts';
 import type { Tenant } from '../platform/tenancy/tenant.ts';
 import type { TenantScope } from '../platform/db.ts';
-import { revokedTokens, SIGNING_ALGS, type SigningAlg } from '../db/schema/index.ts';
+import { SIGNING_ALGS, type SigningAlg } from '../db/schema/index.ts';
+import { oauthRepository } from './repository.ts';
 import type { KeyStore, SigningKey } from './keys.ts';
 import type { ClientDirectory } from '../downstream/directory.ts';
 import { findSubject } from './subjects.ts';
@@ -183,10 +183,7 @@ export class AccessTokens {
   async isActive(tenant: Tenant, claims: AccessTokenClaims): Promise<boolean> {
     if (!this.#scopeFor || !this.#directory) return true;
     const scope = this.#scopeFor(tenant.id);
-    const revoked = await this.#revoked.get(tenant.id, 'jtis', async () => {
-      const rows = await scope.select(revokedTokens, gt(revokedTokens.expiresAt, new Date()));
-      return new Set(rows.map((r) => r.jti));
-    });
+    const revoked = await this.#revoked.get(tenant.id, 'jtis', async () => new Set(await oauthRepository(scope).listLiveRevokedJtis()));
     if (revoked.has(claims.jti)) return false;
     const client = await this.#directory.client(tenant.id, claims.client_id);
     if (!client || client.client.instanceId !== claims.client_instance) return false;

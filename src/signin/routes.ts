@@ -14,7 +14,7 @@ import { escapeHtml, loginPage, messagePage, page } from './pages.ts';
 import { allProviders, route } from './routing.ts';
 import { startPath } from './upstream-routes.ts';
 import { findSession } from './sessions.ts';
-import { findSubject } from '../oauth/subjects.ts';
+import { findUserById } from '../users/service.ts';
 import { verifyPasswordLogin } from './password.ts';
 import { createSession, SESSION_ABSOLUTE_SECONDS, SESSION_COOKIE } from './sessions.ts';
 
@@ -110,7 +110,7 @@ export function signinRoutes(app: FastifyInstance, deps: SigninDeps) {
   app.get('/', { schema: { hide: true } }, async (request, reply) => {
     const scope = deps.scopeFor(request.tenant.id);
     const session = await findSession(scope, deps.keyring, readCookie(request, SESSION_COOKIE));
-    const subject = session ? await findSubject(scope, session.userId) : undefined;
+    const subject = session ? await findUserById(scope, session.userId) : undefined;
     if (!subject?.active) return reply.redirect(`${LOGIN_PATH}?return_to=%2F`, 303);
     const who = subject.displayName ?? subject.email ?? subject.userName;
     return html(reply, 200, page({ title: `Signed in as ${who}`, tenantName: request.tenant.displayName, body: `<p>Roles: ${escapeHtml(subject.roles.join(', ') || 'none')}</p><p><a class="button secondary" href="/oauth2/logout">Sign out</a></p>` }));

@@ -4,10 +4,9 @@
  * (when possible) all tokens previously issued based on that authorization code."
  */
 import { createHash } from 'node:crypto';
-import { eq, isNull } from 'drizzle-orm';
 import { InvalidGrant, InvalidRequest, UnauthorizedClient } from '../../platform/errors/oauth.ts';
 import { safeEqual } from '../../platform/crypto.ts';
-import { authorizationCodes } from '../../db/schema/index.ts';
+import { oauthRepository } from '../repository.ts';
 import { findSubject } from '../subjects.ts';
 import { issueUserTokens } from '../issue.ts';
 import { revokeFamily } from '../revocation.ts';
@@ -30,11 +29,9 @@ export const grant: Grant = {
     if (!params.code) throw new InvalidRequest('code is required.');
     const hash = keyring.hashSecret(params.code);
     // Single use: the first redemption flips consumed_at atomically; any later one finds it set.
-    const [code] = await scope
-      .update(authorizationCodes, { consumedAt: new Date() }, eq(authorizationCodes.codeHash, hash), isNull(authorizationCodes.consumedAt))
-      .returning();
+    const code = await oauthRepository(scope).consumeCode(hash);
     if (!code) {
-      const [used] = await scope.select(authorizationCodes, eq(authorizationCodes.codeHash, hash));
+      const used = await oauthRepository(scope).findCode(hash);
       if (used?.consumedAt && used.clientId === client.client.clientId) {
         await scope.transaction(async (tx) => {
           if (used.issuedFamilyId) await revokeFamily(tx, used.issuedFamilyId);
@@ -73,7 +70,7 @@ export const grant: Grant = {
         { ...ctx, scope: tx },
         { grantType, client: client.client, subject, scopes: code.scopes, authTime: code.authTime, sessionId: code.sessionId, nonce: code.nonce },
       );
-      await tx.update(authorizationCodes, { issuedFamilyId: result.familyId, issuedJti: result.jti }, eq(authorizationCodes.codeHash, hash));
+      await oauthRepository(tx).recordCodeIssuance(hash, { familyId: result.familyId, jti: result.jti });
       return result;
     });
     return issued.response;

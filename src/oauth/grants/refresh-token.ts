@@ -6,9 +6,8 @@
  * Policy is re-read at every use (STYLE.md §9): the new tokens carry the stored scopes intersected with what the
  * client may have today and what the tenant still knows, for the user as they are today (active, current roles).
  */
-import { eq, isNull } from 'drizzle-orm';
 import { InvalidGrant, InvalidRequest, InvalidScope } from '../../platform/errors/oauth.ts';
-import { refreshTokens } from '../../db/schema/index.ts';
+import { oauthRepository } from '../repository.ts';
 import { findSubject } from '../subjects.ts';
 import { issueUserTokens } from '../issue.ts';
 import { revokeFamily } from '../revocation.ts';
@@ -41,7 +40,7 @@ export const grant: Grant = {
     const { client, params, scope, keyring } = ctx;
     if (!params.refresh_token) throw new InvalidRequest('refresh_token is required.');
     const hash = keyring.hashSecret(params.refresh_token);
-    const [row] = await scope.select(refreshTokens, eq(refreshTokens.tokenHash, hash));
+    const row = await oauthRepository(scope).findRefreshToken(hash);
     const invalid = new InvalidGrant('The refresh token is invalid, expired or revoked.');
     if (!row || row.clientId !== client.client.clientId) throw invalid;
     if (row.revokedAt) throw invalid;
@@ -75,7 +74,7 @@ export const grant: Grant = {
     try {
       return await scope.transaction(async (tx) => {
         // Two concurrent refreshes with one token: exactly one rotates it; the other is reuse.
-        const [rotated] = await tx.update(refreshTokens, { rotatedAt: new Date() }, eq(refreshTokens.tokenHash, hash), isNull(refreshTokens.rotatedAt), isNull(refreshTokens.revokedAt)).returning();
+        const rotated = await oauthRepository(tx).rotateRefreshToken(hash);
         // Leave this transaction first: a revocation written here would roll back with it.
         if (!rotated) throw reused;
         const result = await issueUserTokens(

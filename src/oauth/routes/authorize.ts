@@ -6,7 +6,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { readCookie } from '../../platform/cookies.ts';
-import { authorizationCodes } from '../../db/schema/index.ts';
+import { oauthRepository } from '../repository.ts';
 import { findSession, SESSION_COOKIE } from '../../signin/sessions.ts';
 import { LOGIN_PATH, htmlReply } from '../../signin/routes.ts';
 import { messagePage } from '../../signin/pages.ts';
@@ -138,7 +138,7 @@ async function authorize(deps: OAuthDeps, request: FastifyRequest, reply: Fastif
     }
 
     const code = newOpaqueToken();
-    await scope.insert(authorizationCodes, {
+    await oauthRepository(scope).insertCode({
       codeHash: deps.keyring.hashSecret(code),
       clientId: client.clientId,
       userId: session.userId,
