@@ -28,6 +28,7 @@ import { upstreamRoutes } from './upstream/routes.ts';
 import { auditRoutes } from './audit/routes.ts';
 import { Invalidation } from './platform/invalidation.ts';
 import { FailureLimiter } from './platform/rate-limit.ts';
+import { outboundFromConfig } from './platform/outbound.ts';
 import { ClientDirectory } from './downstream/directory.ts';
 import { downstreamRoutes } from './downstream/routes.ts';
 import { keysApiRoutes } from './oauth/routes/keys-api.ts';
@@ -72,6 +73,8 @@ export async function buildApp({ config, database, keyring, logger }: AppDeps): 
   const keys = new KeyStore({ scopeFor, keyring, invalidation });
   const tokens = new AccessTokens(keys, { directory, scopeFor, invalidation });
   const limiter = new FailureLimiter({ scopeFor, max: config.AUTH_FAILURE_LIMIT, windowMs: 60_000 });
+  // The one bounded fetcher for everything the service fetches (platform/outbound.ts).
+  const outbound = outboundFromConfig(config);
   const resolver = new TenantResolver({ db: database.db, mode: config.TENANCY_MODE, defaultTenantSlug: config.DEFAULT_TENANT_SLUG });
   app.decorate('services', { keys, tokens, resolver, directory, invalidation });
   app.addHook('onReady', () => invalidation.start());
@@ -93,7 +96,7 @@ export async function buildApp({ config, database, keyring, logger }: AppDeps): 
   await app.register(async function tenantScoped(scoped) {
     await scoped.register(tenancyPlugin, { resolver });
     await scoped.register(oauthPlugin, { scopeFor, keyring, keys, tokens, directory, limiter, accessTokenTtl: config.ACCESS_TOKEN_TTL_SECONDS });
-    await scoped.register(signinPlugin, { scopeFor, keyring, limiter });
+    await scoped.register(signinPlugin, { scopeFor, keyring, limiter, outbound });
     // SCIM 2.0 (RFC 7644): its own parser, error bodies and bearer hook; a directory-token strategy joins the list later.
     await scoped.register(scimPlugin, { prefix: '/scim/v2', scopeFor, strategies: [accessTokenStrategy(tokens, authorizeUser)] });
     await scoped.register(async function managementApi(api) {
