@@ -29,6 +29,7 @@ import { auditRoutes } from './audit/routes.ts';
 import { Invalidation } from './platform/invalidation.ts';
 import { FailureLimiter } from './platform/rate-limit.ts';
 import { outboundFromConfig } from './platform/outbound.ts';
+import { rejectInvalidCharacters } from './platform/input-guard.ts';
 import { ClientDirectory } from './downstream/directory.ts';
 import { downstreamRoutes } from './downstream/routes.ts';
 import { keysApiRoutes } from './oauth/routes/keys-api.ts';
@@ -61,6 +62,8 @@ export async function buildApp({ config, database, keyring, logger }: AppDeps): 
   app.decorateRequest('principal', null);
   app.decorateRequest('clientId', null);
   requestLogging(app);
+  // NUL bytes and lone surrogates are a 400 at the edge, in each surface's error format (platform/input-guard.ts).
+  rejectInvalidCharacters(app);
 
   app.setErrorHandler(problemErrorHandler);
   app.setNotFoundHandler((request, reply) =>
