@@ -29,7 +29,7 @@ import { auditRoutes } from './audit/routes.ts';
 import { Invalidation } from './platform/invalidation.ts';
 import { FailureLimiter } from './platform/rate-limit.ts';
 import { outboundFromConfig } from './platform/outbound.ts';
-import { rejectInvalidCharacters } from './platform/input-guard.ts';
+import { rejectInvalidCharacters, routeMalformedPaths } from './platform/input-guard.ts';
 import { ClientDirectory } from './downstream/directory.ts';
 import { downstreamRoutes } from './downstream/routes.ts';
 import { keysApiRoutes } from './oauth/routes/keys-api.ts';
@@ -48,7 +48,7 @@ export interface AppDeps {
 }
 
 export async function buildApp({ config, database, keyring, logger }: AppDeps): Promise<FastifyInstance> {
-  const app = Fastify({
+  const app: FastifyInstance = Fastify({
     ...(logger ? { loggerInstance: logger } : { logger: loggerOptions(config.LOG_LEVEL) }),
     // One line per request comes from `requestLogging`, not Fastify's pair of lines.
     logController: new LogController({ disableRequestLogging: true }),
@@ -56,6 +56,7 @@ export async function buildApp({ config, database, keyring, logger }: AppDeps): 
     trustProxy: config.TRUST_PROXY ? config.TRUST_PROXY.split(',').map((s) => s.trim()) : false,
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 256 },
+    frameworkErrors: routeMalformedPaths(() => app),
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

@@ -6,7 +6,8 @@
  * (`preValidation`). The error is an `Invalid` domain error with status 400, so each surface's own error handler
  * answers in its format: RFC 6749 §5.2 `invalid_request`, RFC 9457, RFC 7644 §3.12 `invalidValue`, the HTML page.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { IncomingMessage } from 'node:http';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Invalid } from './errors/domain.ts';
 
 export class InvalidCharacters extends Invalid {
@@ -38,18 +39,20 @@ export function invalidCharacterPath(value: unknown): string | undefined {
   return undefined;
 }
 
-function refuse(where: string, path?: string): never {
-  throw new InvalidCharacters(`The ${where}${path && path !== '/' ? ` (at ${path})` : ''} contains a NUL character or an unpaired surrogate.`, { location: where });
+function refuse(where: string, path?: string, what = 'contains a NUL character or an unpaired surrogate'): never {
+  throw new InvalidCharacters(`The ${where}${path && path !== '/' ? ` (at ${path})` : ''} ${what}.`, { location: where });
 }
 
+const MALFORMED_PATH = Symbol('malformedPath');
+
 function checkUrlAndCredentials(request: FastifyRequest) {
+  if ((request.raw as IncomingMessage & { [MALFORMED_PATH]?: true })[MALFORMED_PATH]) refuse('path', undefined, 'has a malformed % escape');
   const pathname = request.url.split('?')[0]!;
   let decoded: string;
   try {
     decoded = decodeURIComponent(pathname);
   } catch {
-    // A malformed escape names no resource: refused like the characters it cannot decode to.
-    return refuse('path');
+    return refuse('path', undefined, 'has a malformed % escape');
   }
   if (!isClean(decoded)) refuse('path');
   const inQuery = invalidCharacterPath(request.query);
@@ -82,4 +85,21 @@ export function rejectInvalidCharacters(app: FastifyInstance) {
     if (at) return done(new InvalidCharacters(`The request body (at ${at}) contains a NUL character or an unpaired surrogate.`, { location: 'body' }));
     done();
   });
+}
+
+/**
+ * Fastify's `frameworkErrors` option. A path whose escapes do not decode (FST_ERR_BAD_URL: `%zz`, or UTF-8 that is
+ * not UTF-8) fails before routing, where no surface's error handler can answer. It is routed again with every `%`
+ * escaped and a flag, so the `onRequest` check above refuses it inside the route's own surface, in its format.
+ */
+export function routeMalformedPaths(app: () => FastifyInstance) {
+  return (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    if (error.code !== 'FST_ERR_BAD_URL') return reply.send(error);
+    const raw = request.raw as IncomingMessage & { [MALFORMED_PATH]?: true };
+    const url = raw.url ?? '/';
+    const q = url.indexOf('?');
+    raw.url = (q < 0 ? url : url.slice(0, q)).replace(/%/g, '%25') + (q < 0 ? '' : url.slice(q));
+    raw[MALFORMED_PATH] = true;
+    app().routing(raw, reply.raw);
+  };
 }

@@ -106,6 +106,20 @@ describe('/login: an HTML page', () => {
   });
 });
 
+describe('a path whose % escapes do not decode: 400 in the surface of the route it names', () => {
+  it.each([
+    ['/api/users/%zz', 'application/problem+json', { status: 400, title: 'Bad Request', detail: 'The path has a malformed % escape.' }],
+    ['/api/users/%ED%A0%80', 'application/problem+json', { status: 400, title: 'Bad Request' }],
+    ['/scim/v2/Users/%zz', 'application/scim+json', { status: '400', scimType: 'invalidValue' }],
+    ['/login/upstream/Google/%E0%A4%A', 'text/html', undefined],
+  ])('%s', async (url, type, body) => {
+    const res = await env.app.inject({ url, headers: { host: t.host, authorization: `Bearer ${api.token}` } });
+    expect(res.statusCode, res.body).toBe(400);
+    expect(res.headers['content-type']).toContain(type);
+    if (body) expect(res.json()).toMatchObject(body);
+  });
+});
+
 describe('database errors in the log', () => {
   it('are logged without their parameters (a query error never carries the values it was given)', async () => {
     const secret = '$argon2id$v=19$m=19456,t=2,p=1$c2VjcmV0c2FsdA$notARealHashButSecret';
