@@ -246,7 +246,9 @@ describe('hostile bodies', () => {
     expect((await c.call('POST', '/Users', user('long-mail', { emails: [{ value: `${'m'.repeat(3000)}@example.com` }] }))).json()).toMatchObject({ status: '400', scimType: 'invalidValue' });
     expect((await c.call('POST', '/Users', user('u'.repeat(300)))).json()).toMatchObject({ status: '400', scimType: 'invalidValue' });
     expect((await c.call('GET', `/Users?filter=${encodeURIComponent('meta.created gt "+275760-09-13T00:00:00Z"')}`)).json()).toMatchObject({ status: '400', scimType: 'invalidFilter' });
-    const unicode = await c.call('POST', '/Users', user('ünïcødé.名前@example.com', { displayName: '😀 \ud800 lone' }));
+    // An unpaired surrogate is not Unicode (it would be stored as U+FFFD): refused at the edge, in SCIM's format.
+    expect((await c.call('POST', '/Users', user('lone@example.com', { displayName: '😀 \ud800 lone' }))).json()).toMatchObject({ status: '400', scimType: 'invalidValue' });
+    const unicode = await c.call('POST', '/Users', user('ünïcødé.名前@example.com', { displayName: '😀 lone' }));
     expect(unicode.statusCode).toBe(201);
     expect((await c.call('GET', `/Users/${encodeURIComponent('ÜNÏCØDÉ.名前@example.com')}`)).statusCode).toBe(200);
   });
