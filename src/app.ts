@@ -32,6 +32,8 @@ import { auditRoutes } from './audit/routes.ts';
 import { recordAudit } from './audit/service.ts';
 import { Invalidation } from './platform/invalidation.ts';
 import { FailureLimiter } from './platform/rate-limit.ts';
+import { outboundFromConfig } from './platform/outbound.ts';
+import { rejectInvalidCharacters, routeMalformedPaths } from './platform/input-guard.ts';
 import { ClientDirectory } from './downstream/directory.ts';
 import { downstreamRoutes } from './downstream/routes.ts';
 import { keysApiRoutes } from './oauth/routes/keys-api.ts';
@@ -49,7 +51,7 @@ export interface AppDeps {
 }
 
 export async function buildApp({ config, database, keyring, logger }: AppDeps): Promise<FastifyInstance> {
-  const app = Fastify({
+  const app: FastifyInstance = Fastify({
     ...(logger ? { loggerInstance: logger } : { logger: loggerOptions(config.LOG_LEVEL) }),
     // One line per request comes from `requestLogging`, not Fastify's pair of lines.
     logController: new LogController({ disableRequestLogging: true }),
@@ -57,12 +59,15 @@ export async function buildApp({ config, database, keyring, logger }: AppDeps): 
     trustProxy: config.TRUST_PROXY ? config.TRUST_PROXY.split(',').map((s) => s.trim()) : false,
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 256 },
+    frameworkErrors: routeMalformedPaths(() => app),
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.decorateRequest('principal', null);
   app.decorateRequest('clientId', null);
   requestLogging(app);
+  // NUL bytes and lone surrogates are a 400 at the edge, in each surface's error format (platform/input-guard.ts).
+  rejectInvalidCharacters(app);
 
   app.setErrorHandler(problemErrorHandler);
   app.setNotFoundHandler((request, reply) =>
@@ -75,6 +80,8 @@ export async function buildApp({ config, database, keyring, logger }: AppDeps): 
   const keys = new KeyStore({ scopeFor, keyring, invalidation });
   const tokens = new AccessTokens(keys, { directory, scopeFor, invalidation });
   const limiter = new FailureLimiter({ scopeFor, max: config.AUTH_FAILURE_LIMIT, windowMs: 60_000 });
+  // The one bounded fetcher for everything the service fetches (platform/outbound.ts).
+  const outbound = outboundFromConfig(config);
   const resolver = new TenantResolver({ db: database.db, mode: config.TENANCY_MODE, defaultTenantSlug: config.DEFAULT_TENANT_SLUG });
   /** Every management route and the permission it declares: `METHOD /path` → permission (tests read it). */
   const routePermissions = new Map<string, string>();
@@ -94,7 +101,7 @@ export async function buildApp({ config, database, keyring, logger }: AppDeps): 
   await app.register(async function tenantScoped(scoped) {
     await scoped.register(tenancyPlugin, { resolver });
     await scoped.register(oauthPlugin, { scopeFor, keyring, keys, tokens, directory, limiter, accessTokenTtl: config.ACCESS_TOKEN_TTL_SECONDS });
-    await scoped.register(signinPlugin, { scopeFor, keyring, limiter });
+    await scoped.register(signinPlugin, { scopeFor, keyring, limiter, outbound });
     // SCIM 2.0 (RFC 7644): its own parser, error bodies and bearer hook; a directory-token strategy joins the list later.
     await scoped.register(scimPlugin, { prefix: '/scim/v2', scopeFor, strategies: [accessTokenStrategy(tokens, userAuthority)] });
     await scoped.register(async function managementApi(api) {

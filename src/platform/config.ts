@@ -37,6 +37,13 @@ export const configSchema = z
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
     DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
     RUN_MIGRATIONS: bool.default(true),
+    /** Outbound fetches (platform/outbound.ts) to loopback, and plain http to it. Unset: on only in embedded mode. */
+    OUTBOUND_ALLOW_LOOPBACK: bool.optional(),
+    /** Outbound fetches to private addresses (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7). */
+    OUTBOUND_ALLOW_PRIVATE: bool.default(false),
+    OUTBOUND_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+    /** The largest response body an outbound fetch reads (discovery documents, JWKS, token responses). */
+    OUTBOUND_MAX_BYTES: z.coerce.number().int().min(1024).max(50 * 1024 * 1024).default(1024 * 1024),
   })
   .refine((c) => !(c.BOOTSTRAP_CLIENT_SECRET && !c.BOOTSTRAP_CLIENT_ID), {
     path: ['BOOTSTRAP_CLIENT_ID'],
@@ -47,7 +54,7 @@ export const configSchema = z
     message: 'required with DATABASE_URL: every instance must share it (openssl rand -base64 32)',
   });
 
-export type Config = z.infer<typeof configSchema> & { PUBLIC_URL: string };
+export type Config = Omit<z.infer<typeof configSchema>, 'OUTBOUND_ALLOW_LOOPBACK'> & { PUBLIC_URL: string; OUTBOUND_ALLOW_LOOPBACK: boolean };
 
 export class ConfigError extends Error {}
 
@@ -63,7 +70,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Invalid configuration: ${name}: ${issue.message}${got}`);
   }
   const c = parsed.data;
-  return { ...c, PUBLIC_URL: (c.PUBLIC_URL ?? `http://localhost:${c.PORT}`).replace(/\/+$/, '') };
+  return {
+    ...c,
+    PUBLIC_URL: (c.PUBLIC_URL ?? `http://localhost:${c.PORT}`).replace(/\/+$/, ''),
+    // Embedded mode is the laptop: a local IdP on localhost works there without a setting.
+    OUTBOUND_ALLOW_LOOPBACK: c.OUTBOUND_ALLOW_LOOPBACK ?? !c.DATABASE_URL,
+  };
 }
 
 function redactIfSecret(name: string, value: string): string {

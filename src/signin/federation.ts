@@ -8,6 +8,7 @@
  */
 import * as oauth from 'oauth4webapi';
 import { decodeJwt } from 'jose';
+import type { Outbound } from '../platform/outbound.ts';
 import { discoveryUrlOf, type UpstreamProvider } from '../upstream/service.ts';
 
 /** Entra ID's tenant for personal Microsoft accounts: `organizations` excludes it. */
@@ -40,46 +41,52 @@ export interface VerifiedIdentity {
   claims: Record<string, unknown>;
 }
 
-const metadataCache = new Map<string, { as: oauth.AuthorizationServer; until: number }>();
+const METADATA_TTL_MS = 600_000;
+/** The document fields we use; each endpoint must obey the same https rule as the configured discovery URL. */
+const ENDPOINTS = ['authorization_endpoint', 'token_endpoint', 'jwks_uri'] as const;
 
-function isLoopback(url: string): boolean {
-  const h = new URL(url).hostname;
-  return h === 'localhost' || h === '[::1]' || /^127\./.test(h);
+/**
+ * oauth4webapi request options: every request (token, JWKS) through the bounded fetcher, which itself refuses plain
+ * http except to loopback when the policy allows it; so oauth4webapi's own https check may defer to it.
+ */
+function options(outbound: Outbound) {
+  return { [oauth.customFetch]: outbound.fetch, [oauth.allowInsecureRequests]: outbound.policy.allowLoopback };
 }
 
-function options(url: string) {
-  // Plain http only for loopback providers (development and tests); isAllowedDiscoveryUrl enforced that at write time.
-  return { [oauth.allowInsecureRequests]: isLoopback(url), signal: AbortSignal.timeout(10_000) };
+function parseMetadata(outbound: Outbound, url: string, json: unknown): oauth.AuthorizationServer {
+  const doc = (json && typeof json === 'object' ? json : {}) as Record<string, unknown>;
+  const misconfigured = (detail: string) => new FederationError(`discovery at ${url}: ${detail}`, 'The identity provider is misconfigured.');
+  if (typeof doc.issuer !== 'string') throw misconfigured('lacks issuer');
+  for (const k of ENDPOINTS) {
+    const value = doc[k];
+    if (typeof value !== 'string') throw misconfigured(`lacks ${k}`);
+    const problem = outbound.check(value);
+    if (problem) throw misconfigured(`${k} refused: ${problem}`);
+  }
+  return doc as unknown as oauth.AuthorizationServer;
 }
 
-/** The provider's metadata, cached for ten minutes per discovery URL. */
-export async function providerMetadata(provider: UpstreamProvider): Promise<oauth.AuthorizationServer> {
+/**
+ * The provider's metadata through the bounded fetcher: cached for ten minutes per discovery URL, and a failure
+ * (unreachable, too large, a refused endpoint) for the fetcher's failure window.
+ */
+export async function providerMetadata(outbound: Outbound, provider: UpstreamProvider): Promise<oauth.AuthorizationServer> {
   const url = discoveryUrlOf(provider);
-  const hit = metadataCache.get(url);
-  if (hit && hit.until > Date.now()) return hit.as;
-  let json: Record<string, unknown>;
   try {
-    const res = await fetch(url, { headers: { accept: 'application/json' }, redirect: 'error', signal: AbortSignal.timeout(10_000) });
-    if (!res.ok) throw new Error(`status ${res.status}`);
-    json = (await res.json()) as Record<string, unknown>;
+    return await outbound.document(url, (json) => parseMetadata(outbound, url, json), METADATA_TTL_MS);
   } catch (e) {
+    if (e instanceof FederationError) throw e;
     throw new FederationError(`discovery at ${url} failed: ${(e as Error).message}`, 'The identity provider cannot be reached right now.');
   }
-  for (const k of ['issuer', 'authorization_endpoint', 'token_endpoint', 'jwks_uri'] as const) {
-    if (typeof json[k] !== 'string') throw new FederationError(`discovery at ${url} lacks ${k}`, 'The identity provider is misconfigured.');
-  }
-  const as = json as unknown as oauth.AuthorizationServer;
-  if (metadataCache.size > 1000) metadataCache.clear();
-  metadataCache.set(url, { as, until: Date.now() + 600_000 });
-  return as;
 }
 
 export async function authorizationUrl(
+  outbound: Outbound,
   provider: UpstreamProvider & { clientSecret: string | null },
   redirectUri: string,
   hints: { loginHint?: string | undefined; domainHint?: string | undefined; forceLogin?: boolean },
 ): Promise<{ url: URL; transaction: Transaction }> {
-  const as = await providerMetadata(provider);
+  const as = await providerMetadata(outbound, provider);
   const transaction = { state: oauth.generateRandomState(), nonce: oauth.generateRandomNonce(), verifier: oauth.generateRandomCodeVerifier() };
   const url = new URL(as.authorization_endpoint!);
   const params: Record<string, string> = {
@@ -108,12 +115,13 @@ function templateMatcher(template: string): RegExp {
 
 /** Exchanges the code and validates everything; returns the verified identity or throws FederationError. */
 export async function completeSignIn(
+  outbound: Outbound,
   provider: UpstreamProvider & { clientSecret: string | null },
   redirectUri: string,
   currentUrl: URL,
   transaction: Transaction,
 ): Promise<VerifiedIdentity> {
-  const as = await providerMetadata(provider);
+  const as = await providerMetadata(outbound, provider);
   const client: oauth.Client = { client_id: provider.clientId };
   const auth = provider.clientSecret ? oauth.ClientSecretPost(provider.clientSecret) : oauth.None();
   const templated = as.issuer.includes('{tenantid}');
@@ -132,7 +140,7 @@ export async function completeSignIn(
     }
     throw new FederationError(`authorization response rejected: ${(e as Error).message}`);
   }
-  const opts = options(as.token_endpoint!);
+  const opts = options(outbound);
   const response = await oauth.authorizationCodeGrantRequest(as, client, auth, params, redirectUri, transaction.verifier, opts).catch((e: Error) => {
     throw new FederationError(`token request failed: ${e.message}`, 'The identity provider cannot be reached right now.');
   });

@@ -1,11 +1,13 @@
 /** The hosted sign-in surface. Encapsulated: it parses forms, answers HTML, and keeps its own error page. */
 import type { FastifyInstance } from 'fastify';
 import formbody from '@fastify/formbody';
+import type { Outbound } from '../platform/outbound.ts';
 import { messagePage } from './pages.ts';
 import { htmlReply, signinRoutes, type SigninDeps } from './routes.ts';
 import { upstreamRoutes } from './upstream-routes.ts';
 
-export async function signinPlugin(app: FastifyInstance, deps: SigninDeps) {
+/** `outbound`: the bounded fetcher, for upstream discovery, JWKS and token requests. */
+export async function signinPlugin(app: FastifyInstance, deps: SigninDeps & { outbound: Outbound }) {
   await app.register(formbody);
   app.setErrorHandler((err: { statusCode?: number }, request, reply) => {
     const status = err.statusCode && err.statusCode < 500 ? err.statusCode : 500;

@@ -10,6 +10,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { TenantScope } from '../platform/db.ts';
 import type { Keyring } from '../platform/crypto.ts';
+import type { Outbound } from '../platform/outbound.ts';
 import { clearCookie, readCookie, setCookie } from '../platform/cookies.ts';
 import { UPSTREAM_TYPES, type UpstreamType } from '../db/schema/index.ts';
 import { findProviderWithSecret, redirectUri, SIGNIN_PATH_PREFIX } from '../upstream/service.ts';
@@ -40,7 +41,7 @@ export function startPath(type: UpstreamType, id: string, returnTo: string, hint
   return `${UPSTREAM_START_PATH}/${type}/${encodeURIComponent(id)}?${q.toString()}`;
 }
 
-export function upstreamRoutes(app: FastifyInstance, deps: { scopeFor: (tenantId: string) => TenantScope; keyring: Keyring }) {
+export function upstreamRoutes(app: FastifyInstance, deps: { scopeFor: (tenantId: string) => TenantScope; keyring: Keyring; outbound: Outbound }) {
   const fail = (request: FastifyRequest, reply: FastifyReply, status: number, title: string, message: string) =>
     htmlReply(reply, status, messagePage({ title, tenantName: request.tenant.displayName, message, status: 'error' }));
 
@@ -58,7 +59,7 @@ export function upstreamRoutes(app: FastifyInstance, deps: { scopeFor: (tenantId
       const callback = redirectUri(request.tenant.issuer, type, id);
       let started;
       try {
-        started = await authorizationUrl(provider, callback, { loginHint: q.login_hint, domainHint: q.domain_hint, forceLogin: q.prompt === 'login' });
+        started = await authorizationUrl(deps.outbound, provider, callback, { loginHint: q.login_hint, domainHint: q.domain_hint, forceLogin: q.prompt === 'login' });
       } catch (e) {
         if (e instanceof FederationError) {
           request.log.warn({ provider: `${type}:${id}`, reason: e.message }, 'upstream sign-in could not start');
@@ -91,7 +92,7 @@ export function upstreamRoutes(app: FastifyInstance, deps: { scopeFor: (tenantId
       const currentUrl = new URL(request.url, request.tenant.issuer);
       let identity;
       try {
-        identity = await completeSignIn(provider, redirectUri(request.tenant.issuer, type, id), currentUrl, txn);
+        identity = await completeSignIn(deps.outbound, provider, redirectUri(request.tenant.issuer, type, id), currentUrl, txn);
       } catch (e) {
         if (e instanceof FederationError) {
           request.log.warn({ provider: `${type}:${id}`, reason: e.message }, 'upstream sign-in rejected');

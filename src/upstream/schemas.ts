@@ -37,7 +37,7 @@ const common = {
   discoveryUrl: z
     .url()
     .max(2048)
-    .refine(isAllowedDiscoveryUrl, 'an https URL (http only for localhost)')
+    .refine(isAllowedDiscoveryUrl, 'an https URL (http only for localhost), not a link-local, private or reserved address')
     .optional()
     .describe("Overrides the provider's OpenID metadata URL, for sovereign clouds or a test IdP. Omit for the public cloud default."),
   domains: z

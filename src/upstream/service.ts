@@ -8,6 +8,7 @@
  *   Bizzkit getting-started guide advises against it.
  */
 import { z } from 'zod';
+import { isIP } from 'node:net';
 import type { TenantScope } from '../platform/db.ts';
 import type { Keyring } from '../platform/crypto.ts';
 import { Conflict, Forbidden, Invalid, NotFound } from '../platform/errors/domain.ts';
@@ -15,6 +16,7 @@ import { recordAudit, type Actor } from '../audit/service.ts';
 import type { UpstreamType } from '../db/schema/index.ts';
 import { assertMayGrantRoles, assertRolesExist } from '../users/service.ts';
 import { uniqueViolation } from '../platform/db-errors.ts';
+import { addressClass, urlProblem } from '../platform/outbound.ts';
 import { decodeCursor, pageOf, type Page } from '../platform/cursor.ts';
 import { ADMIN_ROLE } from '../platform/permissions.ts';
 import { upstreamRepository, type ProviderRow } from './repository.ts';
@@ -79,17 +81,17 @@ export function redirectUri(issuer: string, type: UpstreamType, id: string): str
   return `${issuer.replace(/\/+$/, '')}${SIGNIN_PATH_PREFIX[type]}${id}`;
 }
 
-/** https anywhere; plain http only for loopback hosts (local IdPs in development and tests). */
+/**
+ * The write-time rule for a discovery URL: the outbound https rule (plain http only to loopback), and no literal
+ * address that outbound requests never reach (link-local, metadata such as 169.254.169.254, private, reserved).
+ * Whether loopback may be reached is the fetch-time setting (OUTBOUND_ALLOW_LOOPBACK); names are checked after DNS.
+ */
 export function isAllowedDiscoveryUrl(value: string): boolean {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return false;
-  }
-  if (url.username || url.password || url.hash) return false;
-  if (url.protocol === 'https:') return true;
-  return url.protocol === 'http:' && (url.hostname === 'localhost' || url.hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(url.hostname));
+  if (urlProblem(value, true)) return false;
+  const host = new URL(value).hostname.replace(/^\[|\]$/g, '');
+  if (!isIP(host)) return true;
+  const cls = addressClass(host);
+  return cls === 'public' || cls === 'loopback';
 }
 
 /** The OpenID Provider metadata URL to use for sign-in: the override, or the type's well-known default. */
@@ -174,7 +176,7 @@ export async function putProvider(
 ): Promise<{ provider: UpstreamProvider; created: boolean }> {
   if (!UPSTREAM_ID_PATTERN.test(id)) throw new Invalid('The provider id must be lowercase letters, digits and dashes, at most 64 characters.', { field: 'id' });
   if (input.settings.discoveryUrl !== undefined && !isAllowedDiscoveryUrl(input.settings.discoveryUrl)) {
-    throw new Invalid('discoveryUrl must be an https URL (http only for localhost).', { field: 'discoveryUrl' });
+    throw new Invalid('discoveryUrl must be an https URL (http only for localhost), not a link-local, private or reserved address.', { field: 'discoveryUrl' });
   }
   const defaultUserRoles = [...new Set(input.defaultUserRoles)];
   const domains = [...new Set(input.domains.map((d) => d.toLowerCase()))];

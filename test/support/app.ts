@@ -30,7 +30,8 @@ export interface TestTenant extends CreatedTenant {
 }
 
 export function testConfig(env: Record<string, string> = {}): Config {
-  return loadConfig({ DATABASE_URL: inject('databaseUrl'), MASTER_KEY: inject('masterKey'), TENANCY_MODE: 'multi', LOG_LEVEL: 'info', ...env });
+  // The test IdPs listen on 127.0.0.1 over http: outbound fetches may reach loopback here, as in local development.
+  return loadConfig({ DATABASE_URL: inject('databaseUrl'), MASTER_KEY: inject('masterKey'), TENANCY_MODE: 'multi', LOG_LEVEL: 'info', OUTBOUND_ALLOW_LOOPBACK: 'true', ...env });
 }
 
 export async function testEnv(env: Record<string, string> = {}): Promise<TestEnv> {

@@ -22,7 +22,8 @@ export function introspectionRoute(app: FastifyInstance, deps: OAuthDeps) {
       tags: ['OAuth'],
       summary: 'Token introspection (RFC 7662)',
       consumes: ['application/x-www-form-urlencoded'],
-      body: z.looseObject({ token: z.string().optional(), token_type_hint: z.enum(['access_token', 'refresh_token']).optional() }),
+      // RFC 7662 §2.1: the hint is optional help; an unknown one is ignored and the token looked up every way.
+      body: z.looseObject({ token: z.string().optional(), token_type_hint: z.string().optional() }),
       response: { 200: z.looseObject({ active: z.boolean() }), 400: oauthErrorSchema, 401: oauthErrorSchema },
     },
     async handler(request, reply) {

@@ -23,6 +23,7 @@ export function revocationRoute(app: FastifyInstance, deps: OAuthDeps) {
       tags: ['OAuth'],
       summary: 'Token revocation (RFC 7009)',
       consumes: ['application/x-www-form-urlencoded'],
+      // RFC 7009 §2.1: an unknown hint is ignored (the server extends its search to every token type).
       body: z.looseObject({ token: z.string().optional(), token_type_hint: z.string().optional() }),
       response: { 200: z.object({}), 400: oauthErrorSchema, 401: oauthErrorSchema },
     },

@@ -1,7 +1,9 @@
 /**
  * Problem Details for HTTP APIs, RFC 9457 §3, https://www.rfc-editor.org/rfc/rfc9457#section-3
  * `/api` answers every error as `application/problem+json`; this module builds those bodies from whatever was thrown.
+ * `title` is the status's reason phrase (every 400 is "Bad Request"); `type` and `detail` say which problem it is.
  */
+import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { DomainError, Conflict, Forbidden, Invalid, NotFound, PreconditionFailed } from './domain.ts';
@@ -48,7 +50,7 @@ export class Problem extends Error {
 const DOMAIN_STATUS = new Map<Function, [number, string, string]>([
   [NotFound, [404, 'not-found', 'Not Found']],
   [Conflict, [409, 'conflict', 'Conflict']],
-  [Invalid, [400, 'invalid-request', 'Invalid request']],
+  [Invalid, [400, 'invalid-request', 'Bad Request']],
   [Forbidden, [403, 'forbidden', 'Forbidden']],
   [PreconditionFailed, [412, 'precondition-failed', 'Precondition Failed']],
 ]);
@@ -57,7 +59,8 @@ const DOMAIN_STATUS = new Map<Function, [number, string, string]>([
 export function toProblem(err: unknown): Problem {
   if (err instanceof Problem) return err;
   if (err instanceof DomainError) {
-    const [status, slug, title] = DOMAIN_STATUS.get(err.constructor) ?? [500, 'internal', 'Internal Server Error'];
+    // instanceof, not the exact class: a subclass (InvalidCharacters) maps like its parent.
+    const [status, slug, title] = [...DOMAIN_STATUS].find(([type]) => err instanceof type)?.[1] ?? [500, 'internal', 'Internal Server Error'];
     return new Problem(status, slug, title, err.message, err.details ?? {});
   }
   if (err instanceof OAuthError) {
@@ -73,7 +76,7 @@ export function toProblem(err: unknown): Problem {
       message: v.message ?? 'invalid',
       ...v.params,
     }));
-    return new Problem(400, 'validation', 'Validation failed', `The ${fe.validationContext ?? 'request'} is not valid.`, { errors });
+    return new Problem(400, 'validation', 'Bad Request', `The ${fe.validationContext ?? 'request'} is not valid.`, { errors });
   }
   switch (fe?.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
@@ -81,15 +84,15 @@ export function toProblem(err: unknown): Problem {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new Problem(415, 'unsupported-media-type', 'Unsupported Media Type', 'Send application/json.');
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return new Problem(400, 'malformed-body', 'Malformed body', 'The JSON body is empty.');
+      return new Problem(400, 'malformed-body', 'Bad Request', 'The JSON body is empty.');
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return new Problem(400, 'malformed-body', 'Malformed body', 'Content-Length does not match the body.');
+      return new Problem(400, 'malformed-body', 'Bad Request', 'Content-Length does not match the body.');
   }
   if (fe instanceof SyntaxError || fe?.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
-    return new Problem(400, 'malformed-body', 'Malformed body', 'The body is not valid JSON.');
+    return new Problem(400, 'malformed-body', 'Bad Request', 'The body is not valid JSON.');
   }
   if (typeof fe?.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
-    return new Problem(fe.statusCode, 'client-error', 'Bad Request', fe.message);
+    return new Problem(fe.statusCode, 'client-error', STATUS_CODES[fe.statusCode] ?? 'Bad Request', fe.message);
   }
   return new Problem(500, 'internal', 'Internal Server Error', 'An unexpected error occurred. It has been logged.');
 }

@@ -97,7 +97,13 @@ async function runOne(scope: TenantScope, actor: Actor, base: string, op: BulkOp
   const m = /^\/(Users|Groups)(?:\/([^/]+))?$/.exec(op.path);
   if (!m) throw badRequest('invalidPath', `Unknown bulk path "${op.path.slice(0, 100)}"; use /Users, /Users/{id}, /Groups or /Groups/{id}.`);
   const [, kind, rawId] = m;
-  const id = rawId ? decodeURIComponent(rawId) : undefined;
+  let id: string | undefined;
+  try {
+    id = rawId ? decodeURIComponent(rawId) : undefined;
+  } catch {
+    // RFC 3986 §2.1: `%` must start an escape of two hex digits; anything else is this operation's 400.
+    throw badRequest('invalidPath', `Operation path "${op.path.slice(0, 100)}" has a malformed % escape.`);
+  }
   const version = expectedVersion(op.version);
   const res = (status: number, resourceId: string, v?: number): BulkResult => ({
     method: op.method,
