@@ -10,10 +10,12 @@ import { Browser, listeningEnv, type ListeningEnv } from '../support/oauth.ts';
 import { startUpstreamIdp, type UpstreamIdp } from '../support/upstream-idp.ts';
 import { forTenant } from '../../src/platform/db.ts';
 import { resolveLogin } from '../../src/signin/password.ts';
+import { scimClient, user, type ScimClient } from '../scim/support.ts';
 
 let env: ListeningEnv;
 let admin: string;
 let entra: UpstreamIdp;
+let scim: ScimClient;
 const TID = '11111111-2222-3333-4444-666666666666';
 const PASSWORD = 'correct horse battery staple';
 const tag = () => Math.random().toString(36).slice(2, 8);
@@ -47,6 +49,7 @@ async function signIn(login: string, password = PASSWORD): Promise<string | unde
 beforeAll(async () => {
   env = await listeningEnv({ AUTH_FAILURE_LIMIT: '10000' });
   admin = await bootstrapTokenHttp(env.base, env.tenant);
+  scim = await scimClient(env, env.tenant);
   entra = await startUpstreamIdp({ kind: 'entra', tid: TID, redirectUris: [`${env.base}/signin-azureadstrict`, `${env.base}/signin-azureadopen`] });
   const common = { clientId: entra.clientId, clientSecret: entra.clientSecret, tenantId: TID, defaultUserRoles: [], discoveryUrl: entra.discoveryUrl };
   for (const [id, trustAllUsers] of [['strict', false], ['open', true]] as const) {
@@ -132,6 +135,33 @@ describe('upstream sign-in: linking by email', () => {
       sourceIp: '127.0.0.1',
       after: { subject: `sub-link-${t}`, matchedBy: 'email', outcome: 'linked' },
     });
+  });
+
+  it('surrounding spaces and another letter case in the upstream address still link the one user', async () => {
+    const t = tag();
+    const u = await createUser({ email: `spaced-${t}@example.com` });
+    expect((await upstream('strict', { sub: `sub-spaced-${t}`, email: `  Spaced-${t}@EXAMPLE.com ` })).status).toBe(200);
+    expect(await identities(u.id)).toEqual([expect.objectContaining({ subject: `sub-spaced-${t}` })]);
+  });
+
+  it('non-ASCII addresses (provisioned by SCIM): Turkish İ links its i + U+0307 spelling, never plain i; NFD is refused', async () => {
+    const t = tag();
+    const provision = async (userName: string, address: string) => {
+      const res = await scim.call('POST', '/Users', user(userName, { emails: [{ value: address, type: 'work', primary: true }] }));
+      expect(res.statusCode, res.body).toBe(201);
+      return res.json().id as string;
+    };
+    const ipek = await provision(`ipek-${t}`, `\u0130pek-${t}@example.com`);
+    expect((await upstream('strict', { sub: `sub-ascii-i-${t}`, email: `ipek-${t}@example.com` })).status).toBe(403);
+    expect(await identities(ipek)).toEqual([]);
+    expect((await upstream('strict', { sub: `sub-dotted-${t}`, email: `i\u0307pek-${t}@example.com` })).status).toBe(200);
+    expect(await identities(ipek)).toEqual([expect.objectContaining({ subject: `sub-dotted-${t}` })]);
+
+    const jose = await provision(`jose-${t}`, `jos\u00E9-${t}@example.com`);
+    const nfd = await upstream('strict', { sub: `sub-nfd-${t}`, email: `jose\u0301-${t}@example.com` });
+    expect(nfd.status).toBe(403);
+    expect(nfd.text).toContain('cannot be used here');
+    expect(await identities(jose)).toEqual([]);
   });
 
   it.each([
