@@ -21,9 +21,9 @@ export async function resolveLogin(scope: TenantScope, login: string): Promise<U
   const key = loginKey(login);
   if (key === undefined) return undefined;
   const repo = usersRepository(scope);
-  const byName = await repo.findByUserNameKey(key);
+  // Both lookups always run, so the time taken does not tell a userName from an email.
+  const [byName, byEmail] = await Promise.all([repo.findByUserNameKey(key), repo.listByEmailKey(key, 2)]);
   if (byName) return byName;
-  const byEmail = await repo.listByEmailKey(key, 2);
   return byEmail.length === 1 ? byEmail[0] : undefined;
 }
 
