@@ -1,60 +1,88 @@
 /**
  * Who gets in after an upstream sign-in (Bizzkit seed: trustAllUsers, defaultUserRoles).
  * 1. A previously linked (provider, subject) → that user.
- * 2. Otherwise a user with the same email, but only when the provider asserts the email is verified → link, that user.
- * 3. Otherwise, with trustAllUsers, a new user with the provider's defaultUserRoles → link.
+ * 2. Otherwise, when the provider asserts the email is verified, the one user whose sign-in email has the same key
+ *    (users/identifiers.ts) → link, that user. The address must itself be canonical: a non-canonical one (the
+ *    KELVIN SIGN in `\u212Aate@x.test`, fullwidth letters, invisible characters) is refused and never folded into
+ *    an ASCII address. Emails are not unique (RFC 7643 §8.7.1): when several users have it, nobody is linked.
+ * 3. Otherwise, with trustAllUsers, a new user with the provider's defaultUserRoles → link. A new user that would
+ *    collide with an existing userName or email is refused, not half-created.
  * 4. Otherwise nobody: "not allowed". And a deactivated user never gets in, whichever way they were found.
+ * Linking by email and every refusal of it are audited (actor: the provider, with the browser's address).
  */
-import { sql } from 'drizzle-orm';
 import type { TenantScope } from '../platform/db.ts';
-import { users } from '../db/schema/index.ts';
+import { Conflict, Invalid } from '../platform/errors/domain.ts';
+import { recordAudit, systemActor } from '../audit/service.ts';
 import type { UpstreamProvider } from '../upstream/service.ts';
 import { createUser } from '../users/service.ts';
-import { systemActor } from '../audit/service.ts';
 import { identitiesRepository } from '../users/identities.ts';
+import { checkIdentifier } from '../users/identifiers.ts';
+import { usersRepository } from '../users/repository.ts';
 import type { VerifiedIdentity } from './federation.ts';
 
-export type Admission = { ok: true; userId: string; created: boolean } | { ok: false; reason: 'not-allowed' | 'inactive' };
+export type AdmissionRefusal = 'not-allowed' | 'inactive' | 'ambiguous-email' | 'invalid-email' | 'invalid-identifier' | 'conflict';
+export type Admission = { ok: true; userId: string; created: boolean } | { ok: false; reason: AdmissionRefusal };
 
-export async function admit(scope: TenantScope, provider: UpstreamProvider, identity: VerifiedIdentity): Promise<Admission> {
+export async function admit(scope: TenantScope, provider: UpstreamProvider, identity: VerifiedIdentity, ctx: { ip?: string | undefined } = {}): Promise<Admission> {
+  const actor = systemActor(`upstream:${provider.type}:${provider.id}`, ctx.ip);
   return scope.transaction(async (tx) => {
     const ids = identitiesRepository(tx);
+    const users = usersRepository(tx);
     const linked = await ids.find(provider.type, provider.id, identity.subject);
-    const active = async (userId: string) => {
-      const [u] = await tx.select(users, sql`${users.id} = ${userId}`);
-      return u?.active === true;
-    };
     if (linked) {
-      if (!(await active(linked.userId))) return { ok: false, reason: 'inactive' } as const;
+      if ((await users.findUser(linked.userId))?.active !== true) return { ok: false, reason: 'inactive' } as const;
       await ids.touch(provider.type, provider.id, identity.subject);
       return { ok: true, userId: linked.userId, created: false } as const;
     }
-    const email = identity.email?.trim().toLowerCase();
-    if (email && identity.emailVerified) {
-      const [existing] = await tx.select(users, sql`lower(${users.email}) = ${email}`).limit(1);
+    const email = identity.email?.trim() || undefined;
+    const link = { providerType: provider.type, providerId: provider.id, subject: identity.subject, email: email ?? null };
+    const refuse = async (reason: AdmissionRefusal, detail: Record<string, unknown> = {}) => {
+      await recordAudit(tx, actor, {
+        action: 'user.identity.link.refused',
+        targetType: 'upstream',
+        targetId: `${provider.type}/${provider.id}`,
+        after: { subject: identity.subject, email: email ?? null, outcome: 'refused', reason, ...detail },
+      });
+      return { ok: false, reason } as const;
+    };
+    const verifiedEmail = email && identity.emailVerified ? email : undefined;
+    if (verifiedEmail) {
+      const checked = checkIdentifier(verifiedEmail, 'email');
+      if (!checked.ok) return refuse('invalid-email', { problem: checked.reason });
+      const matches = await users.listByEmailKey(checked.key, 2);
+      if (matches.length > 1) return refuse('ambiguous-email');
+      const [existing] = matches;
       if (existing) {
         if (!existing.active) return { ok: false, reason: 'inactive' } as const;
-        await ids.link({ userId: existing.id, providerType: provider.type, providerId: provider.id, subject: identity.subject, email });
+        await ids.link({ userId: existing.id, ...link });
+        await recordAudit(tx, actor, { action: 'user.identity.link', targetType: 'user', targetId: existing.id, after: { ...link, matchedBy: 'email', outcome: 'linked' } });
         return { ok: true, userId: existing.id, created: false } as const;
       }
     }
     if (!provider.trustAllUsers) return { ok: false, reason: 'not-allowed' } as const;
     // A user named by the provider: the verified email when there is one, else a stable provider-scoped name.
-    const userName = email && identity.emailVerified ? email : `${provider.type.toLowerCase()}-${provider.id}-${identity.subject}`;
-    const user = await createUser(
-      tx,
-      systemActor(`upstream:${provider.type}:${provider.id}`),
-      {
+    const userName = verifiedEmail ?? `${provider.type.toLowerCase()}-${provider.id}-${identity.subject}`;
+    let userId: string;
+    try {
+      const user = await createUser(tx, actor, {
         userName,
-        email: email && identity.emailVerified ? email : null,
-        emailVerified: !!(email && identity.emailVerified),
+        email: verifiedEmail ?? null,
+        emailVerified: verifiedEmail !== undefined,
         displayName: identity.name ?? null,
         givenName: identity.givenName ?? null,
         familyName: identity.familyName ?? null,
         roles: provider.defaultUserRoles,
-      },
-    );
-    await ids.link({ userId: user.id, providerType: provider.type, providerId: provider.id, subject: identity.subject, email: email ?? null });
-    return { ok: true, userId: user.id, created: true } as const;
+      });
+      userId = user.id;
+    } catch (e) {
+      // createUser ran in a savepoint, so this transaction can still record the refusal.
+      if (e instanceof Conflict) return refuse('conflict', { field: e.details?.field ?? null });
+      const field = e instanceof Invalid ? e.details?.field : undefined;
+      if (field === 'userName' || field === 'email') return refuse('invalid-identifier', { problem: e instanceof Error ? e.message : null });
+      throw e;
+    }
+    await ids.link({ userId, ...link });
+    await recordAudit(tx, actor, { action: 'user.identity.link', targetType: 'user', targetId: userId, after: { ...link, matchedBy: 'created', outcome: 'linked' } });
+    return { ok: true, userId, created: true } as const;
   });
 }

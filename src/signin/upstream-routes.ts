@@ -17,7 +17,7 @@ import { findProviderWithSecret, redirectUri, SIGNIN_PATH_PREFIX } from '../upst
 import { messagePage } from './pages.ts';
 import { htmlReply, safeReturnTo } from './routes.ts';
 import { authorizationUrl, completeSignIn, FederationError, type Transaction } from './federation.ts';
-import { admit } from './admission.ts';
+import { admit, type AdmissionRefusal } from './admission.ts';
 import { createSession, SESSION_ABSOLUTE_SECONDS, SESSION_COOKIE } from './sessions.ts';
 
 export const UPSTREAM_START_PATH = '/login/upstream';
@@ -100,10 +100,10 @@ export function upstreamRoutes(app: FastifyInstance, deps: { scopeFor: (tenantId
         }
         throw e;
       }
-      const admission = await admit(scope, provider, identity);
+      const admission = await admit(scope, provider, identity, { ip: request.ip });
       if (!admission.ok) {
         request.log.info({ provider: `${type}:${id}`, reason: admission.reason }, 'upstream user not admitted');
-        return fail(request, reply, 403, 'Not allowed', admission.reason === 'inactive' ? 'Your account is disabled. Contact your administrator.' : 'Your account is not allowed to sign in here. Ask an administrator to invite you.');
+        return fail(request, reply, 403, 'Not allowed', REFUSAL_MESSAGES[admission.reason]);
       }
       const { cookie } = await createSession(scope, deps.keyring, admission.userId, `upstream:${type}:${id}`);
       setCookie(request, reply, SESSION_COOKIE, cookie, { maxAgeSeconds: SESSION_ABSOLUTE_SECONDS });
@@ -112,6 +112,15 @@ export function upstreamRoutes(app: FastifyInstance, deps: { scopeFor: (tenantId
     });
   }
 }
+
+const REFUSAL_MESSAGES: Record<AdmissionRefusal, string> = {
+  'not-allowed': 'Your account is not allowed to sign in here. Ask an administrator to invite you.',
+  inactive: 'Your account is disabled. Contact your administrator.',
+  'ambiguous-email': 'More than one account here has your email address, so it cannot be chosen automatically. Sign in with your user name, or ask an administrator to link your account.',
+  'invalid-email': 'Your email address contains characters that cannot be used here. Ask an administrator for help.',
+  'invalid-identifier': 'An account cannot be created for you automatically. Ask an administrator for help.',
+  conflict: 'An account with your email address or user name already exists here. Ask an administrator to link it to this sign-in.',
+};
 
 function openTransaction(keyring: Keyring, sealed: string | undefined): SealedTransaction | undefined {
   if (!sealed || sealed.length > 4096) return undefined;

@@ -3,10 +3,20 @@ import { and, asc, eq, ilike, or, sql, type SQL } from 'drizzle-orm';
 import type { TenantScope } from '../platform/db.ts';
 import { userRoles, users } from '../db/schema/index.ts';
 import { containsPattern } from '../platform/cursor.ts';
+import { requireIdentifier } from './identifiers.ts';
 
 export type UserRow = typeof users.$inferSelect;
-export type UserInsert = Omit<typeof users.$inferInsert, 'tenantId' | 'id' | 'version' | 'updatedAt'>;
-export type UserChanges = Partial<Omit<UserRow, 'tenantId' | 'id' | 'version' | 'createdAt' | 'updatedAt'>>;
+/** The comparison keys are never passed in: they are derived here from userName and email, so they cannot drift. */
+export type UserInsert = Omit<typeof users.$inferInsert, 'tenantId' | 'id' | 'version' | 'updatedAt' | 'userNameKey' | 'emailKey'>;
+export type UserChanges = Partial<Omit<UserRow, 'tenantId' | 'id' | 'version' | 'createdAt' | 'updatedAt' | 'userNameKey' | 'emailKey'>>;
+
+/** The identifier keys (users/identifiers.ts) of the userName and email being written. */
+function keysOf(values: { userName?: string | undefined; email?: string | null | undefined }): { userNameKey?: string; emailKey?: string | null } {
+  return {
+    ...(values.userName !== undefined ? { userNameKey: requireIdentifier(values.userName, 'userName') } : {}),
+    ...(values.email !== undefined ? { emailKey: values.email === null ? null : requireIdentifier(values.email, 'email') } : {}),
+  };
+}
 
 export interface UserFilter {
   /** Case-insensitive substring of the email address. */
@@ -38,8 +48,20 @@ export function usersRepository(scope: TenantScope) {
     },
 
     async insertUser(input: UserInsert): Promise<UserRow> {
-      const [row] = await scope.insert(users, input).returning();
+      const [row] = await scope.insert(users, { ...input, userNameKey: requireIdentifier(input.userName, 'userName'), ...keysOf({ email: input.email ?? null }) }).returning();
       return row!;
+    },
+
+    /** The user whose userName has this key. */
+    async findByUserNameKey(key: string, opts: { lock?: boolean } = {}): Promise<UserRow | undefined> {
+      const q = scope.select(users, eq(users.userNameKey, key)).limit(1);
+      const [row] = await (opts.lock ? q.for('update') : q);
+      return row;
+    },
+
+    /** Up to `limit` users whose sign-in email has this key (emails are not unique). */
+    async listByEmailKey(key: string, limit: number): Promise<UserRow[]> {
+      return scope.select(users, eq(users.emailKey, key)).orderBy(asc(users.createdAt), asc(users.id)).limit(limit);
     },
 
     /**
@@ -48,7 +70,7 @@ export function usersRepository(scope: TenantScope) {
      */
     async updateUser(id: string, seenVersion: number, changes: UserChanges): Promise<UserRow | undefined> {
       const [row] = await scope
-        .update(users, { ...changes, version: sql`${users.version} + 1` }, eq(users.id, id), eq(users.version, seenVersion))
+        .update(users, { ...changes, ...keysOf(changes), version: sql`${users.version} + 1` }, eq(users.id, id), eq(users.version, seenVersion))
         .returning();
       return row;
     },

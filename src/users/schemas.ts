@@ -4,6 +4,9 @@ import type { User } from './service.ts';
 
 const name = (what: string) => z.string().trim().min(1).max(256).describe(what);
 
+/** Not trimmed: a login identifier is stored as sent or refused (users/identifiers.ts), never silently changed. */
+const userName = (what: string) => z.string().min(1).max(256).describe(what);
+
 export const userIdParams = z.strictObject({ userId: z.uuid().describe('The user id returned when the user was created.') });
 
 /** `true`/`false` in a query string. */
@@ -11,11 +14,18 @@ export const queryBoolean = z.enum(['true', 'false']).transform((v) => v === 'tr
 
 export const userCreateBody = z
   .strictObject({
-    email: z.email().max(254).describe('The email address; unique in the tenant regardless of case. Sign-in matches users by it.'),
+    email: z
+      .email()
+      .max(254)
+      .describe(
+        "The email address. Sign-in matches users by it. Because `userName` defaults to it, a second user with the same address (in any letter case) is a 409 unless it gets its own `userName`.",
+      ),
     fullName: name('The full name shown in the sign-in flow and in tokens (`name`). Defaults to "givenName familyName".').optional(),
     givenName: name('Given (first) name.').optional(),
     familyName: name('Family (last) name.').optional(),
-    userName: name('The unique login name (SCIM `userName`). Defaults to the email address.').optional(),
+    userName: userName(
+      "The unique login name (SCIM `userName`), compared case-insensitively; it may not be another user's email. Defaults to the email address. Must be canonical: no invisible or control characters, no fullwidth or other compatibility variants, NFC, no surrounding spaces (400 otherwise).",
+    ).optional(),
     active: z.boolean().optional().describe('Inactive users cannot sign in. Default true.'),
     password: z
       .string()
@@ -28,11 +38,11 @@ export const userCreateBody = z
 
 export const userPatchBody = z
   .strictObject({
-    email: z.email().max(254).optional().describe('A new email address; unique in the tenant regardless of case.'),
+    email: z.email().max(254).optional().describe("A new email address; it may not be another user's userName."),
     fullName: name('The full name.').nullable().optional(),
     givenName: name('Given name; null removes it.').nullable().optional(),
     familyName: name('Family name; null removes it.').nullable().optional(),
-    userName: name('The unique login name.').optional(),
+    userName: userName('The unique login name, compared case-insensitively (409 when taken or another user\'s email).').optional(),
     active: z.boolean().optional().describe('false blocks sign-in without deleting the user.'),
     password: z.string().min(8).max(1024).nullable().optional().describe('A new password; null removes local sign-in. Write-only.'),
   })

@@ -19,6 +19,7 @@ import { uniqueViolation } from '../platform/db-errors.ts';
 import { decodeCursor, pageOf, type Page } from '../platform/cursor.ts';
 import { hashPassword } from './password.ts';
 import { effectiveEmails, emailsChanged, syncEmailIndex, withSignInEmail } from './email-index.ts';
+import { requireIdentifier } from './identifiers.ts';
 
 /** A user as every caller sees it: never the password hash. */
 export interface User {
@@ -100,14 +101,26 @@ function auditView(user: User): Record<string, unknown> {
   return { ...rest, ...(Object.keys(attributes).length ? { attributes } : {}) };
 }
 
-/** Maps a unique violation on the users indexes to a 409 naming the field; rethrows anything else. */
+/**
+ * Maps a unique violation on the users login identifiers to a 409 naming the field; rethrows anything else. The
+ * userName key is unique (`users_tenant_id_user_name_key_idx`); the trigger `users_login_identifiers_distinct`
+ * refuses a userName that is another user's email and an email that is another user's userName (emails alone may
+ * repeat, RFC 7643 §8.7.1). With the userName taken from the email, every clash is about the email.
+ */
 function conflictOn(e: unknown, userNameFromEmail: boolean): never {
   const constraint = uniqueViolation(e);
-  if (constraint === 'users_tenant_id_email_idx' || (constraint === 'users_tenant_id_user_name_idx' && userNameFromEmail)) {
-    throw new Conflict('A user with this email address already exists in this tenant.', { field: 'email' });
-  }
-  if (constraint === 'users_tenant_id_user_name_idx') throw new Conflict('A user with this userName already exists in this tenant.', { field: 'userName' });
+  const userNameClash = constraint === 'users_tenant_id_user_name_key_idx' || constraint === 'users_user_name_is_another_email';
+  if (userNameClash && userNameFromEmail) throw new Conflict('A user with this email address already exists in this tenant.', { field: 'email' });
+  if (constraint === 'users_tenant_id_user_name_key_idx') throw new Conflict('A user with this userName already exists in this tenant (userNames are compared case-insensitively).', { field: 'userName' });
+  if (constraint === 'users_user_name_is_another_email') throw new Conflict("This userName is another user's email address in this tenant.", { field: 'userName' });
+  if (constraint === 'users_email_is_another_user_name') throw new Conflict("This email address is another user's userName in this tenant.", { field: 'email' });
   throw e;
+}
+
+/** 400 naming the field when a userName or email being written is not canonical (users/identifiers.ts). */
+function assertIdentifiers(values: { userName?: string | undefined; email?: string | null | undefined }): void {
+  if (typeof values.email === 'string') requireIdentifier(values.email, 'email');
+  if (values.userName !== undefined) requireIdentifier(values.userName, 'userName');
 }
 
 function joinName(given: string | null | undefined, family: string | null | undefined): string | null {
@@ -159,6 +172,7 @@ export async function createUser(
 ): Promise<User> {
   const userName = input.userName ?? input.email ?? undefined;
   if (!userName) throw new Invalid('A user needs a userName or an email address.', { field: 'email' });
+  assertIdentifiers({ userName: input.userName, email: input.email });
   const roles = [...new Set(input.roles ?? [])];
   // Hashing takes tens of milliseconds: done before the transaction opens.
   const passwordHash = input.password !== undefined ? await hashPassword(input.password) : null;
@@ -271,6 +285,7 @@ export async function updateUser(
     const roles = await rolesRepository(tx).rolesOfUser(id);
     const changes = changesOf(current, patch, passwordHash);
     if (!Object.keys(changes).length) return toUser(current, roles);
+    assertIdentifiers(changes);
     let updated: UserRow | undefined;
     try {
       updated = await repo.updateUser(id, current.version, changes);

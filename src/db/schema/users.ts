@@ -9,9 +9,14 @@ export const users = pgTable(
   {
     tenantId: tenantId().references(() => tenants.id, { onDelete: 'cascade' }),
     id: uuid('id').notNull().defaultRandom(),
-    /** SCIM `userName`; unique per tenant, case-insensitively. Defaults to the email. */
+    /** SCIM `userName`, as sent (canonical: users/identifiers.ts). Defaults to the email. */
     userName: text('user_name').notNull(),
+    /** The comparison key of `userName` (users/identifiers.ts); unique per tenant. */
+    userNameKey: text('user_name_key').notNull(),
+    /** The sign-in address. Not unique (RFC 7643 §8.7.1: `emails` has uniqueness none). */
     email: text('email'),
+    /** The comparison key of `email`; another user's userName key may not equal it (trigger, see migrations). */
+    emailKey: text('email_key'),
     emailVerified: boolean('email_verified').notNull().default(false),
     givenName: text('given_name'),
     familyName: text('family_name'),
@@ -34,8 +39,8 @@ export const users = pgTable(
   },
   (t) => [
     primaryKey({ name: 'users_pkey', columns: [t.tenantId, t.id] }),
-    uniqueIndex('users_tenant_id_user_name_idx').on(t.tenantId, sql`lower(${t.userName})`),
-    uniqueIndex('users_tenant_id_email_idx').on(t.tenantId, sql`lower(${t.email})`),
+    uniqueIndex('users_tenant_id_user_name_key_idx').on(t.tenantId, t.userNameKey),
+    index('users_tenant_id_email_key_idx').on(t.tenantId, t.emailKey),
     index('users_tenant_id_external_id_idx').on(t.tenantId, t.externalId),
     index('users_tenant_id_created_at_idx').on(t.tenantId, t.createdAt, t.id),
   ],

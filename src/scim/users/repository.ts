@@ -7,7 +7,8 @@ import { and, eq, getTableColumns, inArray, sql, type SQL } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import type { TenantScope } from '../../platform/db.ts';
 import { groupMembers, groups, userEmails, users } from '../../db/schema/index.ts';
-import type { UserRow } from '../../users/repository.ts';
+import { usersRepository, type UserRow } from '../../users/repository.ts';
+import { checkIdentifier } from '../../users/identifiers.ts';
 import type { AttrPath } from '../filter/ast.ts';
 import type { FilterMapping, MultiTarget, ScalarTarget, Target } from '../filter/to-sql.ts';
 import { findAttr, resolveAttr, USER_TYPE, type AttributeDef } from '../schema/definitions.ts';
@@ -59,7 +60,8 @@ export const userFilterMapping: FilterMapping = {
       case 'externalId':
         return column(sql`${users.externalId}`, def);
       case 'userName':
-        return column(sql`${users.userName}`, def);
+        // The stored key (users/identifiers.ts) is the lowercased userName and is indexed (unique).
+        return { ...column(sql`${users.userNameKey}`, def), lowered: true };
       case 'displayName':
         return column(sql`${users.displayName}`, def);
       case 'active':
@@ -142,14 +144,15 @@ export type PageRow = UserRow & { total: number; groupRefs: GroupRef[] | null };
 
 export function scimUsersRepository(scope: TenantScope) {
   return {
+    /** By the userName's key (users/identifiers.ts); a value that is no canonical userName names nobody. */
     async findByUserName(userName: string): Promise<UserRow | undefined> {
-      const [row] = await scope.select(users, sql`lower(${users.userName}) = lower(${userName})`).limit(1);
-      return row;
+      const checked = checkIdentifier(userName, 'userName');
+      return checked.ok ? usersRepository(scope).findByUserNameKey(checked.key) : undefined;
     },
 
     async lockByUserName(userName: string): Promise<UserRow | undefined> {
-      const [row] = await scope.select(users, sql`lower(${users.userName}) = lower(${userName})`).limit(1).for('update');
-      return row;
+      const checked = checkIdentifier(userName, 'userName');
+      return checked.ok ? usersRepository(scope).findByUserNameKey(checked.key, { lock: true }) : undefined;
     },
 
     count(where: SQL | undefined): Promise<number> {
