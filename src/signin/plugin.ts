@@ -1,12 +1,14 @@
 /** The hosted sign-in surface. Encapsulated: it parses forms, answers HTML, and keeps its own error page. */
 import type { FastifyInstance } from 'fastify';
 import formbody from '@fastify/formbody';
+import { cookieSupport } from '../platform/cookies.ts';
 import { messagePage } from './pages.ts';
 import { htmlReply, signinRoutes, type SigninDeps } from './routes.ts';
 import { upstreamRoutes } from './upstream-routes.ts';
 
 export async function signinPlugin(app: FastifyInstance, deps: SigninDeps) {
   await app.register(formbody);
+  await cookieSupport(app);
   app.setErrorHandler((err: { statusCode?: number }, request, reply) => {
     const status = err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 500) request.log.error({ err }, 'sign-in failure');
