@@ -79,14 +79,17 @@ export function endSessionRoutes(app: FastifyInstance, deps: OAuthDeps) {
     const client = wanted && clientId ? (await deps.directory.client(tenant.id, clientId))?.client : undefined;
     const target = wanted && client?.postLogoutRedirectUris.includes(wanted) ? wanted : undefined;
 
+    const refuse = () =>
+      htmlReply(reply, 403, messagePage({ title: 'Not signed out', tenantName: tenant.displayName, message: 'This sign-out request did not come from this site.', status: 'error' }));
+    const confirmation = source === 'body' && p.csrf !== undefined;
+    // The confirmation page's form: only from our own page (checked first: another site learns nothing else)…
+    if (confirmation && isCrossSite(request, tenant.issuer)) return refuse();
     const sessionCookie = readCookie(request, SESSION_COOKIE);
     const session = await findSession(scope, deps.keyring, sessionCookie);
     if (session && sessionCookie) {
-      if (source === 'body' && p.csrf !== undefined) {
-        // The confirmation page's form: only from our own page, with the token of this very session.
-        if (isCrossSite(request, tenant.issuer) || !verifyCsrf(deps.keyring, 'logout', sessionCookie, p.csrf)) {
-          return htmlReply(reply, 403, messagePage({ title: 'Not signed out', tenantName: tenant.displayName, message: 'This sign-out request did not come from this site. You are still signed in.', status: 'error' }));
-        }
+      if (confirmation) {
+        // …and with the token of this very session.
+        if (!verifyCsrf(deps.keyring, 'logout', sessionCookie, p.csrf)) return refuse();
       } else if (!hint || hint.sub !== session.userId || (hint.sid !== undefined && hint.sid !== session.sid)) {
         const form = { csrf: logoutCsrf(deps.keyring, sessionCookie), client_id: target ? clientId : undefined, post_logout_redirect_uri: target, state: target && typeof p.state === 'string' ? p.state : undefined };
         return htmlReply(reply, 200, confirmPage(tenant.displayName, form), { formTargets: target ? [new URL(target).origin] : [] });
