@@ -90,6 +90,8 @@ export class FailureLimiter {
 
   /** Throws TooManyAttempts when this attempt is refused before its credential is looked at. */
   async check(a: Attempt): Promise<void> {
+    // Nothing over its limit anywhere (the usual case): no keys to build.
+    if (this.#blocked.size === 0) return;
     const now = this.#opts.now();
     const keys = keysOf(a);
     const pairUntil = this.#until(a.tenantId, keys['credential-address'], now);

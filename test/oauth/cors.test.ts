@@ -55,6 +55,11 @@ it('UserInfo is readable by the origins of the access token’s client only', as
   const other = await userinfo(B);
   expect(other.statusCode).toBe(200);
   expect(other.headers['access-control-allow-origin']).toBeUndefined();
+  // The client's SPA can read the error too (here: a token without openid).
+  const { token: noOpenid } = await env.app.services.tokens.issue(tenant, { sub: user.id, clientId: 'spa-a', scopes: ['profile'], audiences: [tenant.issuer], ttlSeconds: 300 });
+  const refused = await env.app.inject({ url: '/oauth2/userinfo', headers: { host: t.host, authorization: `Bearer ${noOpenid}`, origin: A } });
+  expect(refused.statusCode).toBe(403);
+  expect(refused.headers['access-control-allow-origin']).toBe(A);
 });
 
 it('preflights: only registered origins, and only the methods and headers each endpoint needs', async () => {
