@@ -39,7 +39,17 @@ function formDecode(s: string): string {
   return decodeURIComponent(s.replace(/\+/g, ' '));
 }
 
+/** PostgreSQL text cannot hold NUL: such an id names no client, and must not reach a query (it would be a 500). */
+function checked(creds: Credentials): Credentials {
+  if (creds.clientId.includes('\u0000')) throw new InvalidClient('Client authentication failed.');
+  return creds;
+}
+
 export function readCredentials(request: FastifyRequest, body: Record<string, unknown>): Credentials {
+  return checked(readPresented(request, body));
+}
+
+function readPresented(request: FastifyRequest, body: Record<string, unknown>): Credentials {
   const header = request.headers.authorization;
   const str = (k: string) => (typeof body[k] === 'string' ? (body[k] as string) : undefined);
   const postId = str('client_id');

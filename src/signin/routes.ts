@@ -85,7 +85,8 @@ export function signinRoutes(app: FastifyInstance, deps: SigninDeps) {
     const started = performance.now();
     const body = (request.body ?? {}) as Record<string, unknown>;
     const returnTo = safeReturnTo(body.return_to);
-    const login = typeof body.login === 'string' ? body.login : '';
+    // NUL cannot be stored or looked up (PostgreSQL text): such a name is no account's.
+    const login = typeof body.login === 'string' && !body.login.includes('\u0000') ? body.login : '';
     const password = typeof body.password === 'string' ? body.password : '';
     const tenant = request.tenant;
     const scope = deps.scopeFor(tenant.id);

@@ -91,3 +91,9 @@ it('each counter reaching its limit is audited once, with the limited credential
   await attempt('wrong', '10.5.5.5');
   expect(await forTenant(env.database.db, t.tenant.id).count(auditEvents, eq(auditEvents.action, 'ratelimit.trip'))).toBe(3);
 });
+
+it('a client id no client can have (NUL, which PostgreSQL text cannot hold) is a plain 401, never a 500', async () => {
+  const res = await attempt('secret', '10.6.6.6', 'a\u0000b');
+  expect(res.statusCode).toBe(401);
+  expect(res.json().error).toBe('invalid_client');
+});

@@ -111,3 +111,9 @@ it('a sign-in form posted from another site is refused (Origin, Sec-Fetch-Site),
   const same = await post({ login, password: PASSWORD, csrf: f.csrf }, { cookie: f.cookie, headers: { origin: `http://${t.host}`, 'sec-fetch-site': 'same-origin' } });
   expect(same.statusCode).toBe(303);
 });
+
+it('a login name with NUL (which PostgreSQL text cannot hold) is a generic failure, never a 500', async () => {
+  const res = await signIn(PASSWORD, '10.3.0.1', `${login}\u0000`);
+  expect(res.statusCode).toBe(401);
+  expect(res.body).toContain('The email or password is not correct.');
+});
