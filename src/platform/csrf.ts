@@ -20,12 +20,13 @@ export function verifyCsrf(keyring: Keyring, purpose: CsrfPurpose, binding: stri
 
 /**
  * True when the browser says the request was made by another site: `Sec-Fetch-Site` other than `same-origin`
- * (`none` is the user's own navigation) or an `Origin` other than the issuer's. Sibling hosts are other tenants,
- * so `same-site` counts as cross-site. Clients that send neither header rely on the token alone.
+ * (`none` is the user's own navigation) or an `Origin` that is neither the issuer's nor this request's own
+ * (the host the browser used, as seen through trusted proxies). Sibling hosts are other tenants, so `same-site`
+ * counts as cross-site. Clients that send neither header rely on the token alone.
  */
 export function isCrossSite(request: FastifyRequest, issuer: string): boolean {
   const site = request.headers['sec-fetch-site'];
   if (site !== undefined && site !== 'same-origin' && site !== 'none') return true;
   const origin = request.headers.origin;
-  return origin !== undefined && origin !== new URL(issuer).origin;
+  return origin !== undefined && origin !== new URL(issuer).origin && origin !== `${request.protocol}://${request.host}`;
 }
