@@ -34,6 +34,7 @@ import { Invalidation } from './platform/invalidation.ts';
 import { FailureLimiter } from './platform/rate-limit.ts';
 import { outboundFromConfig } from './platform/outbound.ts';
 import { rejectInvalidCharacters, routeMalformedPaths } from './platform/input-guard.ts';
+import { auditTrip } from './audit/rate-limit-trips.ts';
 import { ClientDirectory } from './downstream/directory.ts';
 import { downstreamRoutes } from './downstream/routes.ts';
 import { keysApiRoutes } from './oauth/routes/keys-api.ts';
@@ -48,9 +49,11 @@ export interface AppDeps {
   keyring: Keyring;
   /** A logger instance (tests pass one that writes to memory); otherwise pino with `loggerOptions`. */
   logger?: FastifyBaseLogger;
+  /** The clock of the failure limiter (ms since the epoch); tests move it. */
+  now?: () => number;
 }
 
-export async function buildApp({ config, database, keyring, logger }: AppDeps): Promise<FastifyInstance> {
+export async function buildApp({ config, database, keyring, logger, now }: AppDeps): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     ...(logger ? { loggerInstance: logger } : { logger: loggerOptions(config.LOG_LEVEL) }),
     // One line per request comes from `requestLogging`, not Fastify's pair of lines.
@@ -79,7 +82,7 @@ export async function buildApp({ config, database, keyring, logger }: AppDeps): 
   const directory = new ClientDirectory({ scopeFor, invalidation });
   const keys = new KeyStore({ scopeFor, keyring, invalidation });
   const tokens = new AccessTokens(keys, { directory, scopeFor, invalidation });
-  const limiter = new FailureLimiter({ scopeFor, max: config.AUTH_FAILURE_LIMIT, windowMs: 60_000 });
+  const limiter = new FailureLimiter({ scopeFor, max: config.AUTH_FAILURE_LIMIT, windowMs: 60_000, onTrip: auditTrip, ...(now ? { now } : {}) });
   // The one bounded fetcher for everything the service fetches (platform/outbound.ts).
   const outbound = outboundFromConfig(config);
   const resolver = new TenantResolver({ db: database.db, mode: config.TENANCY_MODE, defaultTenantSlug: config.DEFAULT_TENANT_SLUG });

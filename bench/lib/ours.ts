@@ -38,6 +38,8 @@ export interface OursOptions {
   /** Extra Node flags for the server process, e.g. --cpu-prof. */
   execArgv?: string[];
   dbPoolSize?: number;
+  /** Further service settings, e.g. AUTH_FAILURE_LIMIT for bench:auth-timing. */
+  settings?: Record<string, string>;
   log: (line: string) => void;
 }
 
@@ -118,6 +120,7 @@ export async function startOurs(opts: OursOptions): Promise<OursTarget> {
       BOOTSTRAP_CLIENT_SECRET: clientSecret,
       LOG_LEVEL: 'warn',
       ...(opts.dbPoolSize ? { DB_POOL_SIZE: String(opts.dbPoolSize) } : {}),
+      ...opts.settings,
     });
     // The same validation the server does, here, so a bad setting fails before anything is spawned.
     loadConfig(env);

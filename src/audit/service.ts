@@ -6,11 +6,15 @@ import type { TenantScope } from '../platform/db.ts';
 import { auditEvents } from '../db/schema/index.ts';
 import { FULL_AUTHORITY, type Authority } from '../platform/permissions.ts';
 
-export interface Actor {
+/** Who did it, as the trail records it. */
+export interface AuditActor {
   type: 'client' | 'user' | 'system';
   id: string;
   ip?: string | undefined;
-  /** What the actor holds: services refuse grants beyond it (platform/permissions.ts). */
+}
+
+/** Who does it, and what they hold: services refuse grants beyond `authority` (platform/permissions.ts). */
+export interface Actor extends AuditActor {
   authority: Authority;
 }
 
@@ -44,7 +48,7 @@ export function redactSecrets<T>(value: T): T {
   return value;
 }
 
-export async function recordAudit(scope: TenantScope, actor: Actor, entry: AuditEntry): Promise<void> {
+export async function recordAudit(scope: TenantScope, actor: AuditActor, entry: AuditEntry): Promise<void> {
   await scope.insert(auditEvents, {
     actorType: actor.type,
     actorId: actor.id,

@@ -10,7 +10,7 @@ import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
 import { InvalidClient, InvalidRequest } from '../platform/errors/oauth.ts';
 import { safeEqual, type Keyring } from '../platform/crypto.ts';
 import type { TenantScope } from '../platform/db.ts';
-import type { FailureLimiter } from '../platform/rate-limit.ts';
+import { failureFloor, type FailureLimiter } from '../platform/rate-limit.ts';
 import type { Tenant } from '../platform/tenancy/tenant.ts';
 import type { ClientRow } from '../downstream/repository.ts';
 import type { ClientDirectory } from '../downstream/directory.ts';
@@ -39,7 +39,17 @@ function formDecode(s: string): string {
   return decodeURIComponent(s.replace(/\+/g, ' '));
 }
 
+/** PostgreSQL text cannot hold NUL: such an id names no client, and must not reach a query (it would be a 500). */
+function checked(creds: Credentials): Credentials {
+  if (creds.clientId.includes('\u0000')) throw new InvalidClient('Client authentication failed.');
+  return creds;
+}
+
 export function readCredentials(request: FastifyRequest, body: Record<string, unknown>): Credentials {
+  return checked(readPresented(request, body));
+}
+
+function readPresented(request: FastifyRequest, body: Record<string, unknown>): Credentials {
   const header = request.headers.authorization;
   const str = (k: string) => (typeof body[k] === 'string' ? (body[k] as string) : undefined);
   const postId = str('client_id');
@@ -87,6 +97,9 @@ export function readCredentials(request: FastifyRequest, body: Record<string, un
   return postSecret === undefined ? { clientId: postId, method: 'none' } : { clientId: postId, secret: postSecret, method: 'client_secret_post' };
 }
 
+/** The least time a failed client authentication takes: longer than the lookups and the counting it hides. */
+export const FAILURE_FLOOR_MS = 50;
+
 export interface ClientAuthDeps {
   directory: ClientDirectory;
   keyring: Keyring;
@@ -95,8 +108,10 @@ export interface ClientAuthDeps {
 }
 
 /**
- * Authenticates; failures count against the client id and the source address (RFC 6819 §4.3.2 / §5.1.4.2.3
- * advise limiting online guessing) and answer 429 once over the limit.
+ * Authenticates. Failures are counted per (client id, address), per address and per client id, and refused with
+ * 429 only as platform/rate-limit.ts explains: the right secret from a source that has not failed always works.
+ * Every failure answers after the same minimum time, so a wrong secret for a known client, an unknown client id
+ * and a cache miss look alike (bench/client-auth-timing.ts measures it).
  */
 export async function authenticateClient(
   deps: ClientAuthDeps,
@@ -104,12 +119,16 @@ export async function authenticateClient(
   creds: Credentials,
   ctx: { ip: string; endpointUrl: string },
 ): Promise<AuthenticatedClient> {
-  const keys = [`client:${creds.clientId}`, `ip:${ctx.ip}`];
-  deps.limiter.check(tenant.id, keys);
+  const started = performance.now();
+  const attempt = { tenantId: tenant.id, kind: 'client' as const, credential: creds.clientId, address: ctx.ip };
+  await deps.limiter.check(attempt);
   try {
     return await verify(deps, tenant, creds, ctx.endpointUrl);
   } catch (e) {
-    if (e instanceof InvalidClient) await deps.limiter.fail(tenant.id, keys);
+    if (e instanceof InvalidClient) {
+      await deps.limiter.fail(attempt);
+      await failureFloor(started, FAILURE_FLOOR_MS);
+    }
     throw e;
   }
 }

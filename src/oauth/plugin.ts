@@ -4,6 +4,7 @@
  */
 import type { FastifyError, FastifyInstance } from 'fastify';
 import formbody from '@fastify/formbody';
+import { cookieSupport } from '../platform/cookies.ts';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { InvalidClient, InvalidRequest, OAuthError, ServerError, TemporarilyUnavailable } from '../platform/errors/oauth.ts';
 import type { TenantScope } from '../platform/db.ts';
@@ -12,14 +13,15 @@ import { TooManyAttempts, type FailureLimiter } from '../platform/rate-limit.ts'
 import type { ClientDirectory } from '../downstream/directory.ts';
 import type { KeyStore } from './keys.ts';
 import type { AccessTokens } from './tokens.ts';
-import { TOKEN_PATH, tokenRoute } from './routes/token.ts';
+import { tokenRoute } from './routes/token.ts';
 import { discoveryRoutes } from './routes/discovery.ts';
-import { JWKS_PATH, jwksRoute } from './routes/jwks.ts';
+import { jwksRoute } from './routes/jwks.ts';
 import { authorizeRoutes } from './routes/authorize.ts';
 import { introspectionRoute } from './routes/introspect.ts';
-import { REVOCATION_PATH, revocationRoute } from './routes/revoke.ts';
-import { USERINFO_PATH, userinfoRoutes } from './routes/userinfo.ts';
+import { revocationRoute } from './routes/revoke.ts';
+import { userinfoRoutes } from './routes/userinfo.ts';
 import { endSessionRoutes } from './routes/end-session.ts';
+import { corsSupport } from './cors.ts';
 
 export interface OAuthDeps {
   scopeFor: (tenantId: string) => TenantScope;
@@ -35,6 +37,8 @@ export async function oauthPlugin(app: FastifyInstance, deps: OAuthDeps) {
   // RFC 6749 §3.2: the token endpoint takes application/x-www-form-urlencoded; JSON is refused with 415.
   app.removeContentTypeParser('application/json');
   await app.register(formbody);
+  // The authorization and end-session endpoints read the session cookie.
+  await cookieSupport(app);
   app.setErrorHandler((err: FastifyError, request, reply) => {
     let e: OAuthError;
     reply.header('Cache-Control', 'no-store').header('Pragma', 'no-cache');
@@ -53,26 +57,7 @@ export async function oauthPlugin(app: FastifyInstance, deps: OAuthDeps) {
     if (e instanceof InvalidClient && /^basic /i.test(request.headers.authorization ?? '')) reply.header('WWW-Authenticate', 'Basic realm="iam", charset="UTF-8"');
     return reply.status(e.status).send(e.toJSON());
   });
-  // CORS (Fetch standard) for browser clients: only origins registered on a ClientSideApplication, and only on the
-  // endpoints a SPA calls. No credentials (cookies) are ever allowed cross-origin.
-  const corsPaths = new Set([TOKEN_PATH, REVOCATION_PATH, USERINFO_PATH, JWKS_PATH, '/.well-known/openid-configuration', '/.well-known/oauth-authorization-server']);
-  app.addHook('onRequest', (request, reply, done) => {
-    const origin = request.headers.origin;
-    // Most token requests come from servers: no Origin, no work.
-    if (!origin || !corsPaths.has(request.url.split('?')[0]!)) return done();
-    deps.directory.corsOrigins(request.tenant.id).then((allowed) => {
-      if (!allowed.has(origin)) return done();
-      reply.header('Access-Control-Allow-Origin', origin).header('Vary', 'Origin');
-      if (request.method !== 'OPTIONS') return done();
-      reply
-        .status(204)
-        .header('Access-Control-Allow-Methods', 'GET, POST')
-        .header('Access-Control-Allow-Headers', 'Content-Type, Authorization, DPoP')
-        .header('Access-Control-Max-Age', '600')
-        .send();
-    }, done);
-  });
-  for (const path of corsPaths) app.options(path, { schema: { hide: true } }, async (_request, reply) => reply.status(204).send());
+  corsSupport(app, deps);
   tokenRoute(app, deps);
   introspectionRoute(app, deps);
   revocationRoute(app, deps);

@@ -1,30 +1,37 @@
-/** Minimal cookie reading and writing (RFC 6265), so the sign-in pages need no extra plugin. */
-import type { FastifyReply, FastifyRequest } from 'fastify';
+/**
+ * The service's cookies, all through @fastify/cookie (RFC 6265bis). One policy for every cookie: HttpOnly,
+ * SameSite=Lax, Path=/, never a Domain; over https also Secure and the `__Host-` name prefix (RFC 6265bis §4.1.3.2),
+ * so a sibling subdomain can neither set nor overwrite them (no cookie tossing). Over plain http (loopback
+ * development) the prefix would make browsers drop the cookie, so the bare name is used there.
+ * A cookie set twice in one reply is sent once (the plugin keys them by name and path): the last value wins.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fastifyCookie from '@fastify/cookie';
 
-export function readCookie(request: FastifyRequest, name: string): string | undefined {
-  const header = request.headers.cookie;
-  if (!header) return undefined;
-  for (const part of header.split(';')) {
-    const i = part.indexOf('=');
-    if (i > 0 && part.slice(0, i).trim() === name) {
-      try {
-        return decodeURIComponent(part.slice(i + 1).trim());
-      } catch {
-        return undefined;
-      }
-    }
-  }
-  return undefined;
+/** Registers cookie parsing in the calling (encapsulated) plugin; no signing: our values are random or sealed. */
+export async function cookieSupport(app: FastifyInstance): Promise<void> {
+  await app.register(fastifyCookie);
 }
 
-/** HttpOnly and SameSite=Lax always; Secure whenever the request came over TLS (directly or via a trusted proxy). */
-export function setCookie(request: FastifyRequest, reply: FastifyReply, name: string, value: string, opts: { maxAgeSeconds?: number; path?: string } = {}): void {
-  const parts = [`${name}=${encodeURIComponent(value)}`, `Path=${opts.path ?? '/'}`, 'HttpOnly', 'SameSite=Lax'];
-  if (opts.maxAgeSeconds !== undefined) parts.push(`Max-Age=${opts.maxAgeSeconds}`);
-  if (request.protocol === 'https') parts.push('Secure');
-  const existing = reply.getHeader('set-cookie');
-  const list = Array.isArray(existing) ? existing : existing ? [String(existing)] : [];
-  reply.header('set-cookie', [...list, parts.join('; ')]);
+/** The name a cookie has on this request's scheme: `__Host-<name>` over https. */
+export function cookieName(request: FastifyRequest, name: string): string {
+  return request.protocol === 'https' ? `__Host-${name}` : name;
+}
+
+export function readCookie(request: FastifyRequest, name: string): string | undefined {
+  const value = request.cookies?.[cookieName(request, name)];
+  return value === undefined || value === '' ? undefined : value;
+}
+
+export function setCookie(request: FastifyRequest, reply: FastifyReply, name: string, value: string, opts: { maxAgeSeconds?: number } = {}): void {
+  const secure = request.protocol === 'https';
+  reply.setCookie(cookieName(request, name), value, {
+    path: '/',
+    httpOnly: true,
+    sameSite: 'lax',
+    secure,
+    ...(opts.maxAgeSeconds !== undefined ? { maxAge: opts.maxAgeSeconds } : {}),
+  });
 }
 
 export function clearCookie(request: FastifyRequest, reply: FastifyReply, name: string): void {

@@ -55,9 +55,6 @@ export interface Authority {
 /** Admin-equivalent: machine clients with `iam/`, the service itself (upstream admission, SCIM, bootstrap). */
 export const FULL_AUTHORITY: Authority = Object.freeze({ admin: true, permissions: new Set(PERMISSIONS) });
 
-/** Holds nothing: clients and end-users named in the audit trail of security events (replay, reuse). */
-export const NO_AUTHORITY: Authority = Object.freeze({ admin: false, permissions: new Set<Permission>() });
-
 /** The authority of a set of roles: `admin` grants everything, each custom role its permissions. */
 export function authorityOf(roles: readonly { name: string; builtIn: boolean; permissions: readonly string[] }[]): Authority {
   if (roles.some((r) => r.builtIn && r.name === ADMIN_ROLE)) return FULL_AUTHORITY;

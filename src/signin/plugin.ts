@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import formbody from '@fastify/formbody';
 import type { Outbound } from '../platform/outbound.ts';
+import { cookieSupport } from '../platform/cookies.ts';
 import { messagePage } from './pages.ts';
 import { htmlReply, signinRoutes, type SigninDeps } from './routes.ts';
 import { upstreamRoutes } from './upstream-routes.ts';
@@ -9,6 +10,7 @@ import { upstreamRoutes } from './upstream-routes.ts';
 /** `outbound`: the bounded fetcher, for upstream discovery, JWKS and token requests. */
 export async function signinPlugin(app: FastifyInstance, deps: SigninDeps & { outbound: Outbound }) {
   await app.register(formbody);
+  await cookieSupport(app);
   app.setErrorHandler((err: { statusCode?: number }, request, reply) => {
     const status = err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 500) request.log.error({ err }, 'sign-in failure');

@@ -1,15 +1,18 @@
 /**
  * `/login`: the hosted sign-in page. Local passwords here; upstream providers are listed when configured.
- * `return_to` is only ever a path on this host (no open redirect), and the form carries a double-submit CSRF token.
+ * `return_to` is only ever a path on this host (no open redirect). The form's CSRF token is an HMAC of a random
+ * sign-in transaction id kept in a cookie (platform/csrf.ts), and cross-site posts are refused by Origin and
+ * Sec-Fetch-Site. Failures are generic, take the same time, are limited per platform/rate-limit.ts and audited.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { TenantScope } from '../platform/db.ts';
 import type { Keyring } from '../platform/crypto.ts';
-import { safeEqual } from '../platform/crypto.ts';
 import { clearCookie, readCookie, setCookie } from '../platform/cookies.ts';
-import { TooManyAttempts, type FailureLimiter } from '../platform/rate-limit.ts';
+import { csrfToken, isCrossSite, verifyCsrf } from '../platform/csrf.ts';
+import { failureFloor, TooManyAttempts, type FailureLimiter } from '../platform/rate-limit.ts';
+import { recordAudit } from '../audit/service.ts';
 import { escapeHtml, loginPage, messagePage, page } from './pages.ts';
 import { allProviders, route } from './routing.ts';
 import { startPath } from './upstream-routes.ts';
@@ -19,7 +22,11 @@ import { verifyPasswordLogin } from './password.ts';
 import { createSession, SESSION_ABSOLUTE_SECONDS, SESSION_COOKIE } from './sessions.ts';
 
 export const LOGIN_PATH = '/login';
-const CSRF_COOKIE = 'iam_csrf';
+/** The sign-in transaction: a random id the login form's CSRF token is bound to. */
+const LOGIN_COOKIE = 'iam_login';
+const LOGIN_COOKIE_SECONDS = 3600;
+/** The least time a failed password sign-in takes: above argon2id's verification (~40 ms here) and the queries. */
+export const LOGIN_FAILURE_FLOOR_MS = 250;
 
 export interface SigninDeps {
   scopeFor: (tenantId: string) => TenantScope;
@@ -36,21 +43,33 @@ export function safeReturnTo(value: unknown): string {
   return typeof value === 'string' && /^\/(?![/\\])[\x21-\x7e]*$/.test(value) ? value : '/';
 }
 
-function csrfToken(request: FastifyRequest, reply: FastifyReply): string {
-  const existing = readCookie(request, CSRF_COOKIE);
-  if (existing && /^[A-Za-z0-9_-]{22}$/.test(existing)) return existing;
-  const token = randomBytes(16).toString('base64url');
-  setCookie(request, reply, CSRF_COOKIE, token);
-  return token;
+/** The login form's token, bound to this browser's sign-in transaction (started here when there is none). */
+function loginCsrf(request: FastifyRequest, reply: FastifyReply, keyring: Keyring): string {
+  let id = readCookie(request, LOGIN_COOKIE);
+  if (!id || !/^[A-Za-z0-9_-]{22}$/.test(id)) {
+    id = randomBytes(16).toString('base64url');
+    setCookie(request, reply, LOGIN_COOKIE, id, { maxAgeSeconds: LOGIN_COOKIE_SECONDS });
+  }
+  return csrfToken(keyring, 'login', id);
 }
 
-function html(reply: FastifyReply, status: number, body: string) {
+/** The sign-out form's token, bound to the session it ends (its secret cookie value). */
+export function logoutCsrf(keyring: Keyring, sessionCookie: string): string {
+  return csrfToken(keyring, 'logout', sessionCookie);
+}
+
+/**
+ * An HTML answer that no other site can frame and that loads nothing from elsewhere. `formTargets`: origins a form
+ * on the page may end up at (CSP form-action also governs the redirects after a submission).
+ */
+function html(reply: FastifyReply, status: number, body: string, opts: { formTargets?: string[] } = {}) {
+  const formAction = ["'self'", ...(opts.formTargets ?? [])].join(' ');
   return reply
     .status(status)
     .header('content-type', 'text/html; charset=utf-8')
     .header('cache-control', 'no-store')
     .header('x-frame-options', 'DENY')
-    .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+    .header('content-security-policy', `default-src 'none'; style-src 'unsafe-inline'; form-action ${formAction}; frame-ancestors 'none'; base-uri 'none'`)
     .send(body);
 }
 
@@ -59,30 +78,32 @@ export function signinRoutes(app: FastifyInstance, deps: SigninDeps) {
     const { return_to, login_hint } = request.query as { return_to?: string; login_hint?: string };
     const returnTo = safeReturnTo(return_to);
     const providers = await providerLinks(deps.scopeFor(request.tenant.id), returnTo);
-    return html(reply, 200, loginPage({ tenantName: request.tenant.displayName, returnTo, csrf: csrfToken(request, reply), login: login_hint?.slice(0, 320), providers }));
+    return html(reply, 200, loginPage({ tenantName: request.tenant.displayName, returnTo, csrf: loginCsrf(request, reply, deps.keyring), login: login_hint?.slice(0, 320), providers }));
   });
 
   app.post(LOGIN_PATH, { schema: { hide: true } }, async (request, reply) => {
+    const started = performance.now();
     const body = (request.body ?? {}) as Record<string, unknown>;
     const returnTo = safeReturnTo(body.return_to);
-    const login = typeof body.login === 'string' ? body.login : '';
+    // NUL cannot be stored or looked up (PostgreSQL text): such a name is no account's.
+    const login = typeof body.login === 'string' && !body.login.includes('\u0000') ? body.login : '';
     const password = typeof body.password === 'string' ? body.password : '';
-    const cookieCsrf = readCookie(request, CSRF_COOKIE) ?? '';
-    const formCsrf = typeof body.csrf === 'string' ? body.csrf : '';
-    const scope = deps.scopeFor(request.tenant.id);
+    const tenant = request.tenant;
+    const scope = deps.scopeFor(tenant.id);
     const again = async (status: number, error: string) =>
-      html(reply, status, loginPage({ tenantName: request.tenant.displayName, returnTo, csrf: csrfToken(request, reply), error, login, providers: await providerLinks(scope, returnTo) }));
-    if (!cookieCsrf || !safeEqual(Buffer.from(cookieCsrf), Buffer.from(formCsrf))) return again(400, 'Your sign-in form expired. Please try again.');
-    const tenantId = request.tenant.id;
+      html(reply, status, loginPage({ tenantName: tenant.displayName, returnTo, csrf: loginCsrf(request, reply, deps.keyring), error, login, providers: await providerLinks(scope, returnTo) }));
+    // Login CSRF would sign the victim into the attacker's account: refuse other sites, then check the token.
+    if (isCrossSite(request, tenant.issuer)) return again(403, 'This sign-in form was sent from another site. Please sign in here.');
+    if (!verifyCsrf(deps.keyring, 'login', readCookie(request, LOGIN_COOKIE), body.csrf)) return again(400, 'Your sign-in form expired. Please try again.');
     // Home-realm discovery: an email whose domain belongs to an SSO connection goes to that provider.
     const routed = await route(scope, { loginHint: login.trim() });
     if (routed && 'provider' in routed) {
       return reply.redirect(startPath(routed.provider.type, routed.provider.id, returnTo, { loginHint: login.trim() }), 303);
     }
-    // Per-account and per-address backoff (failures only); the message never says which part was wrong.
-    const keys = [`login:${login.trim().toLowerCase()}`, `login-ip:${request.ip}`];
+    const normalized = login.trim().toLowerCase().slice(0, 320);
+    const attempt = { tenantId: tenant.id, kind: 'login' as const, credential: normalized, address: request.ip };
     try {
-      deps.limiter.check(tenantId, keys);
+      await deps.limiter.check(attempt);
     } catch (e) {
       if (e instanceof TooManyAttempts) {
         reply.header('retry-after', String(e.retryAfterSeconds));
@@ -92,13 +113,20 @@ export function signinRoutes(app: FastifyInstance, deps: SigninDeps) {
     }
     const user = await verifyPasswordLogin(scope, login, password);
     if (!user) {
-      await deps.limiter.fail(tenantId, keys);
+      await deps.limiter.fail(attempt);
+      // The typed name is the target: whether such an account exists is not recorded (nor shown) here.
+      await recordAudit(scope, { type: 'system', id: 'signin', ip: request.ip }, { action: 'signin.failure', targetType: 'login', targetId: normalized, after: { method: 'pwd', outcome: 'rejected' } });
+      await failureFloor(started, LOGIN_FAILURE_FLOOR_MS);
       return again(401, 'The email or password is not correct.');
     }
     // A fresh session id at every sign-in: a cookie planted before sign-in is worthless after it.
-    const { cookie } = await createSession(scope, deps.keyring, user.id, 'pwd');
+    const { cookie } = await scope.transaction(async (tx) => {
+      const created = await createSession(tx, deps.keyring, user.id, 'pwd');
+      await recordAudit(tx, { type: 'user', id: user.id, ip: request.ip }, { action: 'signin.success', targetType: 'user', targetId: user.id, after: { method: 'pwd', sid: created.session.sid } });
+      return created;
+    });
     setCookie(request, reply, SESSION_COOKIE, cookie, { maxAgeSeconds: SESSION_ABSOLUTE_SECONDS });
-    clearCookie(request, reply, CSRF_COOKIE);
+    clearCookie(request, reply, LOGIN_COOKIE);
     return reply.redirect(returnTo, 303);
   });
 
@@ -109,12 +137,17 @@ export function signinRoutes(app: FastifyInstance, deps: SigninDeps) {
   // The environment's landing page: who is signed in, or the way to sign in.
   app.get('/', { schema: { hide: true } }, async (request, reply) => {
     const scope = deps.scopeFor(request.tenant.id);
-    const session = await findSession(scope, deps.keyring, readCookie(request, SESSION_COOKIE));
+    const sessionCookie = readCookie(request, SESSION_COOKIE);
+    const session = await findSession(scope, deps.keyring, sessionCookie);
     const subject = session ? await findUserById(scope, session.userId) : undefined;
-    if (!subject?.active) return reply.redirect(`${LOGIN_PATH}?return_to=%2F`, 303);
+    if (!subject?.active || !sessionCookie) return reply.redirect(`${LOGIN_PATH}?return_to=%2F`, 303);
     const who = subject.displayName ?? subject.email ?? subject.userName;
-    return html(reply, 200, page({ title: `Signed in as ${who}`, tenantName: request.tenant.displayName, body: `<p>Roles: ${escapeHtml(subject.roles.join(', ') || 'none')}</p><p><a class="button secondary" href="/oauth2/logout">Sign out</a></p>` }));
+    const signOut = `<form method="post" action="${END_SESSION_FORM_PATH}"><input type="hidden" name="csrf" value="${escapeHtml(logoutCsrf(deps.keyring, sessionCookie))}"><button type="submit" class="button secondary">Sign out</button></form>`;
+    return html(reply, 200, page({ title: `Signed in as ${who}`, tenantName: request.tenant.displayName, body: `<p>Roles: ${escapeHtml(subject.roles.join(', ') || 'none')}</p>${signOut}` }));
   });
 }
+
+/** Where the sign-out form posts: the OpenID end-session endpoint (src/oauth/routes/end-session.ts). */
+const END_SESSION_FORM_PATH = '/oauth2/logout';
 
 export { html as htmlReply };

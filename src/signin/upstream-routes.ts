@@ -18,6 +18,7 @@ import { messagePage } from './pages.ts';
 import { htmlReply, safeReturnTo } from './routes.ts';
 import { authorizationUrl, completeSignIn, FederationError, type Transaction } from './federation.ts';
 import { admit, type AdmissionRefusal } from './admission.ts';
+import { recordAudit } from '../audit/service.ts';
 import { createSession, SESSION_ABSOLUTE_SECONDS, SESSION_COOKIE } from './sessions.ts';
 
 export const UPSTREAM_START_PATH = '/login/upstream';
@@ -105,7 +106,12 @@ export function upstreamRoutes(app: FastifyInstance, deps: { scopeFor: (tenantId
         request.log.info({ provider: `${type}:${id}`, reason: admission.reason }, 'upstream user not admitted');
         return fail(request, reply, 403, 'Not allowed', REFUSAL_MESSAGES[admission.reason]);
       }
-      const { cookie } = await createSession(scope, deps.keyring, admission.userId, `upstream:${type}:${id}`);
+      const method = `upstream:${type}:${id}`;
+      const { cookie } = await scope.transaction(async (tx) => {
+        const created = await createSession(tx, deps.keyring, admission.userId, method);
+        await recordAudit(tx, { type: 'user', id: admission.userId, ip: request.ip }, { action: 'signin.success', targetType: 'user', targetId: admission.userId, after: { method, sid: created.session.sid } });
+        return created;
+      });
       setCookie(request, reply, SESSION_COOKIE, cookie, { maxAgeSeconds: SESSION_ABSOLUTE_SECONDS });
       clearCookie(request, reply, RESTART_COOKIE);
       return reply.header('cache-control', 'no-store').redirect(txn.returnTo, 303);

@@ -11,7 +11,6 @@ import { findSubject } from '../subjects.ts';
 import { issueUserTokens } from '../issue.ts';
 import { revokeFamily } from '../revocation.ts';
 import { recordAudit } from '../../audit/service.ts';
-import { NO_AUTHORITY } from '../../platform/permissions.ts';
 import type { Grant } from './types.ts';
 
 export const grantType = 'authorization_code';
@@ -36,7 +35,7 @@ export const grant: Grant = {
         await scope.transaction(async (tx) => {
           if (used.issuedFamilyId) await revokeFamily(tx, used.issuedFamilyId);
           if (used.issuedJti) await ctx.tokens.revoke(tx, used.issuedJti, new Date(Date.now() + 86_400_000));
-          await recordAudit(tx, { type: 'client', id: client.client.clientId, ip: ctx.ip, authority: NO_AUTHORITY }, {
+          await recordAudit(tx, { type: 'client', id: client.client.clientId, ip: ctx.ip }, {
             action: 'oauth.code.replay',
             targetType: 'user',
             targetId: used.userId,

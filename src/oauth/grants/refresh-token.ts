@@ -12,7 +12,6 @@ import { findSubject } from '../subjects.ts';
 import { issueUserTokens } from '../issue.ts';
 import { revokeFamily } from '../revocation.ts';
 import { recordAudit } from '../../audit/service.ts';
-import { NO_AUTHORITY } from '../../platform/permissions.ts';
 import { OIDC_SCOPES } from '../../downstream/protected-apis.ts';
 import type { TenantScope } from '../../platform/db.ts';
 import type { Grant } from './types.ts';
@@ -24,7 +23,7 @@ export const parameters = ['refresh_token', 'scope'] as const;
 async function refuseReuse(scope: TenantScope, row: { familyId: string; userId: string; clientId: string }, ip: string): Promise<void> {
   await scope.transaction(async (tx) => {
     await revokeFamily(tx, row.familyId);
-    await recordAudit(tx, { type: 'client', id: row.clientId, ip, authority: NO_AUTHORITY }, {
+    await recordAudit(tx, { type: 'client', id: row.clientId, ip }, {
       action: 'oauth.refresh.reuse',
       targetType: 'user',
       targetId: row.userId,

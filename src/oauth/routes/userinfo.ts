@@ -15,12 +15,13 @@ export function userinfoRoutes(app: FastifyInstance, deps: OAuthDeps) {
     reply.header('cache-control', 'no-store');
     try {
       const claims = await deps.tokens.verifyActive(request.tenant, bearerToken(request));
+      // The request is for this client from here on (its CORS origins may read the answer, errors included).
+      request.clientId = claims.client_id;
       const scopes = claims.scope.split(' ');
       if (!scopes.includes('openid')) throw new InsufficientScope('The token lacks scope openid.');
       if (claims.sub === claims.client_id) throw new InvalidToken('The token has no user.');
       const subject = await findSubject(deps.scopeFor(request.tenant.id), claims.sub);
       if (!subject?.active) throw new InvalidToken('The user is not active.');
-      request.clientId = claims.client_id;
       return { sub: subject.id, ...claimsFor(subject, scopes, request.tenant.id) };
     } catch (e) {
       if (!(e instanceof OAuthError)) throw e;
