@@ -59,7 +59,8 @@ export function parsePatchRequest(body: unknown): PatchOperation[] {
     const path = pathKey ? o[pathKey] : undefined;
     if (path !== undefined && path !== null && typeof path !== 'string') throw badRequest('invalidPath', `Operations[${i}].path must be a string.`);
     const valueKey = getKey(o, 'value');
-    for (const k of Object.keys(o)) if (k !== opKey && k !== pathKey && k !== valueKey) throw badRequest('invalidSyntax', `Operations[${i}] has an unknown member "${k}".`);
+    // Other members are ignored: SCIM PATCH follows JSON Patch, and RFC 6902 §4 says "Members that are not explicitly
+    // defined for the operation in question MUST be ignored" (Microsoft's validator sends `"name": "addMember"`).
     return { op: name as PatchOpName, ...(typeof path === 'string' && path.trim() !== '' ? { path } : {}), ...(valueKey ? { value: o[valueKey] } : {}) };
   });
 }
