@@ -3,8 +3,11 @@
  * (issue #10), one describe per item, each named after the RFC section or the client behaviour it follows.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eq } from 'drizzle-orm';
 import { testEnv, type TestEnv } from '../support/app.ts';
-import { ERROR, GROUP, patch, scimClient, user, type ScimClient } from './support.ts';
+import { forTenant } from '../../src/platform/db.ts';
+import { users } from '../../src/db/schema/index.ts';
+import { ENTERPRISE, ERROR, GROUP, patch, scimClient, user, USER, type ScimClient } from './support.ts';
 
 let env: TestEnv;
 let c: ScimClient;
@@ -74,5 +77,75 @@ describe('trailing slashes: /Users/ is /Users, not /Users/{id} with an empty id'
     expect((await c.call('GET', `/Users/${created.json().id}/`)).json().id).toBe(created.json().id);
     expect((await c.call('GET', '/ServiceProviderConfig/')).statusCode).toBe(200);
     expect((await c.call('GET', '/Users/', undefined, { authorization: 'Bearer nope' })).statusCode).toBe(401);
+  });
+});
+
+describe('Entra ID validator dialect rules (ADR 0004)', () => {
+  it('a member as a bare string (or a list of strings) means {"value": …}: POST, PUT and PATCH', async () => {
+    const u1 = (await c.call('POST', '/Users', user('bare1@example.com'))).json().id;
+    const u2 = (await c.call('POST', '/Users', user('bare2@example.com'))).json().id;
+    const created = await c.call('POST', '/Groups', { schemas: [GROUP], displayName: 'Bare', members: [u1] });
+    expect(created.statusCode).toBe(201);
+    const g = created.json().id;
+    const values = async () => ((await c.call('GET', `/Groups/${g}`)).json().members ?? []).map((m: { value: string }) => m.value).sort();
+    expect(await values()).toEqual([u1]);
+    expect((await c.call('PATCH', `/Groups/${g}`, patch({ op: 'add', path: 'members', value: u2 }))).statusCode).toBe(204);
+    expect(await values()).toEqual([u1, u2].sort());
+    expect((await c.call('PATCH', `/Groups/${g}`, patch({ op: 'remove', path: 'members', value: [u1] }))).statusCode).toBe(204);
+    expect(await values()).toEqual([u2]);
+    expect((await c.call('PUT', `/Groups/${g}`, { schemas: [GROUP], displayName: 'Bare', members: [u1, u2] })).statusCode).toBe(200);
+    expect(await values()).toEqual([u1, u2].sort());
+  });
+
+  it('attributes the schemas do not define are ignored, not stored, not an error; an unknown PATCH path stays 400 invalidPath', async () => {
+    const res = await c.call('POST', '/Users', {
+      ...user('ignored@example.com'),
+      adreses: [{ locality: 'Nowhere' }],
+      name: { givenName: 'Ig', nickname: 'x' },
+      [ENTERPRISE]: { schemas: [ENTERPRISE], department: 'Sales' },
+      'urn:example:params:scim:schemas:extension:unknown:2.0:User': { a: 1 },
+    });
+    expect(res.statusCode).toBe(201);
+    const id = res.json().id;
+    const stored = (await forTenant(env.database.db, c.tenant.tenant.id).select(users, eq(users.id, id)))[0]!;
+    expect(JSON.stringify(stored.attributes)).not.toMatch(/adreses|nickname|unknown|"schemas"/);
+    expect(res.json()).toMatchObject({ name: { givenName: 'Ig' }, [ENTERPRISE]: { department: 'Sales' } });
+    expect(res.json().name).toEqual({ givenName: 'Ig' });
+    expect(res.json()).not.toHaveProperty('adreses');
+    const put = await c.call('PUT', `/Users/${id}`, { ...user('ignored@example.com'), favouriteColour: 'blue', displayName: 'Put' });
+    expect(put.statusCode).toBe(200);
+    expect(put.json()).not.toHaveProperty('favouriteColour');
+    const p = await c.call('PATCH', `/Users/${id}`, patch({ op: 'replace', value: { adreses: 'x', displayName: 'Patched' } }, { op: 'add', path: ENTERPRISE, value: { schemas: [ENTERPRISE], division: 'North' } }));
+    expect(p.statusCode).toBe(200);
+    expect(p.json()).toMatchObject({ displayName: 'Patched', [ENTERPRISE]: { division: 'North' } });
+    expect(p.json()).not.toHaveProperty('adreses');
+    const bad = await c.call('PATCH', `/Users/${id}`, patch({ op: 'replace', path: 'adreses', value: 'x' }));
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json()).toMatchObject({ status: '400', scimType: 'invalidPath' });
+  });
+
+  it('attributes=emails[type eq "work"] is read as attributes=emails', async () => {
+    const id = (await c.call('POST', '/Users', user('proj@example.com', { displayName: 'P', emails: [{ value: 'proj@example.com', type: 'work' }] }))).json().id;
+    const res = await c.call('GET', `/Users/${id}?attributes=${encodeURIComponent('emails[type eq "work"],displayName')}`);
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ schemas: [USER], id, displayName: 'P', emails: [{ value: 'proj@example.com', type: 'work' }] });
+    const list = await c.call('GET', `/Users?filter=${encodeURIComponent('userName eq "proj@example.com"')}&attributes=${encodeURIComponent('emails[type eq "work"]')}`);
+    expect(list.json().Resources).toEqual([{ schemas: [USER], id, emails: [{ value: 'proj@example.com', type: 'work' }] }]);
+  });
+
+  it('an unquoted comparison value that is not true/false/null/a number is a string (SCIMReferenceCode)', async () => {
+    const id = (await c.call('POST', '/Users', user('Oscar.bare@example.com', { name: { familyName: 'Employee' } }))).json().id;
+    const ids = async (filter: string) => {
+      const res = await c.call('GET', `/Users?filter=${encodeURIComponent(filter)}`);
+      expect(res.statusCode, filter).toBe(200);
+      return res.json().Resources.map((r: { id: string }) => r.id);
+    };
+    expect(await ids('name.familyName eq Employee')).toEqual([id]);
+    expect(await ids('userName sw Oscar.b')).toEqual([id]);
+    expect(await ids('userName sw Oscar.b and meta.created gt 2015-10-10T14:38:21.8617979-07:00')).toEqual([id]);
+    // Quoted filters mean what they meant; a bare value where a keyword belongs is still an error.
+    expect(await ids('name.familyName eq "Employee"')).toEqual([id]);
+    const bad = await c.call('GET', `/Users?filter=${encodeURIComponent('userName eq and')}`);
+    expect(bad.json()).toMatchObject({ status: '400', scimType: 'invalidFilter' });
   });
 });
