@@ -149,3 +149,36 @@ describe('Entra ID validator dialect rules (ADR 0004)', () => {
     expect(bad.json()).toMatchObject({ status: '400', scimType: 'invalidFilter' });
   });
 });
+
+describe('RFC 7644 §3.5.2.2, RFC 7643 §2.5: remove (or replace with null) unassigns a singular attribute', () => {
+  it('remove active: left out of responses, stored inactive, so the user cannot sign in (fail closed); replace active true assigns it again', async () => {
+    const created = (await c.call('POST', '/Users', user('unassign@example.com', { displayName: 'U', title: 'T' }))).json();
+    expect(created.active).toBe(true);
+    const res = await c.call('PATCH', `/Users/${created.id}`, patch({ op: 'remove', path: 'active' }, { op: 'replace', path: 'title', value: null }));
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).not.toHaveProperty('active');
+    expect(res.json()).not.toHaveProperty('title');
+    expect((await c.call('GET', `/Users/${created.id}`)).json()).not.toHaveProperty('active');
+    const row = (await forTenant(env.database.db, c.tenant.tenant.id).select(users, eq(users.id, created.id)))[0]!;
+    expect(row.active).toBe(false);
+    // A later change that does not name active, and a PUT without it, leave it unassigned.
+    expect((await c.call('PATCH', `/Users/${created.id}`, patch({ op: 'replace', path: 'displayName', value: 'V' }))).json()).not.toHaveProperty('active');
+    expect((await c.call('PUT', `/Users/${created.id}`, user('unassign@example.com'))).json()).not.toHaveProperty('active');
+    const back = await c.call('PATCH', `/Users/${created.id}`, patch({ op: 'replace', path: 'active', value: true }));
+    expect(back.json().active).toBe(true);
+    const off = await c.call('PATCH', `/Users/${created.id}`, patch({ op: 'replace', path: 'active', value: null }));
+    expect(off.json()).not.toHaveProperty('active');
+  });
+
+  it('removing a required attribute is 400 mutability (userName, a group displayName)', async () => {
+    const id = (await c.call('POST', '/Users', user('required@example.com'))).json().id;
+    for (const op of [{ op: 'remove', path: 'userName' }, { op: 'replace', path: 'userName', value: null }]) {
+      const res = await c.call('PATCH', `/Users/${id}`, patch(op));
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toMatchObject({ status: '400', scimType: 'mutability' });
+    }
+    const g = (await c.call('POST', '/Groups', { schemas: [GROUP], displayName: 'Required' })).json().id;
+    const res = await c.call('PATCH', `/Groups/${g}`, patch({ op: 'remove', path: 'displayName' }));
+    expect(res.json()).toMatchObject({ status: '400', scimType: 'mutability' });
+  });
+});

@@ -168,6 +168,9 @@ function apply(res: Resource, op: PatchOpName, t: Target, value: unknown, where:
   }
   const { def } = t;
   if (def.mutability === 'readOnly' || (t.sub && t.sub.mutability === 'readOnly')) throw badRequest('mutability', `${where}: "${def.name}" is read-only.`);
+  // RFC 7644 §3.5.2: "If an attribute is removed or becomes unassigned and is defined as a required attribute …, the
+  // server SHALL return … a "scimType" error code of "mutability"." (Other singular attributes become unassigned.)
+  if (def.required && !t.sub && !t.filter && (op === 'remove' || value === null)) throw badRequest('mutability', `${where}: "${def.name}" is required; it cannot be removed.`);
   if (op !== 'remove' && value === undefined) throw badRequest('invalidValue', `${where}: "${op}" needs a "value".`);
   const c = containerOf(res, t.ext, op !== 'remove');
   if (!c) return;

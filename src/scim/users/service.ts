@@ -14,7 +14,7 @@ import { badRequest, ScimError } from '../errors.ts';
 import { NOTIFICATIONS_SCHEMA, USER_TYPE } from '../schema/definitions.ts';
 import { normalizeResource, type Resource } from '../schema/validate.ts';
 import { applyPatch, parsePatchRequest } from '../patch/apply.ts';
-import { toScimUser, toUserFields, toUserResource, type UserFields } from './mapping.ts';
+import { ACTIVE_UNASSIGNED, toScimUser, toUserFields, toUserResource, type UserFields } from './mapping.ts';
 import { emailsTarget, scimUsersRepository, userFilterMapping, userSortExpr, type PageRow } from './repository.ts';
 import { singleMultiCondition } from '../filter/to-sql.ts';
 import type { Filter } from '../filter/ast.ts';
@@ -115,14 +115,22 @@ async function write(tx: TenantScope, actor: Actor, row: UserRow, fields: UserFi
   return user;
 }
 
+/** `active` as the new representation has it: undefined after a PATCH is unassigned (stored false, marked). */
+function withActive(fields: UserFields, active: boolean | undefined): UserFields {
+  if (active !== undefined) return { ...fields, active };
+  return { ...fields, active: false, attributes: { ...fields.attributes, [ACTIVE_UNASSIGNED]: true } };
+}
+
 /** RFC 7644 §3.5.1: PUT replaces every writable attribute; a password in it is refused (changePassword is false). */
 export async function replaceScimUser(scope: TenantScope, actor: Actor, idOrUserName: string, body: unknown, expectedVersion?: number): Promise<User> {
   const { fields, password } = checkedUser(body);
   if (password !== undefined) throw new ScimError(400, 'mutability', 'The password cannot be changed through provisioning (changePassword is false).');
   return scope.transaction(async (tx) => {
     const row = await lockScimUser(tx, idOrUserName, expectedVersion);
-    // `active` left out of a PUT keeps its value: reactivating by omission would be a surprise.
-    return write(tx, actor, row, { ...fields, active: fields.active ?? row.active });
+    // `active` left out of a PUT keeps its value (and stays unassigned if it was): reactivating by omission would be
+    // a surprise.
+    const wasUnassigned = !row.active && (row.attributes as Record<string, unknown>)[ACTIVE_UNASSIGNED] === true;
+    return write(tx, actor, row, withActive(fields, fields.active ?? (wasUnassigned ? undefined : row.active)));
   });
 }
 
@@ -137,7 +145,8 @@ export async function patchScimUser(scope: TenantScope, actor: Actor, idOrUserNa
     if (res.password !== undefined) throw new ScimError(400, 'mutability', 'The password cannot be changed through provisioning (changePassword is false).');
     delete res[NOTIFICATIONS_SCHEMA];
     const { fields } = checkedResource(res);
-    return write(tx, actor, row, { ...fields, active: fields.active ?? row.active });
+    // RFC 7644 §3.5.2.2: `remove active` (or `replace` with null) unassigns it.
+    return write(tx, actor, row, withActive(fields, fields.active));
   });
 }
 
