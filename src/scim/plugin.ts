@@ -16,6 +16,7 @@ import { scimDiscoveryRoutes } from './routes/discovery.ts';
 import { scimUserRoutes } from './routes/users.ts';
 import { scimGroupRoutes } from './routes/groups.ts';
 import { scimBulkRoutes } from './routes/bulk.ts';
+import { scimRootRoutes } from './routes/root.ts';
 
 export interface ScimPluginOptions {
   scopeFor(tenantId: string): TenantScope;
@@ -54,5 +55,6 @@ export async function scimPlugin(app: FastifyInstance, opts: ScimPluginOptions) 
     scimUserRoutes(resources, opts);
     scimGroupRoutes(resources, opts);
     scimBulkRoutes(resources, opts);
+    scimRootRoutes(resources, opts);
   });
 }

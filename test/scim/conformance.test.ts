@@ -182,3 +182,51 @@ describe('RFC 7644 §3.5.2.2, RFC 7643 §2.5: remove (or replace with null) unas
     expect(res.json()).toMatchObject({ status: '400', scimType: 'mutability' });
   });
 });
+
+describe('RFC 7644 §3.4.2.1, §3.4.3: queries at the server root search Users and Groups together', () => {
+  let tenant: ScimClient;
+  let u: string;
+  let g: string;
+  beforeAll(async () => {
+    tenant = await scimClient(env);
+    u = (await tenant.call('POST', '/Users', user('root-alice@example.com', { displayName: 'Root Team' }))).json().id;
+    await tenant.call('POST', '/Users', user('root-bob@example.com', { displayName: 'Bob' }));
+    g = (await tenant.call('POST', '/Groups', { schemas: [GROUP], displayName: 'Root Team', members: [{ value: u }] })).json().id;
+    await tenant.call('POST', '/Groups', { schemas: [GROUP], displayName: 'Other' });
+  });
+
+  it('GET /scim/v2?filter=displayName eq …: the user and the group, each with meta.resourceType', async () => {
+    for (const url of ['/scim/v2', '/scim/v2/']) {
+      const res = await tenant.call('GET', `${url}?filter=${encodeURIComponent('displayName eq "Root Team"')}`);
+      expect(res.statusCode, url).toBe(200);
+      const body = res.json();
+      expect(body).toMatchObject({ schemas: ['urn:ietf:params:scim:api:messages:2.0:ListResponse'], totalResults: 2, startIndex: 1, itemsPerPage: 2 });
+      expect(body.Resources.map((r: { id: string; meta: { resourceType: string } }) => [r.id, r.meta.resourceType])).toEqual([[u, 'User'], [g, 'Group']]);
+    }
+  });
+
+  it('POST /.search: an attribute one type lacks has no value there; attributes apply per type; paging spans both', async () => {
+    const res = await tenant.call('POST', '/.search', { schemas: ['urn:ietf:params:scim:api:messages:2.0:SearchRequest'], filter: 'userName sw "root-" or displayName eq "Other"', attributes: ['displayName'] });
+    expect(res.statusCode).toBe(200);
+    const body = res.json();
+    expect(body.totalResults).toBe(3);
+    expect(body.Resources).toEqual([
+      { schemas: [USER], id: u, displayName: 'Root Team', meta: { resourceType: 'User' } },
+      expect.objectContaining({ displayName: 'Bob', meta: { resourceType: 'User' } }),
+      expect.objectContaining({ schemas: [GROUP], displayName: 'Other', meta: { resourceType: 'Group' } }),
+    ]);
+    // `not` of an attribute a type lacks matches all of that type (it has no value there).
+    const not = (await tenant.call('POST', '/.search', { filter: 'not (members pr)', excludedAttributes: ['members', 'groups'] })).json();
+    expect(not.totalResults).toBe(3);
+    const page = (await tenant.call('GET', `/scim/v2?startIndex=2&count=2&excludedAttributes=members`)).json();
+    expect(page).toMatchObject({ totalResults: 4, startIndex: 2, itemsPerPage: 2 });
+    expect(page.Resources.map((r: { meta: { resourceType: string } }) => r.meta.resourceType)).toEqual(['User', 'Group']);
+    expect(page.Resources[1]).not.toHaveProperty('members');
+  });
+
+  it('a path neither type has is 400 invalidFilter; sortBy is 400 invalidValue; no token is 401', async () => {
+    expect((await tenant.call('GET', `/scim/v2?filter=${encodeURIComponent('nope eq "x"')}`)).json()).toMatchObject({ status: '400', scimType: 'invalidFilter' });
+    expect((await tenant.call('POST', '/.search', { sortBy: 'displayName' })).json()).toMatchObject({ status: '400', scimType: 'invalidValue' });
+    expect((await env.app.inject({ method: 'GET', url: '/scim/v2', headers: { host: tenant.tenant.host } })).statusCode).toBe(401);
+  });
+});
