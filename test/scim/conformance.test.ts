@@ -230,3 +230,53 @@ describe('RFC 7644 §3.4.2.1, §3.4.3: queries at the server root search Users a
     expect((await env.app.inject({ method: 'GET', url: '/scim/v2', headers: { host: tenant.tenant.host } })).statusCode).toBe(401);
   });
 });
+
+describe('RFC 7644 §3.14: ETags never go stale', () => {
+  const etag = async (url: string) => {
+    const res = await c.call('GET', url);
+    expect(res.statusCode).toBe(200);
+    expect(res.headers.etag).toBe(res.json().meta.version);
+    return { etag: res.headers.etag as string, body: res.json() };
+  };
+
+  it("a group's version changes when a member disappears because the user (or member group) was deleted", async () => {
+    const u = (await c.call('POST', '/Users', user('etag-member@example.com'))).json().id;
+    const inner = (await c.call('POST', '/Groups', { schemas: [GROUP], displayName: 'ETag inner' })).json().id;
+    const g = (await c.call('POST', '/Groups', { schemas: [GROUP], displayName: 'ETag outer', members: [{ value: u }, { value: inner }] })).json().id;
+    const before = await etag(`/Groups/${g}`);
+    expect((await c.call('GET', `/Groups/${g}`, undefined, { 'if-none-match': before.etag })).statusCode).toBe(304);
+    expect((await c.call('DELETE', `/Users/${u}`)).statusCode).toBe(204);
+    const afterUser = await etag(`/Groups/${g}`);
+    expect(afterUser.etag).not.toBe(before.etag);
+    expect(afterUser.body.members.map((m: { value: string }) => m.value)).toEqual([inner]);
+    expect((await c.call('GET', `/Groups/${g}`, undefined, { 'if-none-match': before.etag })).statusCode).toBe(200);
+    expect((await c.call('DELETE', `/Groups/${inner}`)).statusCode).toBe(204);
+    const afterGroup = await etag(`/Groups/${g}`);
+    expect(afterGroup.etag).not.toBe(afterUser.etag);
+    expect(afterGroup.body).not.toHaveProperty('members');
+  });
+
+  it("a user's version and groups change when their memberships change (add, remove, replace, group deleted)", async () => {
+    const u = (await c.call('POST', '/Users', user('etag-user@example.com'))).json().id;
+    const g = (await c.call('POST', '/Groups', { schemas: [GROUP], displayName: 'ETag group' })).json().id;
+    const v0 = await etag(`/Users/${u}`);
+    expect(v0.body).not.toHaveProperty('groups');
+    await c.call('PATCH', `/Groups/${g}`, patch({ op: 'add', path: 'members', value: [{ value: u }] }));
+    const v1 = await etag(`/Users/${u}`);
+    expect(v1.etag).not.toBe(v0.etag);
+    expect(v1.body.groups.map((x: { value: string }) => x.value)).toEqual([g]);
+    // If-Match with the version read before the membership change is refused.
+    expect((await c.call('PATCH', `/Users/${u}`, patch({ op: 'replace', path: 'displayName', value: 'x' }), { 'if-match': v0.etag })).statusCode).toBe(412);
+    await c.call('PATCH', `/Groups/${g}`, patch({ op: 'remove', path: `members[value eq "${u}"]` }));
+    const v2 = await etag(`/Users/${u}`);
+    expect(v2.etag).not.toBe(v1.etag);
+    expect(v2.body).not.toHaveProperty('groups');
+    await c.call('PUT', `/Groups/${g}`, { schemas: [GROUP], displayName: 'ETag group', members: [{ value: u }] });
+    const v3 = await etag(`/Users/${u}`);
+    expect(v3.etag).not.toBe(v2.etag);
+    await c.call('DELETE', `/Groups/${g}`);
+    const v4 = await etag(`/Users/${u}`);
+    expect(v4.etag).not.toBe(v3.etag);
+    expect(v4.body).not.toHaveProperty('groups');
+  });
+});
