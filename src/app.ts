@@ -113,6 +113,7 @@ export async function buildApp({ config, database, keyring, logger }: AppDeps): 
           resolver.forget();
           return tenant;
         },
+        scopeFor,
       });
       downstreamRoutes(api, { scopeFor, keyring, invalidation });
       identitiesRoutes(api, { scopeFor });

@@ -43,7 +43,7 @@ export async function scimPlugin(app: FastifyInstance, opts: ScimPluginOptions) 
   app.removeContentTypeParser('text/plain');
 
   await app.register(async function scimDiscovery(discovery) {
-    scimDiscoveryRoutes(discovery);
+    scimDiscoveryRoutes(discovery, opts);
   });
 
   await app.register(async function scimResources(resources) {

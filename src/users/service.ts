@@ -250,8 +250,8 @@ export async function updateUser(
     }
     // Compare-and-set on the version we read: a writer that did not take the lock cannot be overwritten unseen.
     if (!updated) throw new Conflict('The user was changed at the same time. Read it again and retry.', { field: 'version' });
-    // Deactivation: sessions end and refresh tokens die with it (access tokens fail the active-user check).
-    if (current.active && !updated.active) await revokeEverythingOfUser(tx, id);
+    // Deactivation or a new password: sessions end and refresh tokens die (after deactivation, access tokens also fail the active-user check).
+    if ((current.active && !updated.active) || changes.passwordHash !== undefined) await revokeEverythingOfUser(tx, id);
     if (emailsChanged(current, updated)) await syncEmailIndex(tx, id, effectiveEmails(updated.attributes, updated.email));
     const before = toUser(current, roles);
     const after = toUser(updated, roles);

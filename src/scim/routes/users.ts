@@ -101,7 +101,7 @@ export function scimUserRoutes(app: FastifyInstance, deps: { scopeFor(tenantId: 
       operationId: 'scim.users.replace',
       tags: TAGS,
       summary: 'Replace a user',
-      description: 'RFC 7644 §3.5.1 (Okta updates users this way). Read-only attributes sent (id, meta, groups) are ignored; a password is refused (changePassword is false). If-Match → 412 on mismatch.',
+      description: 'RFC 7644 §3.5.1 (Okta updates users this way). Read-only attributes sent (id, meta, groups) are ignored. A password is refused (400 mutability) unless the tenant allows password changes (changePassword in /ServiceProviderConfig); a new one ends the user\'s sessions and refresh tokens. If-Match → 412 on mismatch.',
       params: idParams,
       headers: conditionalHeaders,
       querystring: getQuery,
