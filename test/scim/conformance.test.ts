@@ -280,3 +280,26 @@ describe('RFC 7644 §3.14: ETags never go stale', () => {
     expect(v4.body).not.toHaveProperty('groups');
   });
 });
+
+describe('RFC 7644 §3.5.2: one documented PATCH response rule', () => {
+  it('Users 200 with the resource; Groups 204, or 200 when attributes/excludedAttributes ask for a body; documented in ServiceProviderConfig', async () => {
+    const u = (await c.call('POST', '/Users', user('rule@example.com'))).json().id;
+    const ures = await c.call('PATCH', `/Users/${u}`, patch({ op: 'replace', path: 'displayName', value: 'Rule' }));
+    expect(ures.statusCode).toBe(200);
+    expect(ures.json()).toMatchObject({ id: u, displayName: 'Rule', meta: { version: ures.headers.etag } });
+    const g = (await c.call('POST', '/Groups', { schemas: [GROUP], displayName: 'Rule', members: [{ value: u }] })).json().id;
+    const g204 = await c.call('PATCH', `/Groups/${g}`, patch({ op: 'replace', path: 'displayName', value: 'Rule 2' }));
+    expect(g204.statusCode).toBe(204);
+    expect(g204.body).toBe('');
+    expect(g204.headers.etag).toMatch(/^W\/"\d+"$/);
+    const g200 = await c.call('PATCH', `/Groups/${g}?excludedAttributes=members`, patch({ op: 'replace', path: 'displayName', value: 'Rule 3' }));
+    expect(g200.statusCode).toBe(200);
+    expect(g200.json()).toMatchObject({ id: g, displayName: 'Rule 3' });
+    expect(g200.json()).not.toHaveProperty('members');
+    const doc = (await env.app.inject({ method: 'GET', url: '/openapi.json', headers: { host: c.tenant.host } })).json();
+    const spc = doc.paths['/scim/v2/ServiceProviderConfig'].get.description as string;
+    expect(spc).toContain('/Users/{id} answers 200');
+    expect(spc).toContain('/Groups/{id} answers 204');
+    expect(JSON.stringify(doc.paths)).not.toContain('.slash');
+  });
+});

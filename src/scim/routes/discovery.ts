@@ -24,6 +24,16 @@ export const SCHEMA_PATH = '/Schemas/:urn';
 
 const TAGS = ['SCIM discovery'];
 
+/**
+ * The PATCH response rule (RFC 7644 §3.5.2: "either HTTP status code 200 and the entire resource … or HTTP status
+ * code 204"), one rule for both resource types: a body where it is small, none where it could be large.
+ */
+export const PATCH_RESPONSE_RULE =
+  'PATCH responses: /Users/{id} answers 200 with the user (a user is small, and Okta and Entra ID read the result). ' +
+  '/Groups/{id} answers 204 No Content, because the full group would list every member (up to 50,000 and more) after a change that named a few, ' +
+  'as Entra ID expects ("should yield an HTTP 204 No Content"); send attributes or excludedAttributes (e.g. excludedAttributes=members) to get 200 with the group as projected. ' +
+  'Both set ETag to the new version.';
+
 /** What discovery says about passwords follows the tenant setting (PATCH /api/tenant {"scim":{"passwordChange":…}}). */
 export interface DiscoveryOptions {
   passwordChange: boolean;
@@ -111,7 +121,13 @@ export function scimDiscoveryRoutes(app: FastifyInstance, deps: { scopeFor(tenan
   const options = async (request: FastifyRequest): Promise<DiscoveryOptions> => ({ passwordChange: (await getTenantSettings(deps.scopeFor(request.tenant.id))).scim.passwordChange });
 
   r.get(SPC_PATH, {
-    schema: { operationId: 'scim.serviceProviderConfig', tags: TAGS, summary: 'Service provider configuration', description: 'RFC 7644 §4. No authentication.', response: { 200: resourceResponse } },
+    schema: {
+      operationId: 'scim.serviceProviderConfig',
+      tags: TAGS,
+      summary: 'Service provider configuration',
+      description: `RFC 7644 §4. No authentication. changePassword follows the tenant setting (PATCH /api/tenant {"scim":{"passwordChange":true}}). ${PATCH_RESPONSE_RULE}`,
+      response: { 200: resourceResponse },
+    },
     handler: async (request, reply) => sendScim(request, reply, serviceProviderConfig(base(request), request.tenant.issuer.replace(/\/$/, ''), await options(request))),
   });
 
