@@ -11,12 +11,16 @@
  *    - GET /Users?filter=emails[type eq "work" and value ew "@corp.example"]&count=100 at 1 and 8 connections;
  *    - PATCH adding one member to the big group vs to the 10-member group (alternating, one connection);
  *    - GET /Groups/{big}?excludedAttributes=members at 1 and 8 connections.
+ *    - GET /Users?filter=emails co "…" (a substring naming one random user; pg_trgm index) at 1 and 8 connections.
+ *    With BENCH_ONLY=emails-co only the users are loaded and only `emails co` is measured: with the trigram index,
+ *    then again after dropping it (the plan before migration scim_emails_trigram), so the ratio comes from one load.
  * 4. Optionally (BENCH_SCIMMY=1) the same lookups against a SCIM server built on the npm packages scimmy +
  *    scimmy-routers (bench/scim/scimmy-peer.ts) holding the same users in memory, and the ratio.
  * 5. Prints a markdown section and appends it to docs/benchmarks.md (BENCH_DOCS=0 to skip).
  *
  * Settings: BENCH_USERS (100000), BENCH_GROUPS (1000), BENCH_BIG_GROUP (50000), BENCH_SECONDS (10 per lookup),
- * BENCH_LOAD_CONNECTIONS (16), BENCH_SCIMMY (off), BENCH_DOCS (on), DATABASE_URL (embedded PostgreSQL when unset).
+ * BENCH_LOAD_CONNECTIONS (16), BENCH_SCIMMY (off), BENCH_ONLY (unset, or emails-co), BENCH_DOCS (on), DATABASE_URL
+ * (embedded PostgreSQL when unset).
  */
 import { writeFile, mkdir } from 'node:fs/promises';
 import { startOurs, type OursTarget } from './lib/ours.ts';
@@ -24,6 +28,7 @@ import { stopAll } from './lib/children.ts';
 import { appendToDocs, machine, revision } from './lib/report.ts';
 import { Client, closedLoop, stats, type Stats } from './scim/http.ts';
 import { DOMAINS, userBody, userNameOf } from './scim/data.ts';
+import pg from 'pg';
 
 const env = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
 const USERS = env('BENCH_USERS', 100_000);
@@ -32,6 +37,8 @@ const BIG = Math.min(env('BENCH_BIG_GROUP', 50_000), USERS - 1000);
 const SECONDS = env('BENCH_SECONDS', 10);
 const LOAD_CONNECTIONS = env('BENCH_LOAD_CONNECTIONS', 16);
 const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
+const ONLY = process.env.BENCH_ONLY;
+if (ONLY !== undefined && ONLY !== 'emails-co') throw new Error(`BENCH_ONLY must be emails-co, not ${ONLY}`);
 const log = (line: string) => console.error(`[bench:scim] ${line}`);
 
 async function token(ours: OursTarget): Promise<string> {
@@ -89,6 +96,49 @@ async function main() {
     );
     log(`POST /Users: ${post.rps.toFixed(0)}/s, p50 ${fmt(post.p50)} ms`);
 
+    // `emails co "er<i>@"` names exactly user<i> (a substring long enough for trigrams).
+    const emailsCo = (connections: number, label = '') =>
+      closedLoop(
+        client,
+        `GET /Users?filter=emails co "er…@"${label}`,
+        { connections, seconds: SECONDS, warmupSeconds: 1 },
+        () => ({ method: 'GET', path: `/scim/v2/Users?filter=${encodeURIComponent(`emails co "er${Math.floor(Math.random() * USERS)}@"`)}`, headers: auth }),
+        (res) => res.status === 200 && res.body.includes('"totalResults":1'),
+      );
+    if (ONLY === 'emails-co') {
+      const co1 = await emailsCo(1);
+      const co8 = await emailsCo(8);
+      const db = new pg.Client({ connectionString: ours.databaseUrl });
+      await db.connect();
+      await db.query('DROP INDEX user_emails_value_lc_trgm_idx');
+      await db.query('ANALYZE user_emails');
+      await db.end();
+      const scan1 = await emailsCo(1, ' without the trigram index');
+      const scan8 = await emailsCo(8, ' without the trigram index');
+      client.close();
+      const m = machine();
+      const text = [
+        `## SCIM \`emails co\` at ${USERS.toLocaleString('en')} users (\`BENCH_ONLY=emails-co npm run bench:scim\`) — ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+        '',
+        `Machine: ${m.nproc} cores (${m.cpu}), ${m.memory}, ${m.os}, Node ${m.node}. Database: ${ours.database}. Commit ${revision()}. ` +
+          'Users loaded through POST /Users; the same load measured with the pg_trgm index (migration scim_emails_trigram), then after DROP INDEX (the plan before it).',
+        '',
+        '| request | conns | requests | req/s | p50 | p90 | p99 | errors | target | met |',
+        '|---|---:|---:|---:|---:|---:|---:|---:|---|---|',
+        row(post, '≥ 500/s sustained', post.rps >= 500),
+        row(co1, 'p50 < 50 ms', co1.p50 < 50),
+        row(co8, 'p50 < 50 ms', co8.p50 < 50),
+        row(scan1, '(before: sequential scan)', undefined),
+        row(scan8, '(before: sequential scan)', undefined),
+        '',
+        `With the index, p50 is ${(scan1.p50 / co1.p50).toFixed(1)}× lower at 1 connection and ${(scan8.p50 / co8.p50).toFixed(1)}× lower at 8.`,
+        '',
+      ].join('\n');
+      console.log(text);
+      if (process.env.BENCH_DOCS !== '0') log(`appended to ${await appendToDocs(text)}`);
+      return;
+    }
+
     // Groups: the big one (index 0), a 10-member one (index 1), the rest with 10 members each.
     log(`creating ${GROUPS} groups`);
     const groupIds: string[] = [];
@@ -142,6 +192,8 @@ async function main() {
     const corpCount = (JSON.parse((await client.request({ method: 'GET', path: emailFilter, headers: auth })).body) as { totalResults: number }).totalResults;
     const emails1 = await closedLoop(client, 'GET /Users?filter=emails[type eq "work" and value ew "@corp.example"]&count=100', { connections: 1, seconds: SECONDS, warmupSeconds: 1 }, () => ({ method: 'GET', path: emailFilter, headers: auth }));
     const emails8 = await closedLoop(client, 'GET /Users?filter=emails[type eq "work" and value ew "@corp.example"]&count=100', { connections: 8, seconds: SECONDS, warmupSeconds: 1 }, () => ({ method: 'GET', path: emailFilter, headers: auth }));
+    const co1 = await emailsCo(1);
+    const co8 = await emailsCo(8);
 
     // PATCH adding one member: alternating between the big and the 10-member group, one connection, distinct users.
     const addBig: number[] = [];
@@ -192,6 +244,8 @@ async function main() {
       row(byUserName, 'p50 < 5 ms at 8 conns', byUserName.p50 < 5),
       row(emails1, 'p50 < 50 ms', emails1.p50 < 50),
       row(emails8, 'p50 < 50 ms', emails8.p50 < 50),
+      row(co1, 'p50 < 50 ms', co1.p50 < 50),
+      row(co8, 'p50 < 50 ms', co8.p50 < 50),
       row(patchSmall, '', undefined),
       row(patchBig, `≤ 2× the 10-member group (${ratio.toFixed(2)}×)`, ratio <= 2),
       row(group1, 'p50 < 10 ms', group1.p50 < 10),
@@ -203,7 +257,7 @@ async function main() {
     ];
     const text = lines.join('\n');
     console.log(text);
-    Object.assign(results, { post, groupLoad, growMs, total, corpCount, byUserName1, byUserName, emails1, emails8, patchBig, patchSmall, group1, group8, fullGroup, scimmy: scimmy?.raw });
+    Object.assign(results, { post, groupLoad, growMs, total, corpCount, byUserName1, byUserName, emails1, emails8, co1, co8, patchBig, patchSmall, group1, group8, fullGroup, scimmy: scimmy?.raw });
     await mkdir(new URL('./results/', import.meta.url), { recursive: true });
     await writeFile(new URL(`./results/scim-${started.toISOString().replace(/[:.]/g, '-')}.json`, import.meta.url), JSON.stringify(results, null, 2));
     if (process.env.BENCH_DOCS !== '0') log(`appended to ${await appendToDocs(text)}`);

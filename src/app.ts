@@ -130,6 +130,7 @@ export async function buildApp({ config, database, keyring, logger, now }: AppDe
           resolver.forget();
           return tenant;
         },
+        scopeFor,
       });
       downstreamRoutes(api, { scopeFor, keyring, invalidation });
       identitiesRoutes(api, { scopeFor });

@@ -26,6 +26,8 @@ export interface OursTarget {
   child: Child;
   /** What the report says about the database, e.g. "embedded PostgreSQL 17.6 (same machine)". */
   database: string;
+  /** The server's DATABASE_URL (for benchmarks that compare a plan with and without an index). */
+  databaseUrl: string;
   /** The PostgreSQL postmaster's pid when it runs on this machine (for CPU accounting). */
   dbPid?: number;
   /** Queries the server has sent to PostgreSQL so far (counted in the server process by count-queries.ts). */
@@ -131,7 +133,7 @@ export async function startOurs(opts: OursOptions): Promise<OursTarget> {
       if (code !== 0) opts.log(`our server exited with ${code}`);
     });
     await waitUntilReady(child, httpOk(`${baseUrl}/readyz`), 120_000);
-    return { baseUrl, clientId, clientSecret, child, database, dbPid, dbQueries: () => queryCount(child), stop: cleanup };
+    return { baseUrl, clientId, clientSecret, child, database, databaseUrl, dbPid, dbQueries: () => queryCount(child), stop: cleanup };
   } catch (e) {
     await cleanup();
     throw e;

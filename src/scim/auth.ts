@@ -13,7 +13,7 @@ import { FULL_AUTHORITY, type Authority } from '../platform/permissions.ts';
 import { tokenKind } from '../oauth/tokens.ts';
 import type { Tenant } from '../platform/tenancy/tenant.ts';
 import type { AccessTokenClaims } from '../oauth/tokens.ts';
-import { InsufficientScope, InvalidToken } from '../platform/errors/oauth.ts';
+import { InsufficientScope, InvalidRequest, InvalidToken } from '../platform/errors/oauth.ts';
 import { Forbidden } from '../platform/errors/domain.ts';
 
 export const SCIM_AUDIENCE = 'scim';
@@ -96,10 +96,24 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * The credential, or 401. RFC 6750 §3.1 would answer a malformed header `400 invalid_request`, but SCIM clients and
+ * their validators treat every authentication failure as 401 (RFC 7644 §3.12: 401 "Authorization failure. The
+ * authorization header is invalid or missing."), so here a header that is not `Bearer <token>` is `invalid_token`.
+ */
+function scimBearerToken(request: FastifyRequest): string {
+  try {
+    return bearerToken(request);
+  } catch (e) {
+    if (e instanceof InvalidRequest) throw new InvalidToken('The Authorization header must be "Bearer <access token>".');
+    throw e;
+  }
+}
+
 /** The onRequest hook: runs before the body is read, so unauthenticated callers cannot make us parse anything. */
 export function scimAuthHook(strategies: readonly ScimAuthStrategy[]): onRequestAsyncHookHandler {
   return async function scimAuth(request) {
-    const credential = bearerToken(request);
+    const credential = scimBearerToken(request);
     let principal: ScimPrincipal | undefined;
     for (const strategy of strategies) {
       principal = await strategy(request, credential);

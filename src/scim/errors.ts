@@ -60,6 +60,9 @@ export function toScimError(err: unknown): ScimError {
     if (err instanceof PreconditionFailed) return new ScimError(412, undefined, err.message);
   }
   if (err instanceof OAuthError) return new ScimError(err.status, undefined, err.message);
+  // 40P01 deadlock_detected, 40001 serialization_failure: two concurrent changes met (e.g. a group PATCH bumping its
+  // members' versions while one of them is deleted). Nothing was written; the client may retry at once.
+  if (transactionConflict(err)) return new ScimError(409, undefined, 'The change met a concurrent change of the same resources and was not made; retry.');
   const fe = err as FastifyError;
   if (hasZodFastifySchemaValidationErrors(fe)) {
     const first = fe.validation[0];
@@ -80,6 +83,14 @@ export function toScimError(err: unknown): ScimError {
   if (fe instanceof SyntaxError || fe?.code === 'FST_ERR_CTP_INVALID_JSON_BODY') return new ScimError(400, 'invalidSyntax', 'The body is not valid JSON.');
   if (typeof fe?.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) return new ScimError(fe.statusCode, undefined, fe.message);
   return new ScimError(500, undefined, 'An unexpected error occurred. It has been logged.');
+}
+
+function transactionConflict(e: unknown): boolean {
+  for (let cur = e, depth = 0; cur && typeof cur === 'object' && depth < 5; cur = (cur as { cause?: unknown }).cause, depth++) {
+    const code = (cur as { code?: unknown }).code;
+    if (code === '40P01' || code === '40001') return true;
+  }
+  return false;
 }
 
 /** The SCIM plugin's error handler. 401/403 carry the RFC 6750 §3 challenge. */

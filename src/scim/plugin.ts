@@ -16,6 +16,7 @@ import { scimDiscoveryRoutes } from './routes/discovery.ts';
 import { scimUserRoutes } from './routes/users.ts';
 import { scimGroupRoutes } from './routes/groups.ts';
 import { scimBulkRoutes } from './routes/bulk.ts';
+import { scimRootRoutes } from './routes/root.ts';
 
 export interface ScimPluginOptions {
   scopeFor(tenantId: string): TenantScope;
@@ -29,11 +30,20 @@ export async function scimPlugin(app: FastifyInstance, opts: ScimPluginOptions) 
   app.setNotFoundHandler((request, reply) =>
     sendScim(request, reply.status(404), new ScimError(404, undefined, `No SCIM endpoint ${request.method} ${request.url.split('?')[0]}.`).body()),
   );
+  // Trailing slashes: `GET /Users/?filter=…` is `/Users`, not `/Users/{id}` with an empty id. Every SCIM route gets a
+  // twin with a trailing slash, left out of the OpenAPI document (the router itself stays strict, as for /api).
+  app.addHook('onRoute', function trailingSlashTwin(route) {
+    const path = route.routePath;
+    // HEAD routes are Fastify's automatic twins of GET routes; the GET twin brings its own.
+    if (!path || path.endsWith('/') || route.method === 'HEAD') return;
+    const schema = route.schema ? { ...route.schema, hide: true, ...(route.schema.operationId ? { operationId: `${route.schema.operationId}.slash` } : {}) } : undefined;
+    this.route({ ...route, url: `${path}/`, ...(schema ? { schema } : {}) });
+  });
   registerJsonParser(app, RESOURCE_MAX_PAYLOAD_BYTES);
   app.removeContentTypeParser('text/plain');
 
   await app.register(async function scimDiscovery(discovery) {
-    scimDiscoveryRoutes(discovery);
+    scimDiscoveryRoutes(discovery, opts);
   });
 
   await app.register(async function scimResources(resources) {
@@ -45,5 +55,6 @@ export async function scimPlugin(app: FastifyInstance, opts: ScimPluginOptions) 
     scimUserRoutes(resources, opts);
     scimGroupRoutes(resources, opts);
     scimBulkRoutes(resources, opts);
+    scimRootRoutes(resources, opts);
   });
 }

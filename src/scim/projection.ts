@@ -28,7 +28,7 @@ function parseList(type: ResourceTypeDef, raw: string | undefined, param: string
   if (raw === undefined) return undefined;
   if (typeof raw !== 'string') throw badRequest('invalidValue', `"${param}" must be given once, as a comma-separated list.`);
   const out: Sel[] = [];
-  for (const text of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const text of splitList(raw).map(withoutValueFilter).filter(Boolean)) {
     const ext = findExtension(type, text);
     if (ext) {
       out.push({ key: ext.id });
@@ -42,6 +42,41 @@ function parseList(type: ResourceTypeDef, raw: string | undefined, param: string
     else out.push({ key: r.def.name, ...(p.subAttr ? { inner: p.subAttr } : {}) });
   }
   return out;
+}
+
+/** Splits at commas outside `[...]` and quoted strings (a value filter may hold either). */
+function splitList(raw: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let quoted = false;
+  let start = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const ch = raw[i];
+    if (quoted) {
+      if (ch === '\\') i++;
+      else if (ch === '"') quoted = false;
+    } else if (ch === '"') quoted = true;
+    else if (ch === '[') depth++;
+    else if (ch === ']') depth = Math.max(0, depth - 1);
+    else if (ch === ',' && depth === 0) {
+      out.push(raw.slice(start, i));
+      start = i + 1;
+    }
+  }
+  out.push(raw.slice(start));
+  return out.map((s) => s.trim());
+}
+
+/**
+ * Entra ID validator deviation: `attributes=emails[type eq "work"]` is read as `attributes=emails` (and
+ * `emails[…].value` as `emails.value`): RFC 7644 §3.4.2.5 allows only attribute names here, and a projection
+ * selects attributes, not values.
+ */
+function withoutValueFilter(text: string): string {
+  const open = text.indexOf('[');
+  if (open < 0) return text;
+  const close = text.lastIndexOf(']');
+  return close > open ? `${text.slice(0, open)}${text.slice(close + 1)}`.trim() : text;
 }
 
 export function parseProjection(type: ResourceTypeDef, attributes: string | undefined, excludedAttributes: string | undefined): Projection {

@@ -4,8 +4,10 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Tenant } from '../platform/tenancy/tenant.ts';
 import { problemResponses } from '../platform/errors/problem-schema.ts';
+import type { TenantScope } from '../platform/db.ts';
 import { actorOf } from '../platform/auth.ts';
 import type { Actor } from '../audit/service.ts';
+import { getTenantSettings, updateTenantSettings } from './settings.ts';
 
 export const TENANT_PATH = '/api/tenant';
 
@@ -15,15 +17,22 @@ const tenantResponse = z.object({
   displayName: z.string(),
   issuer: z.url(),
   hosts: z.array(z.string()),
+  settings: z.object({
+    scim: z.object({ passwordChange: z.boolean().describe('Provisioning (SCIM PUT/PATCH) may set passwords; a change ends the user\'s sessions and refresh tokens.') }),
+  }),
 });
 
-const tenantPatch = z.strictObject({
-  displayName: z.string().trim().min(1).max(200).describe('The name shown to users on sign-in pages.'),
-});
+const tenantPatch = z
+  .strictObject({
+    displayName: z.string().trim().min(1).max(200).optional().describe('The name shown to users on sign-in pages.'),
+    scim: z.strictObject({ passwordChange: z.boolean().optional().describe('Default false. /scim/v2/ServiceProviderConfig and /Schemas follow it.') }).optional(),
+  })
+  .refine((b) => b.displayName !== undefined || b.scim !== undefined, { message: 'Send displayName or scim.' });
 
 export interface TenantRouteDeps {
   listHosts(tenantId: string): Promise<string[]>;
   updateDisplayName(tenantId: string, displayName: string, actor: Actor): Promise<Tenant>;
+  scopeFor(tenantId: string): TenantScope;
 }
 
 export function tenantRoutes(app: FastifyInstance, deps: TenantRouteDeps) {
@@ -37,21 +46,23 @@ export function tenantRoutes(app: FastifyInstance, deps: TenantRouteDeps) {
       description: "The tenant that the request's host name resolves to: its id, issuer URL and host names. Requires scope `iam/`.",
       response: { 200: tenantResponse, ...problemResponses(401, 403) },
     },
-    handler: async (request) => ({ ...request.tenant, hosts: await deps.listHosts(request.tenant.id) }),
+    handler: async (request) => ({ ...request.tenant, hosts: await deps.listHosts(request.tenant.id), settings: await getTenantSettings(deps.scopeFor(request.tenant.id)) }),
   });
   r.patch(TENANT_PATH, {
     config: { permission: 'admin' },
     schema: {
       operationId: 'tenant.update',
       tags: ['Tenant'],
-      summary: 'Rename the current tenant',
-      description: 'Changes the display name shown to users. Unknown fields are rejected. Audited (`tenant.update`).',
-      body: tenantPatch.meta({ examples: [{ displayName: 'Acme Corporation' }] }),
+      summary: 'Rename the current tenant or change its settings',
+      description: 'Changes the display name shown to users, and/or settings (audited as tenant.settings.update; a rename as tenant.update). Unknown fields are rejected.',
+      body: tenantPatch.meta({ examples: [{ displayName: 'Acme Corporation' }, { scim: { passwordChange: true } }] }),
       response: { 200: tenantResponse, ...problemResponses(400, 401, 403, 413, 415) },
     },
     handler: async (request) => {
-      const tenant = await deps.updateDisplayName(request.tenant.id, request.body.displayName, actorOf(request));
-      return { ...tenant, hosts: await deps.listHosts(tenant.id) };
+      const scope = deps.scopeFor(request.tenant.id);
+      const settings = request.body.scim ? await updateTenantSettings(scope, actorOf(request), request.body) : await getTenantSettings(scope);
+      const tenant = request.body.displayName !== undefined ? await deps.updateDisplayName(request.tenant.id, request.body.displayName, actorOf(request)) : request.tenant;
+      return { ...tenant, hosts: await deps.listHosts(tenant.id), settings };
     },
   });
 }

@@ -297,7 +297,7 @@ export async function updateUser(
     // Deactivation: sessions end and refresh tokens die with it (subscribers); access tokens issued before the
     // cutoff stay dead even after a reactivation.
     if (current.active && !updated.active) await publish(tx, { type: 'user.deactivated', userId: id });
-    if (passwordHash !== undefined) await publish(tx, { type: 'user.password_changed', userId: id });
+    if (changes.passwordHash !== undefined) await publish(tx, { type: 'user.password_changed', userId: id });
     if (emailsChanged(current, updated)) await syncEmailIndex(tx, id, effectiveEmails(updated.attributes, updated.email));
     const before = toUser(current, roles);
     const after = toUser(updated, roles);

@@ -44,7 +44,7 @@ describe('discovery (no authentication)', () => {
     expect(all.Resources.map((s: { id: string }) => s.id)).toEqual([USER, GROUP, ENTERPRISE, NOTIFICATIONS]);
     const u = (await anon(`/Schemas/${USER}`)).json();
     expect(u.attributes.find((a: { name: string }) => a.name === 'userName')).toMatchObject({ type: 'string', required: true, caseExact: false, uniqueness: 'server' });
-    expect(u.attributes.find((a: { name: string }) => a.name === 'password')).toMatchObject({ mutability: 'writeOnly', returned: 'never' });
+    expect(u.attributes.find((a: { name: string }) => a.name === 'password')).toMatchObject({ mutability: 'immutable', returned: 'never' });
     const n = (await anon(`/Schemas/${NOTIFICATIONS}`)).json();
     expect(n.attributes).toMatchObject([{ name: 'sendInvitation', type: 'boolean' }]);
     expect((await anon(`/Schemas/${ENTERPRISE}`)).json().attributes.map((a: { name: string }) => a.name)).toContain('manager');

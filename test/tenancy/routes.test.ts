@@ -25,7 +25,7 @@ describe('GET /api/tenant', () => {
   it('200 with scope iam/', async () => {
     const res = await get(a.host, `Bearer ${tokenA}`);
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ id: a.tenant.id, slug: a.tenant.slug, displayName: a.tenant.displayName, issuer: `http://${a.host}`, hosts: [a.host] });
+    expect(res.json()).toEqual({ id: a.tenant.id, slug: a.tenant.slug, displayName: a.tenant.displayName, issuer: `http://${a.host}`, hosts: [a.host], settings: { scim: { passwordChange: false } } });
   });
 
   it('RFC 6750 §3.1: no token → 401, a challenge without an error code, problem+json', async () => {
@@ -115,6 +115,19 @@ describe('PATCH /api/tenant and RFC 9457 problems', () => {
     expect(res.statusCode).toBe(200);
     expect(res.json().displayName).toBe('Acme');
     expect((await get(a.host, `Bearer ${tokenA}`)).json().displayName).toBe('Acme');
+  });
+
+  it('settings: scim.passwordChange is changed alone, audited once; an empty body or an unknown setting is 400', async () => {
+    const { forTenant } = await import('../../src/platform/db.ts');
+    const { auditEvents } = await import('../../src/db/schema/index.ts');
+    const { eq } = await import('drizzle-orm');
+    const on = await patch(b.host, JSON.stringify({ scim: { passwordChange: true } }), { authorization: `Bearer ${await bootstrapToken(env.app, b)}` });
+    expect(on.statusCode).toBe(200);
+    expect(on.json()).toMatchObject({ displayName: b.tenant.displayName, settings: { scim: { passwordChange: true } } });
+    expect((await get(a.host, `Bearer ${tokenA}`)).json().settings).toEqual({ scim: { passwordChange: false } });
+    const audit = await forTenant(env.database.db, b.tenant.id).select(auditEvents, eq(auditEvents.action, 'tenant.settings.update'));
+    expect(audit).toMatchObject([{ targetType: 'tenant', targetId: b.tenant.id, before: { scim: { passwordChange: false } }, after: { scim: { passwordChange: true } } }]);
+    for (const body of [{}, { scim: { passwordChange: 'yes' } }, { scim: { other: true } }]) expect((await patch(a.host, JSON.stringify(body))).statusCode, JSON.stringify(body)).toBe(400);
   });
 
   it('malformed JSON → 400 problem, never 500', async () => {

@@ -1,6 +1,6 @@
 /** Tenants and the hostnames that address them. These two tables are global: everything else is tenant-owned. */
-import { index, pgTable, text, uuid } from 'drizzle-orm/pg-core';
-import { timestamps } from './_columns.ts';
+import { boolean, index, pgTable, text, uuid } from 'drizzle-orm/pg-core';
+import { tenantId, timestamps } from './_columns.ts';
 
 export const tenants = pgTable('tenants', {
   id: uuid('id').primaryKey().defaultRandom(),
@@ -22,3 +22,16 @@ export const tenantHosts = pgTable(
   },
   (t) => [index('tenant_hosts_tenant_id_idx').on(t.tenantId)],
 );
+
+/**
+ * Settings an administrator changes with `PATCH /api/tenant`: one row per tenant, absent meaning every setting at its
+ * default. Tenant-owned (read through `forTenant`, in the transaction that enforces it), unlike the two tables above.
+ */
+export const tenantSettings = pgTable('tenant_settings', {
+  tenantId: tenantId()
+    .primaryKey()
+    .references(() => tenants.id, { onDelete: 'cascade' }),
+  /** SCIM: provisioning may set a user's password with PUT/PATCH (and it ends their sessions). Default off. */
+  scimPasswordChange: boolean('scim_password_change').notNull().default(false),
+  ...timestamps,
+});

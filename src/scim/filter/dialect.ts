@@ -7,11 +7,18 @@
  * https://learn.microsoft.com/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups ("a GET to /Users
  * with a filter must allow for both userName eq … and emails[type eq "work"].value eq … queries"). It means
  * `emails[(type eq "work") and value eq "a@b.c"]`, which is what it is rewritten to.
+ *
+ * Entra ID validator deviation: a comparison value that is not quoted and is not true, false, null or a number is
+ * read as a string (`name.familyName eq Employee`, `userName sw O`, `meta.created gt 2015-10-10T14:38:21.86-07:00`),
+ * as Microsoft's reference server (SCIMReferenceCode) does. Only when the strict parse fails, so a valid filter
+ * never changes meaning.
  */
 import type { Filter } from './ast.ts';
 import { ScimFilterError } from './errors.ts';
 import { tokenize, type Token } from './lex.ts';
 import { parseFilter } from './parse.ts';
+
+const LENIENT = { bareWordValues: true } as const;
 
 export function parseClientFilter(input: string): Filter {
   try {
@@ -24,9 +31,8 @@ export function parseClientFilter(input: string): Filter {
     } catch {
       throw e;
     }
-    if (rewritten === undefined) throw e;
     try {
-      return parseFilter(rewritten);
+      return parseFilter(rewritten ?? input, LENIENT);
     } catch {
       throw e; // the client's own text is what the error should point into
     }

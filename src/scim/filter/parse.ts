@@ -34,6 +34,11 @@ export interface ParseOptions {
   readonly maxLength?: number;
   /** Deepest accepted nesting of "(", "not (" and "[". Default 50. */
   readonly maxDepth?: number;
+  /**
+   * Read a comparison value that is not quoted and is not true/false/null or a number as a string
+   * (`userName sw O`). Off by default (Figure 1 requires quotes); dialect.ts turns it on for clients' filters.
+   */
+  readonly bareWordValues?: boolean;
 }
 
 /** Parse a `filter` query parameter. Throws ScimFilterError (scimType `invalidFilter`) and nothing else. */
@@ -80,6 +85,7 @@ class Parser {
   readonly #tokens: Token[];
   readonly #scimType: ScimFilterErrorType;
   readonly #maxDepth: number;
+  readonly #bareWordValues: boolean;
   #i = 0;
   #depth = 0;
   /** Inside `attr[...]`: attribute paths are relative and another "[" is an error (Figure 1's valFilter). */
@@ -88,6 +94,7 @@ class Parser {
   constructor(input: string, scimType: ScimFilterErrorType, options: ParseOptions) {
     this.#scimType = scimType;
     this.#maxDepth = options.maxDepth ?? MAX_FILTER_DEPTH;
+    this.#bareWordValues = options.bareWordValues ?? false;
     const maxLength = options.maxLength ?? MAX_FILTER_LENGTH;
     // Callers pass query parameters; a repeated parameter can arrive as an array, so check at runtime.
     if (typeof input !== 'string') throw new ScimFilterError(scimType, 0, 'expected a string');
@@ -197,6 +204,7 @@ class Parser {
     if (word === 'false') return false;
     if (word === 'null') return null;
     if (!JSON_NUMBER.test(tok.text)) {
+      if (this.#bareWordValues && !isKeyword(tok, 'and') && !isKeyword(tok, 'or')) return tok.text;
       this.fail(tok, `expected a value (a "double-quoted" string, a number, true, false or null) after ${quote(opTok.text)}, found ${describe(tok)}`);
     }
     const n = Number(tok.text);

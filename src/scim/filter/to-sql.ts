@@ -49,7 +49,16 @@ export interface ConstTarget {
   value: string;
 }
 
-export type Target = ScalarTarget | MultiTarget | ConstTarget;
+/**
+ * An attribute the resource type does not have. RFC 7644 §3.4.2.1: at the server root, "For filtered attributes that
+ * are not part of a particular resource type, the service provider SHALL treat the attribute as if there is no
+ * attribute value."
+ */
+export interface AbsentTarget {
+  kind: 'absent';
+}
+
+export type Target = ScalarTarget | MultiTarget | ConstTarget | AbsentTarget;
 
 export interface FilterMapping {
   /** The SQL target of an attribute path; undefined for unknown or unfilterable attributes. */
@@ -90,6 +99,7 @@ function compile(filter: Filter, mapping: FilterMapping, negate: boolean): SQL {
     case 'valuePath': {
       const target = mapping.resolve(filter.path);
       if (!target) fail(`unknown attribute ${JSON.stringify(formatAttrPath(filter.path))}`);
+      if (target.kind === 'absent') return polarity(FALSE, negate);
       if (target.kind !== 'multi') fail(`"[...]" needs a multi-valued attribute; ${JSON.stringify(formatAttrPath(filter.path))} is not`);
       const inner: FilterMapping = {
         resolve: (p) => (p.schema === undefined && p.subAttr === undefined ? target.sub(p.attr) : undefined),
@@ -99,6 +109,7 @@ function compile(filter: Filter, mapping: FilterMapping, negate: boolean): SQL {
     case 'pr': {
       const target = resolveOrFail(mapping, filter.path);
       if (target.kind === 'const') return negate ? FALSE : TRUE;
+      if (target.kind === 'absent') return polarity(FALSE, negate);
       if (target.kind === 'multi') return polarity(target.exists(TRUE), negate);
       if (target.kind === 'anyOf') return polarity(target.parent.exists(present(target.sub)), negate);
       return polarity(present(target), negate);
@@ -110,6 +121,7 @@ function compile(filter: Filter, mapping: FilterMapping, negate: boolean): SQL {
       const op = filter.op === 'ne' ? 'eq' : filter.op;
       const neg = filter.op === 'ne' ? !negate : negate;
       if (target.kind === 'const') return compareConst(target.value, filter.op, filter.value, where) === !negate ? TRUE : FALSE;
+      if (target.kind === 'absent') return polarity(FALSE, neg);
       if (target.kind === 'anyOf') return polarity(target.parent.exists(compare(target.sub, op, filter.value, where)), neg);
       if (target.kind === 'multi') {
         const value = target.sub('value');
@@ -119,6 +131,21 @@ function compile(filter: Filter, mapping: FilterMapping, negate: boolean): SQL {
       return polarity(compare(target, op, filter.value, where), neg);
     }
   }
+}
+
+/**
+ * `mapping` for a query across resource types (RFC 7644 §3.4.2.1): an attribute this type lacks has no value instead
+ * of being an error. The paths it lacked are added to `missing`, so a caller can still reject a path no type has.
+ */
+export function absentWhenUnknown(mapping: FilterMapping, missing: Set<string>): FilterMapping {
+  return {
+    resolve(path) {
+      const t = mapping.resolve(path);
+      if (t) return t;
+      missing.add(formatAttrPath(path).toLowerCase());
+      return { kind: 'absent' };
+    },
+  };
 }
 
 /**

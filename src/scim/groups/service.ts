@@ -220,7 +220,8 @@ export function toScimGroup(row: GroupRow, members: Member[] | undefined, base: 
     id: row.id,
     ...(row.externalId !== null ? { externalId: row.externalId } : {}),
     displayName: row.displayName,
-    ...(members ? { members: members.map((m) => ({ value: m.value, $ref: `${base}/${m.type}s/${m.value}`, type: m.type, ...(m.display !== null ? { display: m.display } : {}) })) } : {}),
+    // RFC 7643 §2.5: an empty multi-valued attribute is unassigned and is not returned.
+    ...(members?.length ? { members: members.map((m) => ({ value: m.value, $ref: `${base}/${m.type}s/${m.value}`, type: m.type, ...(m.display !== null ? { display: m.display } : {}) })) } : {}),
     meta: {
       resourceType: 'Group',
       created: row.createdAt.toISOString(),

@@ -10,14 +10,17 @@
  * - Entra ID: op names capitalized (`Replace`); booleans as "True"/"False" (validate.ts); no-path `replace` whose
  *   value has dotted (`name.givenName`) or URN-qualified keys; `Replace emails[type eq "work"].value` on a user with no
  *   work email creates that value (the RFC says 400 noTarget, which would make Entra retry for ever); `Remove members`
- *   with a `value` list removes those values. Manager as a string (validate.ts).
+ *   with a `value` list removes those values. Manager as a string (validate.ts). Keys of a value that no schema of
+ *   the resource defines (`adreses`, `schemas` inside an extension object) are ignored; an unknown `path` is not.
+ *   Members an operation does not define (`"name": "addMember"`) are ignored, as RFC 6902 §4 says.
  *   https://learn.microsoft.com/entra/identity/app-provisioning/application-provisioning-config-problem-scim-compatibility
  * - Okta: no-path `replace` of `{"id": …, "displayName": …}` repeats the read-only `id`, which is ignored when it is
  *   the resource's own id. https://developer.okta.com/docs/reference/scim/scim-20/
  */
 import { parsePatchPath } from '../filter/parse.ts';
 import type { Filter } from '../filter/ast.ts';
-import { badRequest } from '../errors.ts';
+import { badRequest, ScimError } from '../errors.ts';
+import { ScimFilterError } from '../filter/errors.ts';
 import { findAttr, findExtension, resolveAttr, PATCH_OP, type AttributeDef, type ResourceTypeDef, type SchemaDef } from '../schema/definitions.ts';
 import { normalizeValue, type Resource } from '../schema/validate.ts';
 import { matches, valueFromEqFilter } from './match.ts';
@@ -59,7 +62,8 @@ export function parsePatchRequest(body: unknown): PatchOperation[] {
     const path = pathKey ? o[pathKey] : undefined;
     if (path !== undefined && path !== null && typeof path !== 'string') throw badRequest('invalidPath', `Operations[${i}].path must be a string.`);
     const valueKey = getKey(o, 'value');
-    for (const k of Object.keys(o)) if (k !== opKey && k !== pathKey && k !== valueKey) throw badRequest('invalidSyntax', `Operations[${i}] has an unknown member "${k}".`);
+    // Other members are ignored: SCIM PATCH follows JSON Patch, and RFC 6902 §4 says "Members that are not explicitly
+    // defined for the operation in question MUST be ignored" (Microsoft's validator sends `"name": "addMember"`).
     return { op: name as PatchOpName, ...(typeof path === 'string' && path.trim() !== '' ? { path } : {}), ...(valueKey ? { value: o[valueKey] } : {}) };
   });
 }
@@ -100,6 +104,16 @@ export function resolvePatchPath(type: ResourceTypeDef, text: string): Target {
   return t;
 }
 
+/** A key of a no-path value as a target, or undefined when no schema of the resource defines it. */
+function resolveValueKey(type: ResourceTypeDef, key: string): Target | undefined {
+  try {
+    return resolvePatchPath(type, key);
+  } catch (e) {
+    if ((e instanceof ScimError || e instanceof ScimFilterError) && e.scimType === 'invalidPath') return undefined;
+    throw e;
+  }
+}
+
 export function applyPatch(ctx: PatchContext, resource: Resource, ops: readonly PatchOperation[]): Resource {
   const res = structuredClone(resource);
   ops.forEach((op, i) => applyOne(ctx, res, op, i));
@@ -119,7 +133,9 @@ function applyOne(ctx: PatchContext, res: Resource, op: PatchOperation, i: numbe
         throw badRequest('mutability', `${where}: "id" is read-only.`);
       }
       if (key.toLowerCase() === 'meta') continue;
-      apply(res, op.op, resolvePatchPath(ctx.type, key), value, `${where}.value.${key}`);
+      // A key the schemas do not define is ignored (dialect rule, ADR 0004); an unknown `path` stays 400 invalidPath.
+      const t = resolveValueKey(ctx.type, key);
+      if (t) apply(res, op.op, t, value, `${where}.value.${key}`);
     }
     return;
   }
@@ -145,13 +161,16 @@ function apply(res: Resource, op: PatchOpName, t: Target, value: unknown, where:
     const c = containerOf(res, t.schema.id, true)!;
     for (const [k, v] of Object.entries(value)) {
       const def = findAttr(t.schema.attributes, k);
-      if (!def) throw badRequest('invalidPath', `${where}: unknown attribute "${k}" in ${t.schema.id}.`);
+      if (!def) continue; // e.g. `schemas` inside the extension object: ignored (dialect rule)
       setAttr(c, def, op, v, where);
     }
     return;
   }
   const { def } = t;
   if (def.mutability === 'readOnly' || (t.sub && t.sub.mutability === 'readOnly')) throw badRequest('mutability', `${where}: "${def.name}" is read-only.`);
+  // RFC 7644 §3.5.2: "If an attribute is removed or becomes unassigned and is defined as a required attribute …, the
+  // server SHALL return … a "scimType" error code of "mutability"." (Other singular attributes become unassigned.)
+  if (def.required && !t.sub && !t.filter && (op === 'remove' || value === null)) throw badRequest('mutability', `${where}: "${def.name}" is required; it cannot be removed.`);
   if (op !== 'remove' && value === undefined) throw badRequest('invalidValue', `${where}: "${op}" needs a "value".`);
   const c = containerOf(res, t.ext, op !== 'remove');
   if (!c) return;

@@ -10,7 +10,9 @@ import { ScimError } from '../errors.ts';
 import { sendScim } from '../media.ts';
 import { listResponse, MAX_RESULTS } from '../query.ts';
 import { BULK_MAX_OPERATIONS, BULK_MAX_PAYLOAD_BYTES } from '../limits.ts';
-import { findSchema, RESOURCE_TYPE_SCHEMA, RESOURCE_TYPES, SCHEMA_SCHEMA, SCHEMAS, SPC_SCHEMA, type AttributeDef, type SchemaDef } from '../schema/definitions.ts';
+import { findSchema, RESOURCE_TYPE_SCHEMA, RESOURCE_TYPES, SCHEMA_SCHEMA, SCHEMAS, SPC_SCHEMA, USER_SCHEMA, type AttributeDef, type SchemaDef } from '../schema/definitions.ts';
+import type { TenantScope } from '../../platform/db.ts';
+import { getTenantSettings } from '../../tenancy/settings.ts';
 import { errorResponses, resourceResponse, listResponseSchema } from '../schemas.ts';
 import { scimBase } from './shared.ts';
 
@@ -22,14 +24,29 @@ export const SCHEMA_PATH = '/Schemas/:urn';
 
 const TAGS = ['SCIM discovery'];
 
-export function serviceProviderConfig(base: string, issuer: string) {
+/**
+ * The PATCH response rule (RFC 7644 §3.5.2: "either HTTP status code 200 and the entire resource … or HTTP status
+ * code 204"), one rule for both resource types: a body where it is small, none where it could be large.
+ */
+export const PATCH_RESPONSE_RULE =
+  'PATCH responses: /Users/{id} answers 200 with the user (a user is small, and Okta and Entra ID read the result). ' +
+  '/Groups/{id} answers 204 No Content, because the full group would list every member (up to 50,000 and more) after a change that named a few, ' +
+  'as Entra ID expects ("should yield an HTTP 204 No Content"); send attributes or excludedAttributes (e.g. excludedAttributes=members) to get 200 with the group as projected. ' +
+  'Both set ETag to the new version.';
+
+/** What discovery says about passwords follows the tenant setting (PATCH /api/tenant {"scim":{"passwordChange":…}}). */
+export interface DiscoveryOptions {
+  passwordChange: boolean;
+}
+
+export function serviceProviderConfig(base: string, issuer: string, opts: DiscoveryOptions) {
   return {
     schemas: [SPC_SCHEMA],
     documentationUri: `${issuer}/scalar`,
     patch: { supported: true },
     bulk: { supported: true, maxOperations: BULK_MAX_OPERATIONS, maxPayloadSize: BULK_MAX_PAYLOAD_BYTES },
     filter: { supported: true, maxResults: MAX_RESULTS },
-    changePassword: { supported: false },
+    changePassword: { supported: opts.passwordChange },
     sort: { supported: true },
     etag: { supported: true },
     authenticationSchemes: [
@@ -44,6 +61,17 @@ export function serviceProviderConfig(base: string, issuer: string) {
     ],
     meta: { resourceType: 'ServiceProviderConfig', location: `${base}${SPC_PATH}` },
   };
+}
+
+/**
+ * `password` as this tenant treats it. RFC 7643 §7: writeOnly "may be updated at any time", which is only true when
+ * changing passwords is allowed; otherwise it is immutable ("SHALL NOT be updated"): set on create, changes refused
+ * with 400 mutability.
+ */
+function passwordAttribute(a: AttributeDef, opts: DiscoveryOptions): AttributeDef {
+  return opts.passwordChange
+    ? { ...a, mutability: 'writeOnly', description: 'Stored as an argon2id hash, never returned. May be set on create and changed with PUT/PATCH; a change ends the user\'s sessions and refresh tokens.' }
+    : { ...a, mutability: 'immutable', description: 'Set on create only, stored as an argon2id hash, never returned. Changes are refused (400 mutability): changePassword is not supported in this tenant.' };
 }
 
 function attributeJson(a: AttributeDef): Record<string, unknown> {
@@ -63,13 +91,13 @@ function attributeJson(a: AttributeDef): Record<string, unknown> {
   };
 }
 
-export function schemaJson(s: SchemaDef, base: string) {
+export function schemaJson(s: SchemaDef, base: string, opts: DiscoveryOptions) {
   return {
     schemas: [SCHEMA_SCHEMA],
     id: s.id,
     name: s.name,
     description: s.description,
-    attributes: s.attributes.map(attributeJson),
+    attributes: s.attributes.map((a) => attributeJson(s.id === USER_SCHEMA && a.name === 'password' ? passwordAttribute(a, opts) : a)),
     meta: { resourceType: 'Schema', location: `${base}/Schemas/${s.id}` },
   };
 }
@@ -87,13 +115,20 @@ export function resourceTypesJson(base: string) {
   }));
 }
 
-export function scimDiscoveryRoutes(app: FastifyInstance) {
+export function scimDiscoveryRoutes(app: FastifyInstance, deps: { scopeFor(tenantId: string): TenantScope }) {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const base = (request: FastifyRequest) => scimBase(request);
+  const options = async (request: FastifyRequest): Promise<DiscoveryOptions> => ({ passwordChange: (await getTenantSettings(deps.scopeFor(request.tenant.id))).scim.passwordChange });
 
   r.get(SPC_PATH, {
-    schema: { operationId: 'scim.serviceProviderConfig', tags: TAGS, summary: 'Service provider configuration', description: 'RFC 7644 §4. No authentication.', response: { 200: resourceResponse } },
-    handler: async (request, reply) => sendScim(request, reply, serviceProviderConfig(base(request), request.tenant.issuer.replace(/\/$/, ''))),
+    schema: {
+      operationId: 'scim.serviceProviderConfig',
+      tags: TAGS,
+      summary: 'Service provider configuration',
+      description: `RFC 7644 §4. No authentication. changePassword follows the tenant setting (PATCH /api/tenant {"scim":{"passwordChange":true}}). ${PATCH_RESPONSE_RULE}`,
+      response: { 200: resourceResponse },
+    },
+    handler: async (request, reply) => sendScim(request, reply, serviceProviderConfig(base(request), request.tenant.issuer.replace(/\/$/, ''), await options(request))),
   });
 
   r.get(RESOURCE_TYPES_PATH, {
@@ -122,7 +157,8 @@ export function scimDiscoveryRoutes(app: FastifyInstance) {
   r.get(SCHEMAS_PATH, {
     schema: { operationId: 'scim.schemas.list', tags: TAGS, summary: 'Schemas', description: 'RFC 7643 §7: User, Group, the enterprise extension and the notifications extension. No authentication.', response: { 200: listResponseSchema } },
     handler: async (request, reply) => {
-      const all = SCHEMAS.map((s) => schemaJson(s, base(request)));
+      const opts = await options(request);
+      const all = SCHEMAS.map((s) => schemaJson(s, base(request), opts));
       return sendScim(request, reply, listResponse(all.length, 1, all));
     },
   });
@@ -138,7 +174,7 @@ export function scimDiscoveryRoutes(app: FastifyInstance) {
     handler: async (request, reply) => {
       const s = findSchema(request.params.urn);
       if (!s) throw new ScimError(404, undefined, `No schema "${request.params.urn.slice(0, 100)}".`);
-      return sendScim(request, reply, schemaJson(s, base(request)));
+      return sendScim(request, reply, schemaJson(s, base(request), await options(request)));
     },
   });
 }

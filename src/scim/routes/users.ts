@@ -101,7 +101,7 @@ export function scimUserRoutes(app: FastifyInstance, deps: { scopeFor(tenantId: 
       operationId: 'scim.users.replace',
       tags: TAGS,
       summary: 'Replace a user',
-      description: 'RFC 7644 §3.5.1 (Okta updates users this way). Read-only attributes sent (id, meta, groups) are ignored; a password is refused (changePassword is false). If-Match → 412 on mismatch.',
+      description: 'RFC 7644 §3.5.1 (Okta updates users this way). Read-only attributes sent (id, meta, groups) are ignored. A password is refused (400 mutability) unless the tenant allows password changes (changePassword in /ServiceProviderConfig); a new one ends the user\'s sessions and refresh tokens. If-Match → 412 on mismatch.',
       params: idParams,
       headers: conditionalHeaders,
       querystring: getQuery,
@@ -122,7 +122,7 @@ export function scimUserRoutes(app: FastifyInstance, deps: { scopeFor(tenantId: 
       tags: TAGS,
       summary: 'Change a user (PATCH)',
       description:
-        'RFC 7644 §3.5.2, plus the Entra ID and Okta dialects. `active: false` ends the user\'s sessions and revokes their refresh tokens; their access tokens introspect inactive. If-Match → 412 on mismatch.',
+        'RFC 7644 §3.5.2, plus the Entra ID and Okta dialects. `active: false` ends the user\'s sessions and revokes their refresh tokens; their access tokens introspect inactive. Answers 200 with the user (Groups answer 204: see /ServiceProviderConfig). If-Match → 412 on mismatch.',
       params: idParams,
       headers: conditionalHeaders,
       querystring: getQuery,

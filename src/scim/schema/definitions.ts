@@ -104,8 +104,9 @@ const userSchema: SchemaDef = {
     attr('preferredLanguage', 'string', 'The User\'s preferred written or spoken language, e.g. \'en\' (RFC 7231 §5.3.5).'),
     attr('locale', 'string', 'The User\'s default location for localization, e.g. \'en-US\'.'),
     attr('timezone', 'string', 'The User\'s time zone in IANA format, e.g. \'America/Los_Angeles\'.'),
-    attr('active', 'boolean', 'The User\'s administrative status. false: the user cannot sign in, their sessions end and their refresh tokens are revoked.'),
-    attr('password', 'string', 'Accepted on create only, stored as an argon2id hash, never returned. Not changeable through provisioning (changePassword is false).', {
+    attr('active', 'boolean', 'The User\'s administrative status. false: the user cannot sign in, their sessions end and their refresh tokens are revoked. Unassigned (removed with PATCH): the same as false, and left out of responses.'),
+    // /Schemas serves this per tenant: writeOnly when the tenant allows password changes, else immutable (discovery.ts).
+    attr('password', 'string', 'Stored as an argon2id hash, never returned. Changeable with PUT/PATCH only where the tenant allows it (changePassword).', {
       mutability: 'writeOnly',
       returned: 'never',
     }),

@@ -10,9 +10,14 @@
  * - Entra ID sends enterprise `manager` as a plain id string, or as a one-element array of {value, $ref}
  *   (https://learn.microsoft.com/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups).
  * - Entra ID sends extension attributes unqualified (`"department": null`) and lists schema URIs it has no data for
- *   (a Microsoft group URI, a mistyped enterprise URI): unknown URIs in `schemas` are ignored, unknown attributes are not.
+ *   (a Microsoft group URI, a mistyped enterprise URI): unknown URIs in `schemas` are ignored.
+ * - Entra ID's validator sends attributes no schema of the resource defines (a misspelled `adreses`, a `schemas` key
+ *   inside an extension object, an extension URN we do not implement): they are ignored, neither stored nor an error
+ *   (ADR 0004, dialect rules). What is never stored cannot be returned or filtered on.
+ * - Entra ID's validator sends a group member as a bare id string (`"members": ["2819c223…"]`): it means
+ *   `{"value": "2819c223…"}`.
  *
- * Everything else that does not fit is a 400: unknown attributes and schemas `invalidSyntax`, wrong types `invalidValue`.
+ * Everything else that does not fit is a 400: a missing core schema `invalidSyntax`, wrong types `invalidValue`.
  */
 import { badRequest } from '../errors.ts';
 import { findAttr, findExtension, resolveAttr, type AttributeDef, type ResourceTypeDef } from './definitions.ts';
@@ -50,17 +55,14 @@ export function normalizeResource(type: ResourceTypeDef, body: unknown, opts: No
       const inner = (out[ext.id] as Resource | undefined) ?? {};
       for (const [k, v] of Object.entries(value)) {
         const def = findAttr(ext.attributes, k);
-        if (!def) throw badRequest('invalidSyntax', `Unknown attribute "${k}" in ${ext.id}.`);
+        if (!def) continue; // not defined by the extension: ignored (dialect rule)
         setNormalized(inner, def, v, `${ext.id}:${def.name}`, opts);
       }
       if (Object.keys(inner).length) out[ext.id] = inner;
       continue;
     }
     const resolved = resolveAttr(type, key);
-    if (!resolved) {
-      if (key.includes(':')) throw badRequest('invalidSyntax', `Unknown schema or attribute "${key}". This endpoint knows ${[type.schema.id, ...type.extensions.map((e) => e.schema.id)].join(', ')}.`);
-      throw badRequest('invalidSyntax', `Unknown attribute "${key}" for a ${type.name}.`);
-    }
+    if (!resolved) continue; // not defined by the resource's schemas: ignored (dialect rule)
     if (resolved.extension) {
       const inner = (out[resolved.extension] as Resource | undefined) ?? {};
       setNormalized(inner, resolved.def, value, `${resolved.extension}:${resolved.def.name}`, opts);
@@ -110,13 +112,13 @@ function normalizeSingle(def: AttributeDef, value: unknown, path: string): unkno
   if (value === null || value === undefined) return undefined;
   switch (def.type) {
     case 'complex': {
-      // Entra ID deviation: enterprise `manager` as the manager's id string.
-      if (typeof value === 'string' && !def.multiValued && findAttr(def.subAttributes, 'value')) return value === '' ? undefined : { value };
+      // Entra ID deviations: enterprise `manager` as the manager's id string; a group member as a bare id string.
+      if (typeof value === 'string' && (!def.multiValued || def.name === 'members') && findAttr(def.subAttributes, 'value')) return value === '' ? undefined : { value };
       if (!isObject(value)) throw badRequest('invalidValue', `"${path}" must be an object.`);
       const out: Resource = {};
       for (const [k, v] of Object.entries(value)) {
         const sub = findAttr(def.subAttributes, k);
-        if (!sub) throw badRequest('invalidSyntax', `Unknown sub-attribute "${k}" of "${path}".`);
+        if (!sub) continue; // not defined by the schema: ignored (dialect rule)
         if (sub.mutability === 'readOnly') continue;
         const nv = normalizeSingle(sub, v, `${path}.${sub.name}`);
         if (nv !== undefined) out[sub.name] = nv;

@@ -24,6 +24,13 @@ export interface UserFields {
   attributes: Record<string, unknown>;
 }
 
+/**
+ * Marks `active` as unassigned (RFC 7643 §2.5) after a PATCH removed it. The column then holds false: a user whose
+ * administrative status nobody asserts cannot sign in (fail closed), and the representation leaves `active` out.
+ * A `$` key cannot collide with a SCIM attribute name (RFC 7643 §2.1 ATTRNAME starts with a letter).
+ */
+export const ACTIVE_UNASSIGNED = '$activeUnassigned';
+
 /** Attributes that live in columns or are never stored; everything else goes to `attributes`. */
 const COLUMN_ATTRS = new Set(['userName', 'externalId', 'displayName', 'active', 'password', 'name', NOTIFICATIONS_SCHEMA]);
 
@@ -64,8 +71,9 @@ export function toUserResource(user: User): Resource {
   if (user.familyName !== null) name.familyName = user.familyName;
   if (Object.keys(name).length) res.name = name;
   if (user.displayName !== null) res.displayName = user.displayName;
-  for (const [k, v] of Object.entries(a)) if (k !== 'name' && k !== 'emails' && k !== ENTERPRISE_SCHEMA) res[k] = v;
-  res.active = user.active;
+  for (const [k, v] of Object.entries(a)) if (k !== 'name' && k !== 'emails' && k !== ENTERPRISE_SCHEMA && !k.startsWith('$')) res[k] = v;
+  // Unassigned only while inactive: an activation through /api/users assigns it again.
+  if (user.active || a[ACTIVE_UNASSIGNED] !== true) res.active = user.active;
   const emails = effectiveEmails(a, user.email);
   if (emails.length) res.emails = emails;
   if (a[ENTERPRISE_SCHEMA]) res[ENTERPRISE_SCHEMA] = a[ENTERPRISE_SCHEMA];

@@ -14,7 +14,7 @@ import { badRequest, ScimError } from '../errors.ts';
 import { NOTIFICATIONS_SCHEMA, USER_TYPE } from '../schema/definitions.ts';
 import { normalizeResource, type Resource } from '../schema/validate.ts';
 import { applyPatch, parsePatchRequest } from '../patch/apply.ts';
-import { toScimUser, toUserFields, toUserResource, type UserFields } from './mapping.ts';
+import { ACTIVE_UNASSIGNED, toScimUser, toUserFields, toUserResource, type UserFields } from './mapping.ts';
 import { emailsTarget, scimUsersRepository, userFilterMapping, userSortExpr, type PageRow } from './repository.ts';
 import { singleMultiCondition } from '../filter/to-sql.ts';
 import type { Filter } from '../filter/ast.ts';
@@ -23,10 +23,12 @@ import { project, wants, type Projection } from '../projection.ts';
 import { formatAttrPath } from '../filter/format.ts';
 import { sql, type SQL } from 'drizzle-orm';
 import { requestInvitation } from '../invitations.ts';
+import { getTenantSettings } from '../../tenancy/settings.ts';
+import { verifyPassword } from '../../users/password.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** A User resource from a client, checked: userName present, no password change, sendInvitation taken out. */
+/** A User resource from a client, checked: userName present, the password's length, sendInvitation taken out. */
 function checkedUser(body: unknown): { fields: UserFields; password: string | undefined; sendInvitation: boolean } {
   const res = normalizeResource(USER_TYPE, body);
   return checkedResource(res);
@@ -41,8 +43,9 @@ function checkedResource(res: Resource) {
   return { fields: toUserFields(res), password, sendInvitation: notifications?.sendInvitation === true };
 }
 
-function toPatch(f: UserFields): UserPatch {
+function toPatch(f: UserFields, password?: string): UserPatch {
   return {
+    ...(password !== undefined ? { password } : {}),
     userName: f.userName,
     externalId: f.externalId,
     displayName: f.displayName,
@@ -109,20 +112,43 @@ async function lockScimUser(tx: TenantScope, idOrUserName: string, expectedVersi
  * Writes the new representation. users/service.ts keeps the email index in step and, when the user becomes inactive,
  * ends their sessions and refresh tokens in this transaction; the audit trail says so explicitly.
  */
-async function write(tx: TenantScope, actor: Actor, row: UserRow, fields: UserFields): Promise<User> {
-  const user = await updateUser(tx, actor, row.id, toPatch(fields), { expectedVersion: row.version });
+async function write(tx: TenantScope, actor: Actor, row: UserRow, fields: UserFields, password?: string): Promise<User> {
+  const user = await updateUser(tx, actor, row.id, toPatch(fields, password), { expectedVersion: row.version });
   if (row.active && !user.active) await recordAudit(tx, actor, { action: 'user.sessions.revoke', targetType: 'user', targetId: row.id, after: { reason: 'deactivated' } });
+  else if (password !== undefined) await recordAudit(tx, actor, { action: 'user.sessions.revoke', targetType: 'user', targetId: row.id, after: { reason: 'password changed' } });
   return user;
 }
 
-/** RFC 7644 §3.5.1: PUT replaces every writable attribute; a password in it is refused (changePassword is false). */
+/**
+ * A password sent with PUT or PATCH (RFC 7643 §4.1.1; /ServiceProviderConfig `changePassword`): refused with 400
+ * mutability unless the tenant's setting allows it. The password the user already has changes nothing (Okta sends it
+ * with every PUT), so it does not end their sessions again.
+ */
+async function passwordChange(tx: TenantScope, row: UserRow, password: string | undefined): Promise<string | undefined> {
+  if (password === undefined) return undefined;
+  if (!(await getTenantSettings(tx)).scim.passwordChange) {
+    throw new ScimError(400, 'mutability', 'Passwords cannot be changed through provisioning in this tenant (changePassword is not supported; an administrator can allow it with PATCH /api/tenant {"scim":{"passwordChange":true}}).');
+  }
+  if (row.passwordHash && (await verifyPassword(row.passwordHash, password))) return undefined;
+  return password;
+}
+
+/** `active` as the new representation has it: undefined after a PATCH is unassigned (stored false, marked). */
+function withActive(fields: UserFields, active: boolean | undefined): UserFields {
+  if (active !== undefined) return { ...fields, active };
+  return { ...fields, active: false, attributes: { ...fields.attributes, [ACTIVE_UNASSIGNED]: true } };
+}
+
+/** RFC 7644 §3.5.1: PUT replaces every writable attribute; a password only where the tenant allows changing it. */
 export async function replaceScimUser(scope: TenantScope, actor: Actor, idOrUserName: string, body: unknown, expectedVersion?: number): Promise<User> {
   const { fields, password } = checkedUser(body);
-  if (password !== undefined) throw new ScimError(400, 'mutability', 'The password cannot be changed through provisioning (changePassword is false).');
   return scope.transaction(async (tx) => {
     const row = await lockScimUser(tx, idOrUserName, expectedVersion);
-    // `active` left out of a PUT keeps its value: reactivating by omission would be a surprise.
-    return write(tx, actor, row, { ...fields, active: fields.active ?? row.active });
+    const newPassword = await passwordChange(tx, row, password);
+    // `active` left out of a PUT keeps its value (and stays unassigned if it was): reactivating by omission would be
+    // a surprise.
+    const wasUnassigned = !row.active && (row.attributes as Record<string, unknown>)[ACTIVE_UNASSIGNED] === true;
+    return write(tx, actor, row, withActive(fields, fields.active ?? (wasUnassigned ? undefined : row.active)), newPassword);
   });
 }
 
@@ -134,10 +160,11 @@ export async function patchScimUser(scope: TenantScope, actor: Actor, idOrUserNa
     const before = toUserResource(toUser(row, []));
     const after = applyPatch({ type: USER_TYPE, id: row.id }, before, ops);
     const res = normalizeResource(USER_TYPE, after);
-    if (res.password !== undefined) throw new ScimError(400, 'mutability', 'The password cannot be changed through provisioning (changePassword is false).');
     delete res[NOTIFICATIONS_SCHEMA];
-    const { fields } = checkedResource(res);
-    return write(tx, actor, row, { ...fields, active: fields.active ?? row.active });
+    const { fields, password } = checkedResource(res);
+    const newPassword = await passwordChange(tx, row, password);
+    // RFC 7644 §3.5.2.2: `remove active` (or `replace` with null) unassigns it.
+    return write(tx, actor, row, withActive(fields, fields.active), newPassword);
   });
 }
 
