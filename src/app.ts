@@ -36,6 +36,8 @@ import { signinPlugin } from './signin/plugin.ts';
 import { scimPlugin } from './scim/plugin.ts';
 import { accessTokenStrategy } from './scim/auth.ts';
 import { identitiesRoutes } from './users/identities-routes.ts';
+import { organizationRoutes } from './organizations/routes.ts';
+import { txtResolver } from './organizations/dns.ts';
 
 export interface AppDeps {
   config: Config;
@@ -121,6 +123,7 @@ export async function buildApp({ config, database, keyring, logger }: AppDeps): 
       roleRoutes(api, { scopeFor });
       upstreamRoutes(api, { scopeFor, keyring });
       auditRoutes(api, { scopeFor });
+      organizationRoutes(api, { scopeFor, resolver: txtResolver(config.DNS_SERVERS) });
     });
     await scoped.register(apiReferenceRoutes, { tokenPath: TOKEN_PATH });
   });

@@ -17,6 +17,8 @@ export const PERMISSIONS = [
   'downstream:read',
   'downstream:write',
   'audit:read',
+  'organizations:read',
+  'organizations:write',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -30,6 +32,8 @@ export const PERMISSION_DESCRIPTIONS: Record<Permission, string> = {
   'downstream:read': 'List and read downstream clients and protected APIs',
   'downstream:write': 'Configure downstream clients and their secrets',
   'audit:read': 'Read the audit trail',
+  'organizations:read': 'List and read organizations, their members and their domains',
+  'organizations:write': 'Create, change and delete organizations; manage their members and domains',
 };
 
 /** The built-in role that grants every permission. It cannot be changed or deleted. */
@@ -38,12 +42,13 @@ export const ADMIN_ROLE = 'admin';
 /** Role names appear in paths (`/api/roles/{name}`, `/api/users/{userId}/roles/{role}`): lowercase URL-safe. */
 export const ROLE_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
-const AREA_BY_PREFIX: [string, 'users' | 'roles' | 'upstream' | 'downstream' | 'audit'][] = [
+const AREA_BY_PREFIX: [string, 'users' | 'roles' | 'upstream' | 'downstream' | 'audit' | 'organizations'][] = [
   ['/api/users', 'users'],
   ['/api/roles', 'roles'],
   ['/api/upstream', 'upstream'],
   ['/api/downstream', 'downstream'],
   ['/api/audit', 'audit'],
+  ['/api/organizations', 'organizations'],
 ];
 
 /**
