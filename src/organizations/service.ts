@@ -94,6 +94,11 @@ function assertMetadataBounds(metadata: Record<string, string>): void {
   if (n > METADATA_MAX_KEYS) throw new Invalid(`metadata has ${n} keys; at most ${METADATA_MAX_KEYS} are allowed.`, { field: 'metadata' });
 }
 
+function sameMap(a: Record<string, string>, b: Record<string, string>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
+}
+
 function limitOf(query: PageQuery): number {
   return Math.min(Math.max(query.limit ?? DEFAULT_PAGE_SIZE, 1), MAX_PAGE_SIZE);
 }
@@ -155,13 +160,15 @@ export async function updateOrganization(scope: TenantScope, actor: Actor, id: s
     if (patch.slug !== undefined && patch.slug !== current.slug) changes.slug = patch.slug;
     if (patch.externalId !== undefined && patch.externalId !== current.externalId) changes.externalId = patch.externalId;
     if (patch.metadata !== undefined) {
-      const merged = { ...current.metadata };
+      // A Map, so that a key such as `__proto__` is data and never an object's prototype.
+      const map = new Map(Object.entries(current.metadata));
       for (const [k, v] of Object.entries(patch.metadata)) {
-        if (v === null) delete merged[k];
-        else merged[k] = v;
+        if (v === null) map.delete(k);
+        else map.set(k, v);
       }
+      const merged = Object.fromEntries(map);
       assertMetadataBounds(merged);
-      changes.metadata = merged;
+      if (!sameMap(merged, current.metadata)) changes.metadata = merged;
     }
     const before = toOrganization(current);
     if (!Object.keys(changes).length) return before;
