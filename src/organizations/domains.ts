@@ -227,7 +227,7 @@ async function check(scope: TenantScope, actor: Actor, organizationId: string | 
  */
 export async function verifyDomainNow(scope: TenantScope, actor: Actor, organizationId: string, id: string, deps: DomainDeps): Promise<OrganizationDomain> {
   const row = await findOrThrow(scope, organizationId, id);
-  if (row.status === 'failed') throw new Conflict('The verification window of this domain has ended. Delete the domain and add it again.', { status: 'failed' });
+  if (row.status === 'failed') throw new Conflict('The verification window of this domain has ended. Delete the domain and add it again.', { domainStatus: 'failed' });
   const result = await check(scope, actor, organizationId, id, deps);
   if (result?.claimedElsewhere) throw new Conflict(CLAIMED, { field: 'domain' });
   return getDomain(scope, organizationId, id);
