@@ -20,7 +20,8 @@ export interface Position {
 export function organizationsRepository(scope: TenantScope) {
   return {
     async insertOrganization(input: OrganizationInsert): Promise<OrganizationRow> {
-      const [row] = await scope.insert(organizations, input).returning();
+      // updated_at from the same clock as created_at (now() would be the transaction's start, before it).
+      const [row] = await scope.insert(organizations, { ...input, updatedAt: input.createdAt }).returning();
       return row!;
     },
 
@@ -67,11 +68,12 @@ export function organizationsRepository(scope: TenantScope) {
 
     /** Adds the membership or replaces its roles. */
     async upsertMembership(organizationId: string, userId: string, roles: string[]): Promise<MembershipRow> {
+      const now = new Date();
       const [row] = await scope
-        .insert(organizationMemberships, { organizationId, userId, roles, createdAt: new Date() })
+        .insert(organizationMemberships, { organizationId, userId, roles, createdAt: now, updatedAt: now })
         .onConflictDoUpdate({
           target: [organizationMemberships.tenantId, organizationMemberships.organizationId, organizationMemberships.userId],
-          set: { roles, updatedAt: new Date() },
+          set: { roles, updatedAt: now },
         })
         .returning();
       return row!;
@@ -92,7 +94,7 @@ export function organizationsRepository(scope: TenantScope) {
     },
 
     async insertDomain(input: DomainInsert): Promise<DomainRow> {
-      const [row] = await scope.insert(organizationDomains, input).returning();
+      const [row] = await scope.insert(organizationDomains, { ...input, updatedAt: input.createdAt }).returning();
       return row!;
     },
 
