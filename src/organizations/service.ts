@@ -217,7 +217,9 @@ export async function setMembership(
   if (wanted.length > MAX_MEMBERSHIP_ROLES) throw new Invalid(`A membership has at most ${MAX_MEMBERSHIP_ROLES} roles.`, { field: 'roles' });
   return scope.transaction(async (tx) => {
     const repo = organizationsRepository(tx);
-    if (!(await repo.lockOrganization(organizationId))) throw new NotFound('No organization with this id in this tenant.');
+    // No lock on the organization: members of one organization are added concurrently; the foreign keys catch a
+    // user or organization deleted meanwhile.
+    if (!(await repo.findOrganization(organizationId))) throw new NotFound('No organization with this id in this tenant.');
     if (!(await findUserById(tx, userId))) throw new NotFound('No user with this id in this tenant.', { field: 'userId' });
     const before = await repo.findMembership(organizationId, userId);
     if (before && before.roles.join('\n') === wanted.join('\n')) return { membership: toMembership(before), created: false };
@@ -225,8 +227,9 @@ export async function setMembership(
     try {
       row = await repo.upsertMembership(organizationId, userId, wanted);
     } catch (e) {
-      // The user was deleted between the check and the insert.
-      if (foreignKeyViolation(e) === 'organization_memberships_user_fk') throw new NotFound('No user with this id in this tenant.', { field: 'userId' });
+      const fk = foreignKeyViolation(e);
+      if (fk === 'organization_memberships_user_fk') throw new NotFound('No user with this id in this tenant.', { field: 'userId' });
+      if (fk === 'organization_memberships_organization_fk') throw new NotFound('No organization with this id in this tenant.');
       throw e;
     }
     const membership = toMembership(row);

@@ -218,7 +218,8 @@ describe('tenant isolation', () => {
     // Nothing changed in tenant A.
     expect((await api.call('GET', base)).json().displayName).toBe(org.displayName);
     expect((await api.call('GET', `${base}/members/${user.id}`)).json().roles).toEqual([]);
-    expect((await api.call('GET', `${base}/domains/${domain.id}`)).json().status).toBe('pending');
+    // (Not `pending`: the re-check job of domains.test.ts, run with a future clock, may fail it meanwhile.)
+    expect((await api.call('GET', `${base}/domains/${domain.id}`)).json().verificationMethod).toBeNull();
     // Lists show only the tenant's own organizations.
     const theirs = (await other.call('GET', '/api/organizations?limit=200')).json().items.map((o: { id: string }) => o.id);
     expect(theirs).not.toContain(org.id);
