@@ -46,7 +46,7 @@ export const configSchema = z
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
     DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
     RUN_MIGRATIONS: bool.default(true),
-    /** Comma-separated DNS servers (`host` or `host:port`) for domain verification; empty: the system's resolvers. */
+    /** Comma-separated DNS servers (IP or IP:port) for domain verification; empty: the system's resolvers. */
     DNS_SERVERS: z
       .string()
       .default('')

@@ -223,6 +223,15 @@ describe('manual verification', () => {
     expect((await getDomain(d)).attempts).toBe(0);
   });
 
+  it('a domain is addressed only under its own organization (404 under another of the same tenant)', async () => {
+    const [mine, another] = [await newOrg(), await newOrg()];
+    const d = await addDomain(mine);
+    for (const [method, suffix] of [['GET', ''], ['DELETE', ''], ['POST', '/verify'], ['POST', '/mark-verified']] as const) {
+      expect((await api.call(method, `/api/organizations/${another}/domains/${d.id}${suffix}`)).statusCode, `${method} ${suffix}`).toBe(404);
+    }
+    expect(await getDomain(d)).toMatchObject({ status: 'pending', attempts: 0 });
+  });
+
   it('deleting a domain is audited, and it then is 404', async () => {
     const org = await newOrg();
     const d = await addDomain(org);
