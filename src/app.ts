@@ -42,6 +42,8 @@ import { signinPlugin } from './signin/plugin.ts';
 import { scimPlugin } from './scim/plugin.ts';
 import { accessTokenStrategy } from './scim/auth.ts';
 import { identitiesRoutes } from './users/identities-routes.ts';
+import { organizationRoutes } from './organizations/routes.ts';
+import { txtResolver } from './organizations/dns.ts';
 
 export interface AppDeps {
   config: Config;
@@ -139,6 +141,7 @@ export async function buildApp({ config, database, keyring, logger, now }: AppDe
       roleRoutes(api, { scopeFor });
       upstreamRoutes(api, { scopeFor, keyring });
       auditRoutes(api, { scopeFor });
+      organizationRoutes(api, { scopeFor, resolver: txtResolver(config.DNS_SERVERS) });
     });
     await scoped.register(apiReferenceRoutes, { tokenPath: TOKEN_PATH });
   });

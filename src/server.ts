@@ -12,6 +12,8 @@ import { printCredentials } from './cli/print.ts';
 import { startJobs, type JobRunner } from './platform/jobs.ts';
 import { KEY_ROTATION_JOB, PURGE_JOB, purgeExpired, rotateDueKeys } from './oauth/maintenance.global.ts';
 import { checkUpstreamSecretExpiry, UPSTREAM_SECRET_EXPIRY_JOB } from './upstream/expiry.global.ts';
+import { DOMAIN_VERIFICATION_JOB, recheckDueDomains } from './organizations/domain-verification.global.ts';
+import { txtResolver } from './organizations/dns.ts';
 
 async function main(config: Config) {
   let embedded: EmbeddedServer | undefined;
@@ -86,6 +88,8 @@ async function main(config: Config) {
       jobs: [
         { name: UPSTREAM_SECRET_EXPIRY_JOB, cron: '0 6 * * *', handler: () => checkUpstreamSecretExpiry({ db: database.db, log: app.log }) },
         { name: PURGE_JOB, cron: '17 * * * *', handler: () => purgeExpired(database.db) },
+        // Each pending domain's own backoff decides whether this minute's run looks it up.
+        { name: DOMAIN_VERIFICATION_JOB, cron: '* * * * *', handler: () => recheckDueDomains({ db: database.db, resolver: txtResolver(config.DNS_SERVERS) }) },
         ...(config.KEY_ROTATION_DAYS > 0
           ? [{ name: KEY_ROTATION_JOB, cron: '23 3 * * *', handler: () => rotateDueKeys(database.db, app.services.keys, config.KEY_ROTATION_DAYS) }]
           : []),

@@ -2,9 +2,18 @@
  * Configuration from the environment, parsed once at start. One zod schema is both the type and the validation;
  * `.env.example` lists every variable here.
  */
+import { Resolver } from 'node:dns';
 import { z } from 'zod';
 
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+const acceptedByResolver = (servers: string[]) => {
+  try {
+    new Resolver().setServers(servers);
+    return true;
+  } catch {
+    return false;
+  }
+};
 const port = z.coerce.number().int().min(0).max(65535);
 
 export const configSchema = z
@@ -44,6 +53,12 @@ export const configSchema = z
     OUTBOUND_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
     /** The largest response body an outbound fetch reads (discovery documents, JWKS, token responses). */
     OUTBOUND_MAX_BYTES: z.coerce.number().int().min(1024).max(50 * 1024 * 1024).default(1024 * 1024),
+    /** Comma-separated DNS servers (IP or IP:port) for domain verification; empty: the system's resolvers. */
+    DNS_SERVERS: z
+      .string()
+      .default('')
+      .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+      .refine(acceptedByResolver, 'IP addresses, optionally with :port (IPv6 as [addr]:port), separated by commas'),
   })
   .refine((c) => !(c.BOOTSTRAP_CLIENT_SECRET && !c.BOOTSTRAP_CLIENT_ID), {
     path: ['BOOTSTRAP_CLIENT_ID'],

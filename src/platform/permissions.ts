@@ -17,6 +17,8 @@ export const PERMISSIONS = [
   'downstream:read',
   'downstream:write',
   'audit:read',
+  'organizations:read',
+  'organizations:write',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -30,6 +32,8 @@ export const PERMISSION_DESCRIPTIONS: Record<Permission, string> = {
   'downstream:read': 'List and read downstream clients and protected APIs',
   'downstream:write': 'Configure downstream clients and their secrets',
   'audit:read': 'Read the audit trail',
+  'organizations:read': 'List and read organizations, their members and their domains',
+  'organizations:write': 'Create, change and delete organizations; manage their members and domains',
 };
 
 /** The built-in role that grants every permission. It cannot be changed or deleted. */

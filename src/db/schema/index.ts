@@ -5,3 +5,4 @@ export * from './users.ts';
 export * from './upstream.ts';
 export * from './audit.ts';
 export * from './scim.ts';
+export * from './organizations.ts';
