@@ -6,7 +6,7 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import formbody from '@fastify/formbody';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { InvalidClient, InvalidRequest, OAuthError, ServerError, TemporarilyUnavailable } from '../platform/errors/oauth.ts';
-import type { TenantScope } from '../platform/db.ts';
+import type { ScopeFor, TenantScope } from '../platform/db.ts';
 import type { Keyring } from '../platform/crypto.ts';
 import { TooManyAttempts, type FailureLimiter } from '../platform/rate-limit.ts';
 import type { ClientDirectory } from '../downstream/directory.ts';
@@ -22,7 +22,7 @@ import { USERINFO_PATH, userinfoRoutes } from './routes/userinfo.ts';
 import { endSessionRoutes } from './routes/end-session.ts';
 
 export interface OAuthDeps {
-  scopeFor: (tenantId: string) => TenantScope;
+  scopeFor: ScopeFor;
   keyring: Keyring;
   keys: KeyStore;
   tokens: AccessTokens;

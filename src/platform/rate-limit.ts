@@ -4,7 +4,8 @@
  * callers cost no query and successful callers cost nothing.
  */
 import { sql } from 'drizzle-orm';
-import type { TenantScope } from './db.ts';
+import type { ScopeFor } from './db.ts';
+import type { TenantId } from './tenancy/tenant.ts';
 import { rateLimitCounters } from '../db/schema/index.ts';
 
 export class TooManyAttempts extends Error {
@@ -19,9 +20,9 @@ export class FailureLimiter {
   readonly #blocked = new Map<string, number>();
   readonly #max: number;
   readonly #windowMs: number;
-  readonly #scopeFor: (tenantId: string) => TenantScope;
+  readonly #scopeFor: ScopeFor;
 
-  constructor(opts: { scopeFor: (tenantId: string) => TenantScope; max: number; windowMs: number }) {
+  constructor(opts: { scopeFor: ScopeFor; max: number; windowMs: number }) {
     this.#scopeFor = opts.scopeFor;
     this.#max = opts.max;
     this.#windowMs = opts.windowMs;
@@ -39,7 +40,7 @@ export class FailureLimiter {
   }
 
   /** Counts one failure against each key; keys that pass the limit are blocked until their window ends. */
-  async fail(tenantId: string, keys: string[]): Promise<void> {
+  async fail(tenantId: TenantId, keys: string[]): Promise<void> {
     const windowStart = new Date(Math.floor(Date.now() / this.#windowMs) * this.#windowMs);
     const scope = this.#scopeFor(tenantId);
     const rows = await scope

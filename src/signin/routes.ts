@@ -5,7 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import type { TenantScope } from '../platform/db.ts';
+import type { ScopeFor, TenantScope } from '../platform/db.ts';
 import type { Keyring } from '../platform/crypto.ts';
 import { safeEqual } from '../platform/crypto.ts';
 import { clearCookie, readCookie, setCookie } from '../platform/cookies.ts';
@@ -22,7 +22,7 @@ export const LOGIN_PATH = '/login';
 const CSRF_COOKIE = 'iam_csrf';
 
 export interface SigninDeps {
-  scopeFor: (tenantId: string) => TenantScope;
+  scopeFor: ScopeFor;
   keyring: Keyring;
   limiter: FailureLimiter;
 }

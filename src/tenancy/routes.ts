@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Tenant } from '../platform/tenancy/tenant.ts';
+import type { Tenant, TenantId } from '../platform/tenancy/tenant.ts';
 import { problemResponses } from '../platform/errors/problem-schema.ts';
 
 export const TENANT_PATH = '/api/tenant';
@@ -20,8 +20,8 @@ const tenantPatch = z.strictObject({
 });
 
 export interface TenantRouteDeps {
-  listHosts(tenantId: string): Promise<string[]>;
-  updateDisplayName(tenantId: string, displayName: string): Promise<Tenant>;
+  listHosts(tenantId: TenantId): Promise<string[]>;
+  updateDisplayName(tenantId: TenantId, displayName: string): Promise<Tenant>;
 }
 
 export function tenantRoutes(app: FastifyInstance, deps: TenantRouteDeps) {

@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { TenantScope } from '../platform/db.ts';
+import type { ScopeFor, TenantScope } from '../platform/db.ts';
 import { actorOf } from '../platform/auth.ts';
 import { problemResponses } from '../platform/errors/problem-schema.ts';
 import { createUser, deleteUser, getUser, listUsers, updateUser } from './service.ts';
@@ -18,7 +18,7 @@ export const USERS_PATH = '/api/users';
 export const USER_PATH = '/api/users/:userId';
 
 export interface UserRouteDeps {
-  scopeFor(tenantId: string): TenantScope;
+  scopeFor: ScopeFor;
 }
 
 const TAGS = ['Users'];

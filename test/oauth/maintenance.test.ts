@@ -21,7 +21,7 @@ it('purges expired revocation records and keeps live ones', async () => {
     { jti: 'old', expiresAt: new Date(Date.now() - 1000) },
     { jti: 'live', expiresAt: new Date(Date.now() + 3_600_000) },
   ]);
-  const counts = await purgeExpired(env.database.db);
+  const counts = await purgeExpired(env.database.global);
   expect(counts.revokedTokens).toBeGreaterThanOrEqual(1);
   expect((await scope.select(revokedTokens)).map((r) => r.jti)).toEqual(['live']);
 });
@@ -29,9 +29,9 @@ it('purges expired revocation records and keeps live ones', async () => {
 it('rotates keys that have signed for the configured number of days, and only those', async () => {
   const scope = forTenant(env.database.db, t.tenant.id);
   const [active] = await scope.select(signingKeys, eq(signingKeys.status, 'active'));
-  expect(await rotateDueKeys(env.database.db, env.app.services.keys, 30)).not.toContain(`${t.tenant.id}/ES256`);
+  expect(await rotateDueKeys(env.database.global, env.app.services.keys, 30)).not.toContain(`${t.tenant.id}/ES256`);
   await scope.update(signingKeys, { activatedAt: new Date(Date.now() - 31 * 86_400_000) }, eq(signingKeys.kid, active!.kid));
-  expect(await rotateDueKeys(env.database.db, env.app.services.keys, 30)).toContain(`${t.tenant.id}/ES256`);
+  expect(await rotateDueKeys(env.database.global, env.app.services.keys, 30)).toContain(`${t.tenant.id}/ES256`);
   const [retired] = await scope.select(signingKeys, eq(signingKeys.kid, active!.kid));
   expect(retired!.status).toBe('retired');
 });
