@@ -5,7 +5,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Config } from './platform/config.ts';
-import { forTenant, type Database } from './platform/db.ts';
+import { forTenant, type Database, type ScopeFor } from './platform/db.ts';
 import type { Keyring } from './platform/crypto.ts';
 import { loggerOptions, requestLogging } from './platform/logging.ts';
 import { Problem, PROBLEM_CONTENT_TYPE, problemErrorHandler } from './platform/errors/problem.ts';
@@ -79,7 +79,7 @@ export async function buildApp({ config, database, keyring, logger, now }: AppDe
     reply.status(404).type(PROBLEM_CONTENT_TYPE).send(new Problem(404, 'not-found', 'Not Found', `No route for ${request.method} ${request.url.split('?')[0]}.`).body()),
   );
 
-  const scopeFor = (tenantId: string) => forTenant(database.db, tenantId);
+  const scopeFor: ScopeFor = (tenantId) => forTenant(database.db, tenantId);
   const invalidation = new Invalidation(database.pool, app.log);
   const directory = new ClientDirectory({ scopeFor, invalidation });
   const keys = new KeyStore({ scopeFor, keyring, invalidation });
@@ -87,7 +87,7 @@ export async function buildApp({ config, database, keyring, logger, now }: AppDe
   const limiter = new FailureLimiter({ scopeFor, max: config.AUTH_FAILURE_LIMIT, windowMs: 60_000, onTrip: auditTrip, ...(now ? { now } : {}) });
   // The one bounded fetcher for everything the service fetches (platform/outbound.ts).
   const outbound = outboundFromConfig(config);
-  const resolver = new TenantResolver({ db: database.db, mode: config.TENANCY_MODE, defaultTenantSlug: config.DEFAULT_TENANT_SLUG });
+  const resolver = new TenantResolver({ db: database.global, mode: config.TENANCY_MODE, defaultTenantSlug: config.DEFAULT_TENANT_SLUG });
   /** Every management route and the permission it declares: `METHOD /path` → permission (tests read it). */
   const routePermissions = new Map<string, string>();
   app.decorate('services', { keys, tokens, resolver, directory, invalidation, routePermissions });
@@ -124,9 +124,9 @@ export async function buildApp({ config, database, keyring, logger, now }: AppDe
         route.schema = { ...route.schema, security: [{ [SECURITY_SCHEME]: [IAM_SCOPE] }] };
       });
       tenantRoutes(api, {
-        listHosts: (tenantId) => listTenantHosts(database.db, tenantId),
+        listHosts: (tenantId) => listTenantHosts(database.global, tenantId),
         async updateDisplayName(tenantId, displayName, actor) {
-          const tenant = await updateTenantDisplayName(database.db, tenantId, displayName, (tx, before, after) =>
+          const tenant = await updateTenantDisplayName(database.global, tenantId, displayName, (tx, before, after) =>
             recordAudit(forTenant(tx, tenantId), actor, { action: 'tenant.update', targetType: 'tenant', targetId: tenantId, before: { displayName: before.displayName }, after: { displayName: after.displayName } }),
           );
           resolver.forget();

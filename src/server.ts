@@ -27,11 +27,11 @@ async function main(config: Config) {
     bootLog(`database: external PostgreSQL at ${new URL(url).host}`);
   }
   const database = openDatabase(url, { max: config.DB_POOL_SIZE });
-  if (config.RUN_MIGRATIONS) await runMigrations(database.pool);
+  if (config.RUN_MIGRATIONS) await runMigrations(database);
   const keys = keyring(await loadMasterKey(config.MASTER_KEY, config.DATA_DIR));
 
   const publicUrl = new URL(config.PUBLIC_URL);
-  const created = await ensureBootstrap(database.db, keys, {
+  const created = await ensureBootstrap(database.global, keys, {
     slug: config.DEFAULT_TENANT_SLUG,
     issuer: config.PUBLIC_URL,
     hosts: [publicUrl.host, publicUrl.hostname],
@@ -86,12 +86,12 @@ async function main(config: Config) {
       connectionString: url,
       log: app.log,
       jobs: [
-        { name: UPSTREAM_SECRET_EXPIRY_JOB, cron: '0 6 * * *', handler: () => checkUpstreamSecretExpiry({ db: database.db, log: app.log }) },
-        { name: PURGE_JOB, cron: '17 * * * *', handler: () => purgeExpired(database.db) },
+        { name: UPSTREAM_SECRET_EXPIRY_JOB, cron: '0 6 * * *', handler: () => checkUpstreamSecretExpiry({ db: database.global, log: app.log }) },
+        { name: PURGE_JOB, cron: '17 * * * *', handler: () => purgeExpired(database.global) },
         // Each pending domain's own backoff decides whether this minute's run looks it up.
-        { name: DOMAIN_VERIFICATION_JOB, cron: '* * * * *', handler: () => recheckDueDomains({ db: database.db, resolver: txtResolver(config.DNS_SERVERS) }) },
+        { name: DOMAIN_VERIFICATION_JOB, cron: '* * * * *', handler: () => recheckDueDomains({ db: database.global, resolver: txtResolver(config.DNS_SERVERS) }) },
         ...(config.KEY_ROTATION_DAYS > 0
-          ? [{ name: KEY_ROTATION_JOB, cron: '23 3 * * *', handler: () => rotateDueKeys(database.db, app.services.keys, config.KEY_ROTATION_DAYS) }]
+          ? [{ name: KEY_ROTATION_JOB, cron: '23 3 * * *', handler: () => rotateDueKeys(database.global, app.services.keys, config.KEY_ROTATION_DAYS) }]
           : []),
       ],
     });

@@ -91,9 +91,9 @@ export async function startOurs(opts: OursOptions): Promise<OursTarget> {
       databaseUrl = adminUrl;
       const db = openDatabase(databaseUrl, { max: 2, applicationName: 'iam-bench' });
       try {
-        await runMigrations(db.pool);
+        await runMigrations(db);
         const slug = `bench-${randomBytes(4).toString('hex')}`;
-        const created = await createTenant(db.db, keyring(Buffer.from(masterKey, 'base64')), {
+        const created = await createTenant(db.global, keyring(Buffer.from(masterKey, 'base64')), {
           slug,
           displayName: 'Benchmark (temporary)',
           issuer: baseUrl,

@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { TenantScope } from '../platform/db.ts';
+import type { ScopeFor, TenantScope } from '../platform/db.ts';
 import { Invalid } from '../platform/errors/domain.ts';
 import { problemResponses } from '../platform/errors/problem-schema.ts';
 import { ACTOR_TYPES } from '../db/schema/index.ts';
@@ -15,7 +15,7 @@ import { auditRepository, type AuditRow } from './repository.ts';
 export const AUDIT_PATH = '/api/audit';
 
 export interface AuditRouteDeps {
-  scopeFor(tenantId: string): TenantScope;
+  scopeFor: ScopeFor;
 }
 
 const auditQuery = z.strictObject({

@@ -5,7 +5,7 @@ import { cliDatabase } from './database.ts';
 
 const { database, close } = await cliDatabase(loadConfig());
 try {
-  await runMigrations(database.pool);
+  await runMigrations(database);
   process.stdout.write('migrations applied\n');
 } finally {
   await close();

@@ -33,9 +33,9 @@ const slug = values.slug ?? first.split(/[.:]/)[0]!.toLowerCase();
 
 const { database, close } = await cliDatabase(config);
 try {
-  await runMigrations(database.pool);
+  await runMigrations(database);
   const keys = keyring(await loadMasterKey(config.MASTER_KEY, config.DATA_DIR));
-  const created = await createTenant(database.db, keys, { slug, displayName: values.name ?? slug, issuer: issuer.replace(/\/+$/, ''), hosts });
+  const created = await createTenant(database.global, keys, { slug, displayName: values.name ?? slug, issuer: issuer.replace(/\/+$/, ''), hosts });
   printCredentials(created, { generated: true });
 } catch (e) {
   if (e instanceof DomainError) {

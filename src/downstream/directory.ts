@@ -3,7 +3,8 @@
  * the tenant's scope catalog. Changes invalidate across instances at commit (platform/invalidation.ts); the time
  * limit only bounds what a lost notification could cost.
  */
-import type { TenantScope } from '../platform/db.ts';
+import type { ScopeFor, TenantScope } from '../platform/db.ts';
+import type { TenantId } from '../platform/tenancy/tenant.ts';
 import { TenantCache, type Invalidation } from '../platform/invalidation.ts';
 import { clientsRepository, type ClientRow } from './repository.ts';
 import { loadScopeCatalog, type ScopeCatalog } from './protected-apis.ts';
@@ -17,9 +18,9 @@ export class ClientDirectory {
   readonly #clients = new TenantCache<DirectoryClient | undefined>({ ttlMs: 60_000 });
   readonly #catalogs = new TenantCache<ScopeCatalog>({ ttlMs: 60_000 });
   readonly #origins = new TenantCache<Set<string>>({ ttlMs: 60_000 });
-  readonly #scopeFor: (tenantId: string) => TenantScope;
+  readonly #scopeFor: ScopeFor;
 
-  constructor(opts: { scopeFor: (tenantId: string) => TenantScope; invalidation: Invalidation }) {
+  constructor(opts: { scopeFor: ScopeFor; invalidation: Invalidation }) {
     this.#scopeFor = opts.scopeFor;
     opts.invalidation.on('client', (tenantId, key) => {
       this.#clients.invalidate(tenantId, key);
@@ -28,7 +29,7 @@ export class ClientDirectory {
     opts.invalidation.on('protected-apis', (tenantId) => this.#catalogs.invalidate(tenantId));
   }
 
-  client(tenantId: string, clientId: string): Promise<DirectoryClient | undefined> {
+  client(tenantId: TenantId, clientId: string): Promise<DirectoryClient | undefined> {
     return this.#clients.get(tenantId, clientId, async () => {
       const repo = clientsRepository(this.#scopeFor(tenantId));
       const client = await repo.findClient(clientId);
@@ -39,14 +40,14 @@ export class ClientDirectory {
   }
 
   /** Origins allowed to call the token endpoint from a browser: the tenant's ClientSideApplications' origins. */
-  corsOrigins(tenantId: string): Promise<Set<string>> {
+  corsOrigins(tenantId: TenantId): Promise<Set<string>> {
     return this.#origins.get(tenantId, 'origins', async () => {
       const spas = await clientsRepository(this.#scopeFor(tenantId)).listClients('ClientSideApplication');
       return new Set(spas.flatMap((c) => c.allowedCorsOrigins));
     });
   }
 
-  catalog(tenantId: string): Promise<ScopeCatalog> {
+  catalog(tenantId: TenantId): Promise<ScopeCatalog> {
     return this.#catalogs.get(tenantId, 'catalog', () => loadScopeCatalog(this.#scopeFor(tenantId)));
   }
 }

@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { TenantScope } from '../platform/db.ts';
+import type { ScopeFor, TenantScope } from '../platform/db.ts';
 import type { Keyring } from '../platform/crypto.ts';
 import type { Invalidation } from '../platform/invalidation.ts';
 import { actorOf } from '../platform/auth.ts';
@@ -30,7 +30,7 @@ export const DOWNSTREAM_PATH = '/api/downstream';
 const TAG = 'Downstream';
 
 export interface DownstreamRouteDeps {
-  scopeFor: (tenantId: string) => TenantScope;
+  scopeFor: ScopeFor;
   keyring: Keyring;
   invalidation: Invalidation;
 }

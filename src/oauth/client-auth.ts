@@ -9,7 +9,7 @@ import type { FastifyRequest } from 'fastify';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
 import { InvalidClient, InvalidRequest } from '../platform/errors/oauth.ts';
 import { safeEqual, type Keyring } from '../platform/crypto.ts';
-import type { TenantScope } from '../platform/db.ts';
+import type { ScopeFor, TenantScope } from '../platform/db.ts';
 import { failureFloor, type FailureLimiter } from '../platform/rate-limit.ts';
 import type { Tenant } from '../platform/tenancy/tenant.ts';
 import type { ClientRow } from '../downstream/repository.ts';
@@ -104,7 +104,7 @@ export interface ClientAuthDeps {
   directory: ClientDirectory;
   keyring: Keyring;
   limiter: FailureLimiter;
-  scopeFor: (tenantId: string) => TenantScope;
+  scopeFor: ScopeFor;
 }
 
 /**

@@ -5,7 +5,8 @@
  */
 import { and, eq, gt, inArray, isNull, or } from 'drizzle-orm';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
-import type { TenantScope } from '../platform/db.ts';
+import type { ScopeFor, TenantScope } from '../platform/db.ts';
+import type { TenantId } from '../platform/tenancy/tenant.ts';
 import type { Keyring } from '../platform/crypto.ts';
 import type { Invalidation } from '../platform/invalidation.ts';
 import { signingKeys, type SigningAlg } from '../db/schema/index.ts';
@@ -25,12 +26,12 @@ interface TenantKeys {
 
 export class KeyStore {
   readonly #cache = new Map<string, Promise<TenantKeys>>();
-  readonly #scopeFor: (tenantId: string) => TenantScope;
+  readonly #scopeFor: ScopeFor;
   readonly #keyring: Keyring;
   readonly #ttlMs: number;
   readonly #invalidation: Invalidation | undefined;
 
-  constructor(opts: { scopeFor: (tenantId: string) => TenantScope; keyring: Keyring; ttlMs?: number; invalidation?: Invalidation }) {
+  constructor(opts: { scopeFor: ScopeFor; keyring: Keyring; ttlMs?: number; invalidation?: Invalidation }) {
     this.#scopeFor = opts.scopeFor;
     this.#keyring = opts.keyring;
     this.#ttlMs = opts.ttlMs ?? 60_000;
@@ -38,7 +39,7 @@ export class KeyStore {
     opts.invalidation?.on('keys', (tenantId) => this.forget(tenantId === '*' ? undefined : tenantId));
   }
 
-  async signingKey(tenantId: string, alg: SigningAlg = 'ES256'): Promise<SigningKey> {
+  async signingKey(tenantId: TenantId, alg: SigningAlg = 'ES256'): Promise<SigningKey> {
     const keys = await this.#keys(tenantId);
     const key = keys.signing.get(alg);
     if (key) return key;
@@ -123,7 +124,7 @@ export class KeyStore {
   }
 
   /** A public key by kid. An unknown kid reloads once: another instance may have rotated. */
-  async verificationKey(tenantId: string, kid: string): Promise<{ alg: SigningAlg; key: CryptoKey } | undefined> {
+  async verificationKey(tenantId: TenantId, kid: string): Promise<{ alg: SigningAlg; key: CryptoKey } | undefined> {
     let keys = await this.#keys(tenantId);
     if (!keys.publicKeys.has(kid) && Date.now() - keys.loadedAt > 1_000) {
       this.#cache.delete(tenantId);
@@ -132,7 +133,7 @@ export class KeyStore {
     return keys.publicKeys.get(kid);
   }
 
-  async jwks(tenantId: string): Promise<{ keys: JWK[] }> {
+  async jwks(tenantId: TenantId): Promise<{ keys: JWK[] }> {
     const keys = await this.#keys(tenantId);
     if (keys.signing.size === 0) return this.signingKey(tenantId).then(() => this.jwks(tenantId));
     return { keys: [...keys.publicKeys.values()].map((k) => k.jwk) };
@@ -143,7 +144,7 @@ export class KeyStore {
     else this.#cache.clear();
   }
 
-  #keys(tenantId: string): Promise<TenantKeys> {
+  #keys(tenantId: TenantId): Promise<TenantKeys> {
     const cached = this.#cache.get(tenantId);
     if (cached) {
       // Expired entries are replaced on the next call; the promise keeps concurrent callers on one query.
@@ -155,7 +156,7 @@ export class KeyStore {
     return loading;
   }
 
-  async #load(tenantId: string): Promise<TenantKeys> {
+  async #load(tenantId: TenantId): Promise<TenantKeys> {
     const scope = this.#scopeFor(tenantId);
     const now = new Date();
     const rows = await scope.select(

@@ -4,7 +4,7 @@
  * many instances run; tests call these functions directly.
  */
 import { and, eq, isNotNull, lt, or } from 'drizzle-orm';
-import { forTenant, type Db } from '../platform/db.ts';
+import { forTenant, type GlobalDb } from '../platform/db.ts';
 import { authorizationCodes, rateLimitCounters, refreshTokens, revokedTokens, sessions, signingKeys, usedAssertions } from '../db/schema/index.ts';
 import type { KeyStore } from './keys.ts';
 
@@ -12,7 +12,7 @@ export const PURGE_JOB = 'oauth-purge-expired';
 export const KEY_ROTATION_JOB = 'oauth-key-rotation';
 
 /** Deletes what can no longer matter; a day of grace keeps recent rows for investigation. */
-export async function purgeExpired(db: Db, now = new Date()): Promise<Record<string, number>> {
+export async function purgeExpired(db: GlobalDb, now = new Date()): Promise<Record<string, number>> {
   const dayAgo = new Date(now.getTime() - 86_400_000);
   const hourAgo = new Date(now.getTime() - 3_600_000);
   const counts: Record<string, number> = {};
@@ -31,7 +31,7 @@ export async function purgeExpired(db: Db, now = new Date()): Promise<Record<str
 }
 
 /** Rotates every tenant's active keys that have signed for `days` or longer. */
-export async function rotateDueKeys(db: Db, keys: KeyStore, days: number, now = new Date()): Promise<string[]> {
+export async function rotateDueKeys(db: GlobalDb, keys: KeyStore, days: number, now = new Date()): Promise<string[]> {
   const due = await db
     .select({ tenantId: signingKeys.tenantId, alg: signingKeys.alg })
     .from(signingKeys)

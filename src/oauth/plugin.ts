@@ -7,7 +7,7 @@ import formbody from '@fastify/formbody';
 import { cookieSupport } from '../platform/cookies.ts';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { InvalidClient, InvalidRequest, OAuthError, ServerError, TemporarilyUnavailable } from '../platform/errors/oauth.ts';
-import type { TenantScope } from '../platform/db.ts';
+import type { ScopeFor, TenantScope } from '../platform/db.ts';
 import type { Keyring } from '../platform/crypto.ts';
 import { TooManyAttempts, type FailureLimiter } from '../platform/rate-limit.ts';
 import type { ClientDirectory } from '../downstream/directory.ts';
@@ -24,7 +24,7 @@ import { endSessionRoutes } from './routes/end-session.ts';
 import { corsSupport } from './cors.ts';
 
 export interface OAuthDeps {
-  scopeFor: (tenantId: string) => TenantScope;
+  scopeFor: ScopeFor;
   keyring: Keyring;
   keys: KeyStore;
   tokens: AccessTokens;

@@ -9,7 +9,7 @@ import { decodeProtectedHeader, jwtVerify, errors as joseErrors, type JWTPayload
 import { TenantCache, type Invalidation } from '../platform/invalidation.ts';
 import { InvalidToken } from '../platform/errors/oauth.ts';
 import type { Tenant } from '../platform/tenancy/tenant.ts';
-import type { TenantScope } from '../platform/db.ts';
+import type { ScopeFor, TenantScope } from '../platform/db.ts';
 import { SIGNING_ALGS, type SigningAlg } from '../db/schema/index.ts';
 import { oauthRepository } from './repository.ts';
 import type { KeyStore, SigningKey } from './keys.ts';
@@ -75,11 +75,11 @@ export interface TokenRequest {
 export class AccessTokens {
   readonly #keys: KeyStore;
   readonly #directory: ClientDirectory | undefined;
-  readonly #scopeFor: ((tenantId: string) => TenantScope) | undefined;
+  readonly #scopeFor: (ScopeFor) | undefined;
   /** Revoked, unexpired jtis per tenant: few, rarely changed, and dropped on every instance when one is added. */
   readonly #revoked = new TenantCache<Set<string>>({ ttlMs: 60_000 });
 
-  constructor(keys: KeyStore, opts: { directory?: ClientDirectory; scopeFor?: (tenantId: string) => TenantScope; invalidation?: Invalidation } = {}) {
+  constructor(keys: KeyStore, opts: { directory?: ClientDirectory; scopeFor?: ScopeFor; invalidation?: Invalidation } = {}) {
     this.#keys = keys;
     this.#directory = opts.directory;
     this.#scopeFor = opts.scopeFor;

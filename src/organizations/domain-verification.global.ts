@@ -4,7 +4,7 @@
  * Run every minute by pg-boss (src/platform/jobs.ts); each domain's own backoff decides when it is due.
  */
 import { and, asc, eq, lte } from 'drizzle-orm';
-import { forTenant, type Db } from '../platform/db.ts';
+import { forTenant, type GlobalDb } from '../platform/db.ts';
 import { organizationDomains } from '../db/schema/index.ts';
 import type { TxtResolver } from './dns.ts';
 import { recheckDomain } from './domains.ts';
@@ -19,7 +19,7 @@ export interface RecheckSummary {
   failed: number;
 }
 
-export async function recheckDueDomains(deps: { db: Db; resolver: TxtResolver; now?: Date }): Promise<RecheckSummary> {
+export async function recheckDueDomains(deps: { db: GlobalDb; resolver: TxtResolver; now?: Date }): Promise<RecheckSummary> {
   const now = deps.now ?? new Date();
   const due = await deps.db
     .select({ tenantId: organizationDomains.tenantId, id: organizationDomains.id })

@@ -1,6 +1,14 @@
 /**
- * The database: one pg pool, Drizzle over it, migrations, and `forTenant` — the only handle capabilities get.
- * The raw `Db` stays in platform/ and in `*.global.ts` files, where every unscoped query is visible in review.
+ * The database: two pg pools, Drizzle over them, migrations, and `forTenant` — the only handle capabilities get.
+ *
+ * Row-level security is the second wall behind `TenantScope`'s filters (docs/adr/0008-row-level-security.md). The
+ * service's connections run as `iam_app` (the `role` startup parameter, so a connection that cannot take the role
+ * fails instead of running as its login user); every tenant-owned table's policy shows `iam_app` only the rows of
+ * the tenant in the session setting `app.tenant_id`. A tenant scope sets it on the connection it checks out (once per
+ * connection and tenant: the setting stays until another tenant's scope uses that connection); the unscoped handle
+ * clears it, so its queries see no tenant's rows. `Database.global` is the one bypass: a small pool running as
+ * `iam_global`, which the policies let see every tenant, for the `*.global.ts` files (Host → tenant, tenant
+ * creation, cross-tenant jobs). Migrations run as the login user (the owner) on a connection of their own.
  */
 import { fileURLToPath } from 'node:url';
 import { and, eq, sql, type SQL } from 'drizzle-orm';
@@ -10,34 +18,118 @@ import { readMigrationFiles } from 'drizzle-orm/migrator';
 import type { PgColumn, PgTable, PgUpdateSetSource, SelectedFields } from 'drizzle-orm/pg-core';
 import pg from 'pg';
 import * as schema from '../db/schema/index.ts';
+import type { TenantId } from './tenancy/tenant.ts';
 
 export type Db = NodePgDatabase<typeof schema>;
 /** A transaction handle has the same query API as the database. */
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+/** The bypass handle (role `iam_global`): sees every tenant's rows. Only `*.global.ts` files take it. */
+export type GlobalDb = Db & { readonly __global: true };
 type Handle = Db | Tx;
+
+/** The roles the service's connections run as; the row-level-security migration creates both. */
+export const APP_ROLE = 'iam_app';
+export const GLOBAL_ROLE = 'iam_global';
+/** The session setting the policies read (`iam_current_tenant()` in the migration). */
+const TENANT_SETTING = 'app.tenant_id';
 
 export const migrationsFolder = fileURLToPath(new URL('../db/migrations', import.meta.url));
 
 export interface Database {
+  /** The login URL: migrations connect with it as they are (the owner), without a role. */
+  url: string;
+  /** The service's pool; its connections run as `iam_app`. */
   pool: pg.Pool;
+  /** Unscoped handle on `pool`, for `forTenant`: its own queries see no tenant's rows (the setting is cleared). */
   db: Db;
+  /** The bypass for `*.global.ts`: a small pool running as `iam_global`. */
+  global: GlobalDb;
   close(): Promise<void>;
 }
 
-export function openDatabase(url: string, opts: { max?: number; applicationName?: string } = {}): Database {
-  const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 10, application_name: opts.applicationName ?? 'iam' });
+function newPool(url: string, role: string, max: number, applicationName: string): pg.Pool {
+  // `-c role=…` is applied at connection start: a login that may not take the role gets no connection at all.
+  const pool = new pg.Pool({ connectionString: url, max, application_name: applicationName, options: `-c role=${role}` });
   // An idle client losing its server must not crash the process; the pool replaces it.
   pool.on('error', () => {});
-  const db = drizzle({ client: pool, schema, casing: undefined });
-  return { pool, db, close: () => pool.end() };
+  return pool;
+}
+
+/** The tenant each open connection of the service's pool is set to ('' for none: a new connection has none). */
+const tenantOfConnection = new WeakMap<pg.PoolClient, string>();
+
+/**
+ * pg's Pool as Drizzle uses it (`query`, and `connect` for transactions), setting `app.tenant_id` on each connection
+ * it hands out to one tenant, or clearing it (`tenant` ''). The setting is session-level and remembered per
+ * connection, so a pool serving one tenant pays no extra round trip; a connection last used by another tenant pays
+ * one. The class name must contain "Pool": that is how Drizzle's `transaction` recognises a pool and checks out one
+ * connection for the whole transaction.
+ */
+class TenantPool {
+  readonly #pool: pg.Pool;
+  readonly #tenant: string;
+  constructor(pool: pg.Pool, tenant: string) {
+    this.#pool = pool;
+    this.#tenant = tenant;
+  }
+
+  async connect(): Promise<pg.PoolClient> {
+    const client = await this.#pool.connect();
+    if ((tenantOfConnection.get(client) ?? '') === this.#tenant) return client;
+    try {
+      await client.query('SELECT set_config($1, $2, false)', [TENANT_SETTING, this.#tenant]);
+    } catch (e) {
+      client.release(e as Error);
+      throw e;
+    }
+    tenantOfConnection.set(client, this.#tenant);
+    return client;
+  }
+
+  async query(config: pg.QueryConfig, values?: unknown[]): Promise<pg.QueryResult> {
+    const client = await this.connect();
+    try {
+      const result = await client.query(config, values);
+      client.release();
+      return result;
+    } catch (e) {
+      // As pg's own `pool.query`: a failed query's connection is not reused.
+      client.release(e as Error);
+      throw e;
+    }
+  }
+}
+
+/** Per unscoped handle (`Database.db` and `.global`): its service pool and the Drizzle instance of each tenant. */
+const scopedHandles = new WeakMap<Db, { pool: pg.Pool; tenants: Map<string, Db> }>();
+
+function tenantDb(pool: pg.Pool, tenant: string): Db {
+  return drizzle({ client: new TenantPool(pool, tenant) as unknown as pg.Pool, schema, casing: undefined });
+}
+
+export function openDatabase(url: string, opts: { max?: number; applicationName?: string } = {}): Database {
+  const name = opts.applicationName ?? 'iam';
+  const pool = newPool(url, APP_ROLE, opts.max ?? 10, name);
+  const globalPool = newPool(url, GLOBAL_ROLE, 2, `${name}-global`);
+  const db = tenantDb(pool, '');
+  const global = drizzle({ client: globalPool, schema, casing: undefined }) as unknown as GlobalDb;
+  const handles = { pool, tenants: new Map<string, Db>() };
+  scopedHandles.set(db, handles);
+  scopedHandles.set(global, handles);
+  return { url, pool, db, global, close: async () => void (await Promise.all([pool.end(), globalPool.end()])) };
 }
 
 // Any constant works; it only has to be the same for every instance of this service.
 const MIGRATION_LOCK = 0x1a4d_0001;
 
-/** Applies pending migrations once, even when several instances start together (session advisory lock). */
-export async function runMigrations(pool: pg.Pool): Promise<void> {
-  const client = await pool.connect();
+/**
+ * Applies pending migrations once, even when several instances start together (session advisory lock). They run as
+ * the login user (the tables' owner) on a connection of their own: the service's pools cannot connect before the
+ * first migration has created their roles.
+ */
+export async function runMigrations(database: Pick<Database, 'url'>): Promise<void> {
+  const client = new pg.Client({ connectionString: database.url, application_name: 'iam-migrate' });
+  await client.connect();
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
     try {
@@ -46,7 +138,7 @@ export async function runMigrations(pool: pg.Pool): Promise<void> {
       await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
     }
   } finally {
-    client.release();
+    await client.end();
   }
 }
 
@@ -67,14 +159,15 @@ type TenantTable = PgTable & { tenantId: PgColumn };
 
 /**
  * A database handle bound to one tenant: every read and write it builds is filtered by, or stamped with,
- * `tenant_id`. There is no method that takes a table without adding the tenant.
+ * `tenant_id`. There is no method that takes a table without adding the tenant, and underneath, row-level security
+ * limits the connection to the same tenant.
  */
 export class TenantScope {
-  readonly tenantId: string;
+  readonly tenantId: TenantId;
   /** True inside `transaction()`: in-transaction events (src/events) may only be published there. */
   readonly inTransaction: boolean;
   readonly #h: Handle;
-  constructor(handle: Handle, tenantId: string, inTransaction = false) {
+  constructor(handle: Handle, tenantId: TenantId, inTransaction = false) {
     this.#h = handle;
     this.tenantId = tenantId;
     this.inTransaction = inTransaction;
@@ -83,6 +176,15 @@ export class TenantScope {
   /** `tenant_id = $tenant AND …conditions` for `table`. */
   where(table: TenantTable, ...conditions: (SQL | undefined)[]): SQL {
     return and(eq(table.tenantId, this.tenantId), ...conditions)!;
+  }
+
+  /**
+   * The ON condition joining `table` to `from` (a table already in the query) within this tenant:
+   * `table.tenant_id = from.tenant_id AND table.tenant_id = $tenant AND …on`. Joins use this rather than writing
+   * the tenant condition by hand.
+   */
+  on(table: TenantTable, from: TenantTable, ...on: (SQL | undefined)[]): SQL {
+    return and(eq(table.tenantId, from.tenantId), eq(table.tenantId, this.tenantId), ...on)!;
   }
 
   select<T extends TenantTable>(table: T, ...conditions: (SQL | undefined)[]) {
@@ -114,12 +216,22 @@ export class TenantScope {
     return this.#h.insert(table).values(list as T['$inferInsert'][]);
   }
 
-  update<T extends TenantTable>(table: T, set: PgUpdateSetSource<T>, ...conditions: (SQL | undefined)[]) {
-    return this.#h.update(table).set(set).where(this.where(table, ...conditions));
+  /** `set` cannot name `tenantId`: a row never moves to another tenant (checked here, and by the policy's WITH CHECK). */
+  update<T extends TenantTable>(table: T, set: Omit<PgUpdateSetSource<T>, 'tenantId'>, ...conditions: (SQL | undefined)[]) {
+    if (Object.hasOwn(set, 'tenantId')) throw new TypeError('TenantScope.update cannot change tenantId');
+    return this.#h.update(table).set(set as PgUpdateSetSource<T>).where(this.where(table, ...conditions));
   }
 
   delete<T extends TenantTable>(table: T, ...conditions: (SQL | undefined)[]) {
     return this.#h.delete(table).where(this.where(table, ...conditions));
+  }
+
+  /**
+   * Raw SQL within this tenant. Write the tenant condition anyway (`where`); row-level security keeps even a query
+   * that forgets it to this tenant's rows.
+   */
+  execute(query: SQL) {
+    return this.#h.execute(query);
   }
 
   /** `pg_notify(channel, payload + tenantId)`; inside a transaction it is delivered at commit. */
@@ -133,6 +245,23 @@ export class TenantScope {
   }
 }
 
-export function forTenant(db: Db | Tx, tenantId: string): TenantScope {
+/**
+ * The scope of one tenant. On `Database.db` or `.global` it runs on the service's pool as `iam_app` with the tenant
+ * set, so row-level security applies; on a transaction it joins that transaction as it is (inside a global one, e.g.
+ * tenant creation, only the scope's filters apply).
+ */
+export function forTenant(handle: Db | Tx, tenantId: TenantId): TenantScope {
+  const handles = scopedHandles.get(handle as Db);
+  if (!handles) return new TenantScope(handle, tenantId);
+  let db = handles.tenants.get(tenantId);
+  if (!db) {
+    // One Drizzle instance per tenant, kept: `forTenant` runs on every request, even ones served from caches.
+    if (handles.tenants.size >= 10_000) handles.tenants.clear();
+    db = tenantDb(handles.pool, tenantId);
+    handles.tenants.set(tenantId, db);
+  }
   return new TenantScope(db, tenantId);
 }
+
+/** The scope factory capabilities receive (`scopeFor(request.tenant.id)`). */
+export type ScopeFor = (tenantId: TenantId) => TenantScope;

@@ -20,7 +20,8 @@
  */
 import { eq, gt, sql } from 'drizzle-orm';
 import { createHash } from 'node:crypto';
-import type { TenantScope } from './db.ts';
+import type { ScopeFor, TenantScope } from './db.ts';
+import type { TenantId } from './tenancy/tenant.ts';
 import { rateLimitCounters } from '../db/schema/index.ts';
 
 export class TooManyAttempts extends Error {
@@ -32,7 +33,7 @@ export class TooManyAttempts extends Error {
 }
 
 export interface Attempt {
-  tenantId: string;
+  tenantId: TenantId;
   /** What is guessed: client authentication or password sign-in. Counters of different kinds never mix. */
   kind: 'client' | 'login';
   /** The presented identifier: a client id, or a normalized login name. */
@@ -51,7 +52,7 @@ export interface Trip {
 }
 
 export interface FailureLimiterOptions {
-  scopeFor: (tenantId: string) => TenantScope;
+  scopeFor: ScopeFor;
   max: number;
   windowMs: number;
   /** Milliseconds since the epoch; tests move it. */

@@ -1,5 +1,5 @@
 /** Drizzle queries for roles and role assignments; every one goes through the tenant scope. */
-import { and, asc, eq, gt, inArray, ne } from 'drizzle-orm';
+import { asc, eq, gt, inArray, ne } from 'drizzle-orm';
 import type { TenantScope } from '../platform/db.ts';
 import { roles, userRoles, users } from '../db/schema/index.ts';
 import { ADMIN_ROLE, PERMISSIONS } from '../platform/permissions.ts';
@@ -97,7 +97,7 @@ export function rolesRepository(scope: TenantScope) {
     async countActiveHolders(name: string, exceptUserId?: string): Promise<number> {
       const rows = await scope
         .select(userRoles, eq(userRoles.roleName, name), exceptUserId ? ne(userRoles.userId, exceptUserId) : undefined)
-        .innerJoin(users, and(eq(users.tenantId, userRoles.tenantId), eq(users.id, userRoles.userId), eq(users.active, true)));
+        .innerJoin(users, scope.on(users, userRoles, eq(users.id, userRoles.userId), eq(users.active, true)));
       return rows.length;
     },
 
@@ -105,7 +105,7 @@ export function rolesRepository(scope: TenantScope) {
     async grantsOfUser(userId: string): Promise<Pick<RoleRow, 'name' | 'builtIn' | 'permissions'>[]> {
       const rows = await scope
         .select(userRoles, eq(userRoles.userId, userId))
-        .innerJoin(roles, and(eq(roles.tenantId, userRoles.tenantId), eq(roles.name, userRoles.roleName)));
+        .innerJoin(roles, scope.on(roles, userRoles, eq(roles.name, userRoles.roleName)));
       return rows.map((r) => ({ name: r.roles.name, builtIn: r.roles.builtIn, permissions: r.roles.permissions }));
     },
 
@@ -113,8 +113,8 @@ export function rolesRepository(scope: TenantScope) {
     async grantsOfActiveUser(userId: string): Promise<Pick<RoleRow, 'name' | 'builtIn' | 'permissions'>[]> {
       const rows = await scope
         .select(userRoles, eq(userRoles.userId, userId))
-        .innerJoin(users, and(eq(users.tenantId, userRoles.tenantId), eq(users.id, userRoles.userId), eq(users.active, true)))
-        .innerJoin(roles, and(eq(roles.tenantId, userRoles.tenantId), eq(roles.name, userRoles.roleName)));
+        .innerJoin(users, scope.on(users, userRoles, eq(users.id, userRoles.userId), eq(users.active, true)))
+        .innerJoin(roles, scope.on(roles, userRoles, eq(roles.name, userRoles.roleName)));
       return rows.map((r) => ({ name: r.roles.name, builtIn: r.roles.builtIn, permissions: r.roles.permissions }));
     },
   };

@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { TenantScope } from '../platform/db.ts';
+import type { ScopeFor, TenantScope } from '../platform/db.ts';
 import { actorOf } from '../platform/auth.ts';
 import { problemResponses } from '../platform/errors/problem-schema.ts';
 import { queryBoolean, userIdParams } from '../users/schemas.ts';
@@ -17,7 +17,7 @@ export const USER_ROLES_PATH = '/api/users/:userId/roles';
 export const USER_ROLE_PATH = '/api/users/:userId/roles/:role';
 
 export interface RoleRouteDeps {
-  scopeFor(tenantId: string): TenantScope;
+  scopeFor: ScopeFor;
 }
 
 const roleName = z.string().regex(ROLE_NAME_PATTERN, 'lowercase letters, digits, ".", "_" and "-", at most 64 characters');
@@ -73,7 +73,7 @@ function roleToWire(r: Role): z.infer<typeof roleResponse> {
 
 export function roleRoutes(app: FastifyInstance, deps: RoleRouteDeps) {
   const r = app.withTypeProvider<ZodTypeProvider>();
-  const scope = (tenantId: string) => deps.scopeFor(tenantId);
+  const scope = deps.scopeFor;
 
   r.get(ROLES_PATH, {
     config: { permission: 'roles:read' },

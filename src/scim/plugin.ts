@@ -6,7 +6,7 @@
  * hook (RFC 7644 §4: discovery needs no authentication); everything else needs scim.read or scim.write.
  */
 import type { FastifyInstance } from 'fastify';
-import type { TenantScope } from '../platform/db.ts';
+import type { ScopeFor, TenantScope } from '../platform/db.ts';
 import { SECURITY_SCHEME } from '../platform/openapi.ts';
 import { scimAuthHook, SCIM_WRITE, type ScimAuthStrategy } from './auth.ts';
 import { ScimError, scimErrorHandler } from './errors.ts';
@@ -19,7 +19,7 @@ import { scimBulkRoutes } from './routes/bulk.ts';
 import { scimRootRoutes } from './routes/root.ts';
 
 export interface ScimPluginOptions {
-  scopeFor(tenantId: string): TenantScope;
+  scopeFor: ScopeFor;
   /** Tried in order; the first that recognises the bearer credential decides (auth.ts). */
   strategies: readonly ScimAuthStrategy[];
 }

@@ -7,7 +7,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import type { TenantScope } from '../platform/db.ts';
+import type { ScopeFor, TenantScope } from '../platform/db.ts';
 import type { Keyring } from '../platform/crypto.ts';
 import { clearCookie, readCookie, setCookie } from '../platform/cookies.ts';
 import { csrfToken, isCrossSite, verifyCsrf } from '../platform/csrf.ts';
@@ -29,7 +29,7 @@ const LOGIN_COOKIE_SECONDS = 3600;
 export const LOGIN_FAILURE_FLOOR_MS = 250;
 
 export interface SigninDeps {
-  scopeFor: (tenantId: string) => TenantScope;
+  scopeFor: ScopeFor;
   keyring: Keyring;
   limiter: FailureLimiter;
 }

@@ -8,7 +8,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { TenantScope } from '../platform/db.ts';
+import type { ScopeFor, TenantScope } from '../platform/db.ts';
 import type { Keyring } from '../platform/crypto.ts';
 import type { Outbound } from '../platform/outbound.ts';
 import { clearCookie, readCookie, setCookie } from '../platform/cookies.ts';
@@ -42,7 +42,7 @@ export function startPath(type: UpstreamType, id: string, returnTo: string, hint
   return `${UPSTREAM_START_PATH}/${type}/${encodeURIComponent(id)}?${q.toString()}`;
 }
 
-export function upstreamRoutes(app: FastifyInstance, deps: { scopeFor: (tenantId: string) => TenantScope; keyring: Keyring; outbound: Outbound }) {
+export function upstreamRoutes(app: FastifyInstance, deps: { scopeFor: ScopeFor; keyring: Keyring; outbound: Outbound }) {
   const fail = (request: FastifyRequest, reply: FastifyReply, status: number, title: string, message: string) =>
     htmlReply(reply, status, messagePage({ title, tenantName: request.tenant.displayName, message, status: 'error' }));
 

@@ -2,9 +2,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Tenant } from '../platform/tenancy/tenant.ts';
+import type { Tenant, TenantId } from '../platform/tenancy/tenant.ts';
 import { problemResponses } from '../platform/errors/problem-schema.ts';
-import type { TenantScope } from '../platform/db.ts';
+import type { ScopeFor } from '../platform/db.ts';
 import { actorOf } from '../platform/auth.ts';
 import type { Actor } from '../audit/service.ts';
 import { getTenantSettings, updateTenantSettings } from './settings.ts';
@@ -30,9 +30,9 @@ const tenantPatch = z
   .refine((b) => b.displayName !== undefined || b.scim !== undefined, { message: 'Send displayName or scim.' });
 
 export interface TenantRouteDeps {
-  listHosts(tenantId: string): Promise<string[]>;
-  updateDisplayName(tenantId: string, displayName: string, actor: Actor): Promise<Tenant>;
-  scopeFor(tenantId: string): TenantScope;
+  listHosts(tenantId: TenantId): Promise<string[]>;
+  updateDisplayName(tenantId: TenantId, displayName: string, actor: Actor): Promise<Tenant>;
+  scopeFor: ScopeFor;
 }
 
 export function tenantRoutes(app: FastifyInstance, deps: TenantRouteDeps) {

@@ -2,7 +2,7 @@
  * Creating tenants, and the first-start bootstrap. Unscoped by nature (no tenant exists yet), hence `.global`.
  * The bootstrap client's secret is returned to the caller to show once; only its HMAC is stored.
  */
-import type { Db } from '../platform/db.ts';
+import type { GlobalDb } from '../platform/db.ts';
 import { forTenant } from '../platform/db.ts';
 import type { Keyring } from '../platform/crypto.ts';
 import { Conflict } from '../platform/errors/domain.ts';
@@ -29,7 +29,7 @@ export interface CreatedTenant {
 }
 
 /** A tenant and its bootstrap machine client (scope `iam/`), in one transaction. */
-export async function createTenant(db: Db, keyring: Keyring, input: NewTenant): Promise<CreatedTenant> {
+export async function createTenant(db: GlobalDb, keyring: Keyring, input: NewTenant): Promise<CreatedTenant> {
   return db.transaction(async (tx) => {
     await lockTenancy(tx);
     if (await findTenantBySlug(tx, input.slug)) throw new Conflict(`A tenant with slug "${input.slug}" exists.`);
@@ -51,7 +51,7 @@ export async function createTenant(db: Db, keyring: Keyring, input: NewTenant): 
  * when it created them; on every later start it returns undefined and nothing is printed.
  */
 export async function ensureBootstrap(
-  db: Db,
+  db: GlobalDb,
   keyring: Keyring,
   input: Omit<NewTenant, 'displayName'> & { displayName?: string },
 ): Promise<CreatedTenant | undefined> {

@@ -3,7 +3,7 @@
  * every tenant), hence `.global`: it only reads, and it reads no secret.
  */
 import { and, asc, eq, isNotNull, lte } from 'drizzle-orm';
-import type { Db } from '../platform/db.ts';
+import type { GlobalDb } from '../platform/db.ts';
 import { tenants, upstreamProviders, type UpstreamType } from '../db/schema/index.ts';
 
 export const UPSTREAM_SECRET_EXPIRY_JOB = 'upstream-secret-expiry';
@@ -24,7 +24,7 @@ interface WarnLogger {
   warn(obj: Record<string, unknown>, msg: string): void;
 }
 
-export async function findExpiringSecrets(db: Db, by: Date): Promise<Omit<ExpiringSecret, 'daysLeft'>[]> {
+export async function findExpiringSecrets(db: GlobalDb, by: Date): Promise<Omit<ExpiringSecret, 'daysLeft'>[]> {
   const rows = await db
     .select({
       tenantId: upstreamProviders.tenantId,
@@ -42,7 +42,7 @@ export async function findExpiringSecrets(db: Db, by: Date): Promise<Omit<Expiri
 }
 
 /** The job's handler: one warning line per provider whose secret expires within `withinDays`. */
-export async function checkUpstreamSecretExpiry(deps: { db: Db; log: WarnLogger; now?: Date; withinDays?: number }): Promise<ExpiringSecret[]> {
+export async function checkUpstreamSecretExpiry(deps: { db: GlobalDb; log: WarnLogger; now?: Date; withinDays?: number }): Promise<ExpiringSecret[]> {
   const now = deps.now ?? new Date();
   const withinDays = deps.withinDays ?? EXPIRY_WARNING_DAYS;
   const rows = await findExpiringSecrets(deps.db, new Date(now.getTime() + withinDays * 86_400_000));

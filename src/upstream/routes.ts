@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { TenantScope } from '../platform/db.ts';
+import type { ScopeFor, TenantScope } from '../platform/db.ts';
 import type { Keyring } from '../platform/crypto.ts';
 import { actorOf } from '../platform/auth.ts';
 import { problemResponses } from '../platform/errors/problem-schema.ts';
@@ -29,7 +29,7 @@ export const UPSTREAM_PATH = '/api/upstream';
 export const providerPath = (type: UpstreamType) => `${UPSTREAM_PATH}/${type}/:id`;
 
 export interface UpstreamRouteDeps {
-  scopeFor(tenantId: string): TenantScope;
+  scopeFor: ScopeFor;
   keyring: Keyring;
 }
 

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { TenantScope } from '../platform/db.ts';
+import type { ScopeFor, TenantScope } from '../platform/db.ts';
 import { actorOf } from '../platform/auth.ts';
 import { NotFound } from '../platform/errors/domain.ts';
 import { problemResponses } from '../platform/errors/problem-schema.ts';
@@ -31,7 +31,7 @@ export function toIdentity(r: IdentityRow): z.infer<typeof identitySchema> {
   };
 }
 
-export function identitiesRoutes(app: FastifyInstance, deps: { scopeFor: (tenantId: string) => TenantScope }) {
+export function identitiesRoutes(app: FastifyInstance, deps: { scopeFor: ScopeFor }) {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const userId = z.object({ userId: z.uuid() });
   r.get('/api/users/:userId/identities', {

@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { TenantScope } from '../platform/db.ts';
+import type { ScopeFor, TenantScope } from '../platform/db.ts';
 import { actorOf } from '../platform/auth.ts';
 import { problemResponses } from '../platform/errors/problem-schema.ts';
 import { createUser, deleteUser, getUser, listUsers, signOutEverywhere, updateUser } from './service.ts';
@@ -19,7 +19,7 @@ export const USER_PATH = '/api/users/:userId';
 export const USER_SESSIONS_REVOKE_PATH = '/api/users/:userId/sessions/revoke';
 
 export interface UserRouteDeps {
-  scopeFor(tenantId: string): TenantScope;
+  scopeFor: ScopeFor;
 }
 
 const TAGS = ['Users'];

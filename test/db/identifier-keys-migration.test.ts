@@ -46,7 +46,8 @@ it('existing users are keyed by the backfill; emails may then repeat; the cross 
   const tenant = (await db.query(`INSERT INTO tenants (slug, display_name, issuer) VALUES ('m', 'M', 'http://m.test') RETURNING id`)).rows[0].id;
   await db.query(`INSERT INTO users (tenant_id, user_name, email) VALUES ($1, 'Ada@Example.com', 'Ada@Example.com'), ($1, 'Grace', 'grace@example.com')`, [tenant]);
 
-  for (const m of all.slice(at)) for (const s of m.statements) await db.query(s);
+  // This migration and its trigger; later ones (roles, policies) are for the migrator, which makes the drizzle schema.
+  for (const m of all.slice(at, at + 2)) for (const s of m.statements) await db.query(s);
 
   const rows = (await db.query(`SELECT user_name, user_name_key, email_key FROM users WHERE tenant_id = $1 ORDER BY user_name`, [tenant])).rows;
   expect(rows).toEqual([

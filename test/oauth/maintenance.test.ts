@@ -30,7 +30,7 @@ describe('purgeExpired: every delete, and only what has expired', () => {
       { jti: 'old', expiresAt: ago(1000) },
       { jti: 'live', expiresAt: ahead(HOUR) },
     ]);
-    const counts = await purgeExpired(env.database.db);
+    const counts = await purgeExpired(env.database.global);
     expect(counts.revokedTokens).toBeGreaterThanOrEqual(1);
     expect((await scope.select(revokedTokens)).map((r) => r.jti)).toEqual(['live']);
   });
@@ -39,7 +39,7 @@ describe('purgeExpired: every delete, and only what has expired', () => {
     const userId = randomUUID();
     const code = (expiresAt: Date) => ({ codeHash: bytes(), clientId: 'c', userId, redirectUri: 'https://a/cb', scopes: ['openid'], authTime: new Date(), expiresAt });
     await scope.insert(authorizationCodes, [code(ago(2 * DAY)), code(ago(HOUR)), code(ahead(60_000))]);
-    await purgeExpired(env.database.db);
+    await purgeExpired(env.database.global);
     expect(await scope.count(authorizationCodes, eq(authorizationCodes.userId, userId))).toBe(2);
   });
 
@@ -47,7 +47,7 @@ describe('purgeExpired: every delete, and only what has expired', () => {
     const userId = randomUUID();
     const rt = (expiresAt: Date) => ({ tokenHash: bytes(), familyId: randomUUID(), clientId: 'c', userId, scopes: ['openid'], authTime: new Date(), expiresAt });
     await scope.insert(refreshTokens, [rt(ago(2 * DAY)), rt(ago(HOUR)), rt(ahead(DAY))]);
-    await purgeExpired(env.database.db);
+    await purgeExpired(env.database.global);
     expect(await scope.count(refreshTokens, eq(refreshTokens.userId, userId))).toBe(2);
   });
 
@@ -55,7 +55,7 @@ describe('purgeExpired: every delete, and only what has expired', () => {
     const userId = randomUUID();
     const s = (expiresAt: Date, endedAt: Date | null = null) => ({ idHash: bytes(), userId, method: 'pwd', authTime: new Date(), lastSeenAt: new Date(), expiresAt, endedAt });
     await scope.insert(sessions, [s(ago(2 * DAY)), s(ahead(DAY), ago(2 * DAY)), s(ahead(DAY), ago(HOUR)), s(ahead(DAY))]);
-    await purgeExpired(env.database.db);
+    await purgeExpired(env.database.global);
     expect(await scope.count(sessions, eq(sessions.userId, userId))).toBe(2);
   });
 
@@ -64,7 +64,7 @@ describe('purgeExpired: every delete, and only what has expired', () => {
       { clientId: 'purge-c', jti: 'old', expiresAt: ago(1000) },
       { clientId: 'purge-c', jti: 'live', expiresAt: ahead(HOUR) },
     ]);
-    await purgeExpired(env.database.db);
+    await purgeExpired(env.database.global);
     expect((await scope.select(usedAssertions, eq(usedAssertions.clientId, 'purge-c'))).map((r) => r.jti)).toEqual(['live']);
   });
 
@@ -73,7 +73,7 @@ describe('purgeExpired: every delete, and only what has expired', () => {
       { key: 'purge:old', windowStart: ago(2 * HOUR), count: 3 },
       { key: 'purge:live', windowStart: ago(60_000), count: 3 },
     ]);
-    await purgeExpired(env.database.db);
+    await purgeExpired(env.database.global);
     const keys = (await scope.select(rateLimitCounters)).map((r) => r.key).filter((k) => k.startsWith('purge:'));
     expect(keys).toEqual(['purge:live']);
   });
@@ -83,7 +83,7 @@ describe('purgeExpired: every delete, and only what has expired', () => {
     const template = rows[0]!;
     const key = (kid: string, status: 'retired' | 'revoked', retireAfter: Date) => ({ kid, alg: template.alg, status, publicJwk: template.publicJwk, privateJwkSealed: template.privateJwkSealed, retireAfter });
     await scope.insert(signingKeys, [key('retired-old', 'retired', ago(1000)), key('retired-live', 'retired', ahead(HOUR)), key('revoked-old', 'revoked', ago(2 * DAY)), key('revoked-new', 'revoked', ago(HOUR))]);
-    await purgeExpired(env.database.db);
+    await purgeExpired(env.database.global);
     const kids = (await scope.select(signingKeys)).map((r) => r.kid);
     expect(kids).toEqual(expect.arrayContaining(['retired-live', 'revoked-new', ...rows.map((r) => r.kid)]));
     expect(kids).not.toContain('retired-old');
@@ -93,9 +93,9 @@ describe('purgeExpired: every delete, and only what has expired', () => {
 
 it('rotates keys that have signed for the configured number of days, and only those', async () => {
   const [active] = await scope.select(signingKeys, eq(signingKeys.status, 'active'));
-  expect(await rotateDueKeys(env.database.db, env.app.services.keys, 30)).not.toContain(`${t.tenant.id}/ES256`);
+  expect(await rotateDueKeys(env.database.global, env.app.services.keys, 30)).not.toContain(`${t.tenant.id}/ES256`);
   await scope.update(signingKeys, { activatedAt: new Date(Date.now() - 31 * 86_400_000) }, eq(signingKeys.kid, active!.kid));
-  expect(await rotateDueKeys(env.database.db, env.app.services.keys, 30)).toContain(`${t.tenant.id}/ES256`);
+  expect(await rotateDueKeys(env.database.global, env.app.services.keys, 30)).toContain(`${t.tenant.id}/ES256`);
   const [retired] = await scope.select(signingKeys, eq(signingKeys.kid, active!.kid));
   expect(retired!.status).toBe('retired');
 });

@@ -50,7 +50,7 @@ async function addDomain(org: string, domain = `d-${uid()}.example.com`, a: Api 
 }
 const getDomain = async (d: WireDomain, a: Api = api): Promise<WireDomain> => (await a.call('GET', `/api/organizations/${d.organizationId}/domains/${d.id}`)).json();
 const publish = (d: WireDomain, ...values: string[]) => dns.txt.set(d.txtRecord.name, values);
-const job = (now: Date) => recheckDueDomains({ db: env.database.db, resolver: dns.resolver(), now });
+const job = (now: Date) => recheckDueDomains({ db: env.database.global, resolver: dns.resolver(), now });
 const auditActions = async (org: string) =>
   (await api.call('GET', `/api/audit?targetType=organization&targetId=${org}`)).json().items as { action: string; actor: { type: string; id: string }; after: Record<string, unknown> | null }[];
 

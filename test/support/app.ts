@@ -65,7 +65,7 @@ export async function testEnv(env: Record<string, string> = {}, opts: { now?: ()
 export async function newTenant(database: Database, keys: Keyring, opts: { host?: string; issuer?: string } = {}): Promise<TestTenant> {
   const slug = `t-${randomBytes(5).toString('hex')}`;
   const host = opts.host ?? `${slug}.test`;
-  const created = await createTenant(database.db, keys, { slug, displayName: `Tenant ${slug}`, issuer: opts.issuer ?? `http://${host}`, hosts: [host] });
+  const created = await createTenant(database.global, keys, { slug, displayName: `Tenant ${slug}`, issuer: opts.issuer ?? `http://${host}`, hosts: [host] });
   return { ...created, host };
 }
 

@@ -52,7 +52,7 @@ export async function setup(project: TestProject) {
   const url = new URL(adminUrl);
   url.pathname = `/${dbName}`;
   const database = openDatabase(url.toString());
-  await runMigrations(database.pool);
+  await runMigrations(database);
   await database.close();
   project.provide('databaseUrl', url.toString());
   project.provide('adminDatabaseUrl', adminUrl);

@@ -81,13 +81,13 @@ describe('PUT, GET and DELETE per type', () => {
     await api.call('PUT', '/api/upstream/AzureAd/shared', azure());
     await api.call('PUT', '/api/upstream/Google/shared', { displayName: 'G', clientId: 'g', clientSecret: SECRETS[2] });
     const u = (await api.call('POST', '/api/users', { email: email() })).json();
-    await env.database.db.insert(userIdentities).values({ tenantId: api.tenant.tenant.id, userId: u.id, providerType: 'AzureAd', providerId: 'shared', subject: 'oid-1' });
+    await env.database.global.insert(userIdentities).values({ tenantId: api.tenant.tenant.id, userId: u.id, providerType: 'AzureAd', providerId: 'shared', subject: 'oid-1' });
     expect((await api.call('DELETE', '/api/upstream/AzureAd/shared')).statusCode).toBe(204);
     expect((await api.call('GET', '/api/upstream/AzureAd/shared')).statusCode).toBe(404);
     expect((await api.call('DELETE', '/api/upstream/AzureAd/shared')).statusCode).toBe(404);
     expect((await api.call('GET', '/api/upstream/Google/shared')).statusCode).toBe(200);
     expect((await api.call('GET', `/api/users/${u.id}`)).statusCode).toBe(200);
-    const links = await env.database.db.select().from(userIdentities).where(and(eq(userIdentities.tenantId, api.tenant.tenant.id), eq(userIdentities.userId, u.id)));
+    const links = await env.database.global.select().from(userIdentities).where(and(eq(userIdentities.tenantId, api.tenant.tenant.id), eq(userIdentities.userId, u.id)));
     expect(links).toEqual([]);
     const [event] = (await api.call('GET', '/api/audit?action=upstream.delete&targetId=AzureAd/shared')).json().items;
     expect(event.before).toMatchObject({ id: 'shared', unlinkedIdentities: 1 });
@@ -129,7 +129,7 @@ describe('the client secret is write-only', () => {
 
   it('the secret is stored sealed, bound to its row: never in plain text, and a copy to another row does not open', async () => {
     await api.call('PUT', '/api/upstream/AzureAd/sealed', azure({ clientSecret: SECRETS[1] }));
-    const [row] = await env.database.db
+    const [row] = await env.database.global
       .select()
       .from(upstreamProviders)
       .where(and(eq(upstreamProviders.tenantId, api.tenant.tenant.id), eq(upstreamProviders.id, 'sealed')));
@@ -153,7 +153,7 @@ describe('the client secret is write-only', () => {
       (await api.call('GET', '/api/upstream?limit=200')).body,
       (await api.call('GET', '/api/upstream/AzureAd/redact0')).body,
       (await api.call('GET', '/api/audit?limit=200')).body,
-      JSON.stringify(await env.database.db.execute(`select * from audit_events where tenant_id = '${api.tenant.tenant.id}'`)),
+      JSON.stringify(await env.database.global.execute(`select * from audit_events where tenant_id = '${api.tenant.tenant.id}'`)),
       env.logs.join('\n'),
     ].join('\n');
     for (const s of SECRETS) expect(everything).not.toContain(s);

@@ -39,7 +39,7 @@ it('logs one warning per provider whose secret expires within 30 days (or has ex
   });
 
   const lines: { obj: Record<string, unknown>; msg: string }[] = [];
-  const found = await checkUpstreamSecretExpiry({ db: env.database.db, log: { warn: (obj, msg) => lines.push({ obj, msg }) }, now });
+  const found = await checkUpstreamSecretExpiry({ db: env.database.global, log: { warn: (obj, msg) => lines.push({ obj, msg }) }, now });
 
   const mine = found.filter((f) => f.tenantId === api.tenant.tenant.id || f.tenantId === other.tenant.tenant.id);
   expect(mine.map((f) => [f.tenant, f.id, f.daysLeft])).toEqual([

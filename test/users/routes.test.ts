@@ -66,7 +66,7 @@ describe('creating users', () => {
     const password = 'Correct-Horse-Battery-Staple-42';
     const u = await create(api, { email: email('pw'), password });
     expect(u.passwordSet).toBe(true);
-    const [row] = await env.database.db.select().from(users).where(eq(users.id, u.id));
+    const [row] = await env.database.global.select().from(users).where(eq(users.id, u.id));
     expect(row!.passwordHash).toMatch(/^\$argon2id\$/);
     expect(await verifyPassword(row!.passwordHash!, password)).toBe(true);
 
@@ -213,7 +213,7 @@ describe('listing users', () => {
     await scope.transaction(async (tx) => {
       for (let i = 0; i < 5; i++) await usersRepository(tx).insertUser({ userName: `us-${i}`, email: `us-${i}@example.com` });
     });
-    const all = await env.database.db.select({ id: users.id, createdAt: users.createdAt }).from(users).where(eq(users.tenantId, t.tenant.id));
+    const all = await env.database.global.select({ id: users.id, createdAt: users.createdAt }).from(users).where(eq(users.tenantId, t.tenant.id));
     expect(all).toHaveLength(10);
 
     const seen: string[] = [];
@@ -237,7 +237,7 @@ describe('listing users', () => {
     expect(new Set(seen).size).toBe(seen.length);
     expect(seen).toHaveLength(11);
     // The order the database gives for (created_at, id), checked on the rows that existed from the start.
-    const ordered = (await env.database.db.select({ id: users.id }).from(users).where(eq(users.tenantId, t.tenant.id)).orderBy(users.createdAt, users.id)).map((r) => r.id);
+    const ordered = (await env.database.global.select({ id: users.id }).from(users).where(eq(users.tenantId, t.tenant.id)).orderBy(users.createdAt, users.id)).map((r) => r.id);
     expect(seen.filter((id) => ordered.includes(id))).toEqual(ordered);
     expect(seen.slice(0, 3)).toContain(deleted);
   });

@@ -1,9 +1,10 @@
-/** Tenants and the hostnames that address them. These two tables are global: everything else is tenant-owned. */
+/** Tenants and the hostnames that address them. Row-level security limits both, like every tenant-owned table, to the tenant set on the connection; the resolver reads them through the global role. */
 import { boolean, index, pgTable, text, uuid } from 'drizzle-orm/pg-core';
+import type { TenantId } from '../../platform/tenancy/tenant.ts';
 import { tenantId, timestamps } from './_columns.ts';
 
 export const tenants = pgTable('tenants', {
-  id: uuid('id').primaryKey().defaultRandom(),
+  id: uuid('id').$type<TenantId>().primaryKey().defaultRandom(),
   slug: text('slug').notNull().unique(),
   displayName: text('display_name').notNull(),
   /** The tenant's own URL; `iss` of every token it signs (RFC 8414 §2). */
@@ -16,9 +17,7 @@ export const tenantHosts = pgTable(
   {
     /** A Host header value, lowercased: `acme.example.com` or `127.0.0.1:4000`. */
     host: text('host').primaryKey(),
-    tenantId: uuid('tenant_id')
-      .notNull()
-      .references(() => tenants.id, { onDelete: 'cascade' }),
+    tenantId: tenantId().references(() => tenants.id, { onDelete: 'cascade' }),
   },
   (t) => [index('tenant_hosts_tenant_id_idx').on(t.tenantId)],
 );

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { TenantScope } from '../../platform/db.ts';
+import type { ScopeFor, TenantScope } from '../../platform/db.ts';
 import { actorOf } from '../../platform/auth.ts';
 import { problemResponses } from '../../platform/errors/problem-schema.ts';
 import { NotFound } from '../../platform/errors/domain.ts';
@@ -21,7 +21,7 @@ const keyMetadata = z.object({
   retireAfter: z.date().nullable(),
 });
 
-export function keysApiRoutes(app: FastifyInstance, deps: { keys: KeyStore; scopeFor: (tenantId: string) => TenantScope; maxTokenLifetimeSeconds: number }) {
+export function keysApiRoutes(app: FastifyInstance, deps: { keys: KeyStore; scopeFor: ScopeFor; maxTokenLifetimeSeconds: number }) {
   const r = app.withTypeProvider<ZodTypeProvider>();
   r.get(KEYS_PATH, {
     config: { permission: 'admin' },

@@ -4,7 +4,7 @@
  */
 import fp from 'fastify-plugin';
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
-import type { Db } from '../db.ts';
+import type { GlobalDb } from '../db.ts';
 import { Problem, PROBLEM_CONTENT_TYPE } from '../errors/problem.ts';
 import { normalizeHost, stripPort, type Tenant } from './tenant.ts';
 import { findTenantByHosts, findTenantBySlug } from './tenant.global.ts';
@@ -17,7 +17,8 @@ declare module 'fastify' {
 }
 
 export interface TenancyOptions {
-  db: Db;
+  /** The bypass handle: a host is resolved before any tenant is known. */
+  db: GlobalDb;
   mode: 'single' | 'multi';
   defaultTenantSlug: string;
   /** How long a resolved host is remembered; tenants and hosts rarely change. */

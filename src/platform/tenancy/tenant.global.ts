@@ -1,15 +1,16 @@
 /**
  * The unscoped tenant lookups. Everything else in the service reaches the database through `forTenant`; these
- * functions run before a tenant is known (Host → tenant) or create tenants, so they take the raw handle.
+ * functions run before a tenant is known (Host → tenant) or create tenants, so they take the bypass handle
+ * (`Database.global`, role `iam_global`, which row-level security lets see every tenant) or a transaction on it.
  */
 import { eq, inArray, sql } from 'drizzle-orm';
-import type { Db, Tx } from '../db.ts';
+import type { GlobalDb, Tx } from '../db.ts';
 import { tenantHosts, tenants } from '../../db/schema/index.ts';
-import { normalizeHost, type Tenant } from './tenant.ts';
+import { normalizeHost, type Tenant, type TenantId } from './tenant.ts';
 
 const columns = { id: tenants.id, slug: tenants.slug, displayName: tenants.displayName, issuer: tenants.issuer };
 
-export async function findTenantByHosts(db: Db, hosts: string[]): Promise<(Tenant & { host: string }) | undefined> {
+export async function findTenantByHosts(db: GlobalDb, hosts: string[]): Promise<(Tenant & { host: string }) | undefined> {
   const rows = await db
     .select({ ...columns, host: tenantHosts.host })
     .from(tenantHosts)
@@ -19,12 +20,12 @@ export async function findTenantByHosts(db: Db, hosts: string[]): Promise<(Tenan
   return hosts.map((h) => rows.find((r) => r.host === h)).find(Boolean);
 }
 
-export async function findTenantBySlug(db: Db | Tx, slug: string): Promise<Tenant | undefined> {
+export async function findTenantBySlug(db: GlobalDb | Tx, slug: string): Promise<Tenant | undefined> {
   const [row] = await db.select(columns).from(tenants).where(eq(tenants.slug, slug));
   return row;
 }
 
-export async function countTenants(db: Db | Tx): Promise<number> {
+export async function countTenants(db: GlobalDb | Tx): Promise<number> {
   const [row] = await db.select({ n: sql<number>`count(*)::int` }).from(tenants);
   return row?.n ?? 0;
 }
@@ -39,7 +40,7 @@ export async function insertTenant(
   return row!;
 }
 
-export async function listTenantHosts(db: Db, tenantId: string): Promise<string[]> {
+export async function listTenantHosts(db: GlobalDb, tenantId: TenantId): Promise<string[]> {
   const rows = await db.select({ host: tenantHosts.host }).from(tenantHosts).where(eq(tenantHosts.tenantId, tenantId)).orderBy(tenantHosts.host);
   return rows.map((r) => r.host);
 }
@@ -51,8 +52,8 @@ export async function lockTenancy(tx: Tx): Promise<void> {
 
 /** Renames a tenant; `within` runs in the same transaction with the row before and after (the audit entry). */
 export async function updateTenantDisplayName(
-  db: Db,
-  tenantId: string,
+  db: GlobalDb,
+  tenantId: TenantId,
   displayName: string,
   within: (tx: Tx, before: Tenant, after: Tenant) => Promise<void>,
 ): Promise<Tenant> {

@@ -1,5 +1,12 @@
+/**
+ * A tenant's id as the database vouches for it: read from `tenants.id` or a `tenant_id` column (both typed so in
+ * src/db/schema), which the tenancy resolver, tenant creation and the CLI hand on. `forTenant` takes nothing else, so a
+ * string from a request, a token or a log line cannot become a tenant scope without a lookup.
+ */
+export type TenantId = string & { readonly __brand: 'TenantId' };
+
 export interface Tenant {
-  id: string;
+  id: TenantId;
   slug: string;
   displayName: string;
   /** RFC 8414 §2: the issuer identifier, an https (or, locally, http) URL with no query or fragment. */

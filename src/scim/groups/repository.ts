@@ -3,7 +3,7 @@
  * on conflict do nothing, delete by key), so adding one member to a 50,000-member group costs what adding one to a
  * 10-member group costs. Every query goes through the tenant scope.
  */
-import { and, asc, eq, inArray, sql, type SQL } from 'drizzle-orm';
+import { asc, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { TenantScope } from '../../platform/db.ts';
 import { groupMembers, groups, users } from '../../db/schema/index.ts';
 import type { AttrPath } from '../filter/ast.ts';
@@ -171,7 +171,7 @@ export function groupsRepository(scope: TenantScope) {
           groupMembers,
           inArray(groupMembers.groupId, groupIds),
         )
-        .leftJoin(users, and(eq(users.tenantId, groupMembers.tenantId), eq(users.id, groupMembers.userId)))
+        .leftJoin(users, scope.on(users, groupMembers, eq(users.id, groupMembers.userId)))
         .leftJoin(sql`${groups} scim_mg`, sql`scim_mg.tenant_id = ${groupMembers.tenantId} and scim_mg.id = ${groupMembers.memberGroupId}`)
         .orderBy(asc(groupMembers.createdAt), asc(groupMembers.memberId));
       for (const r of rows) {

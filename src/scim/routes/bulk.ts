@@ -8,7 +8,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { TenantScope } from '../../platform/db.ts';
+import type { ScopeFor, TenantScope } from '../../platform/db.ts';
 import type { Actor } from '../../audit/service.ts';
 import { expectedVersion, weakEtag } from '../../users/etag.ts';
 import { scimActor, SCIM_WRITE } from '../auth.ts';
@@ -135,7 +135,7 @@ async function runOne(scope: TenantScope, actor: Actor, base: string, op: BulkOp
   return res(200, g.id, g.version);
 }
 
-export function scimBulkRoutes(app: FastifyInstance, deps: { scopeFor(tenantId: string): TenantScope }) {
+export function scimBulkRoutes(app: FastifyInstance, deps: { scopeFor: ScopeFor }) {
   const r = app.withTypeProvider<ZodTypeProvider>();
   r.post(BULK_PATH, {
     config: { scimScope: SCIM_WRITE },

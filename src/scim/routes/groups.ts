@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { TenantScope } from '../../platform/db.ts';
+import type { ScopeFor, TenantScope } from '../../platform/db.ts';
 import { expectedVersion, weakEtag } from '../../users/etag.ts';
 import { scimActor, SCIM_READ, SCIM_WRITE } from '../auth.ts';
 import { sendScim } from '../media.ts';
@@ -22,7 +22,7 @@ export const GROUPS_SEARCH_PATH = '/Groups/.search';
 
 const TAGS = ['SCIM Groups'];
 
-export function scimGroupRoutes(app: FastifyInstance, deps: { scopeFor(tenantId: string): TenantScope }) {
+export function scimGroupRoutes(app: FastifyInstance, deps: { scopeFor: ScopeFor }) {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const scope = (request: FastifyRequest) => deps.scopeFor(request.tenant.id);
   const projectionOf = (q: { attributes?: unknown; excludedAttributes?: unknown }) => parseProjection(GROUP_TYPE, q.attributes as string | undefined, q.excludedAttributes as string | undefined);

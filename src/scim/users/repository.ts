@@ -3,7 +3,7 @@
  * sorted pages, and direct group memberships. Every query goes through the tenant scope; filters arrive compiled
  * (filter/to-sql.ts) and are ANDed after `tenant_id = $tenant`.
  */
-import { and, eq, getTableColumns, inArray, sql, type SQL } from 'drizzle-orm';
+import { eq, getTableColumns, inArray, sql, type SQL } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import type { TenantScope } from '../../platform/db.ts';
 import { groupMembers, groups, userEmails, users } from '../../db/schema/index.ts';
@@ -198,7 +198,7 @@ export function scimUsersRepository(scope: TenantScope) {
       if (!userIds.length) return map;
       const rows = await scope
         .select(groupMembers, inArray(groupMembers.userId, userIds))
-        .innerJoin(groups, and(eq(groups.tenantId, groupMembers.tenantId), eq(groups.id, groupMembers.groupId)))
+        .innerJoin(groups, scope.on(groups, groupMembers, eq(groups.id, groupMembers.groupId)))
         .orderBy(groups.displayName);
       for (const r of rows) {
         const list = map.get(r.group_members.memberId) ?? [];
