@@ -1,12 +1,13 @@
 # syntax=docker/dockerfile:1
-# Build stage: install with dev dependencies (the `node` package pins Node 24 for scripts), then prune.
+# Build stage: install with dev dependencies (the `node` package pins Node 24 for scripts), then prune: the image has
+# neither dev dependencies nor the optional embedded PostgreSQL (it runs with DATABASE_URL, as docker-compose sets).
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json drizzle.config.ts ./
 COPY src ./src
-RUN node_modules/.bin/tsc --noEmit -p . && npm prune --omit=dev
+RUN node_modules/.bin/tsc --noEmit -p . && npm prune --omit=dev --omit=optional
 
 # Runtime stage: Node 24 runs the TypeScript sources directly (type stripping); no compiler in the image.
 FROM node:24-bookworm-slim

