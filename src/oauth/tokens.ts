@@ -167,6 +167,16 @@ export class AccessTokens {
     return payload as AccessTokenClaims;
   }
 
+  /** Whether the key named by the token's header still verifies here (cached key set; no signature work). */
+  async signedByLiveKey(tenant: Tenant, token: string): Promise<boolean> {
+    try {
+      const { kid } = decodeProtectedHeader(token);
+      return !!kid && !!(await this.#keys.verificationKey(tenant.id, kid));
+    } catch {
+      return false;
+    }
+  }
+
   /** Revokes one access token (RFC 7009): recorded until it expires; refused here at once, elsewhere at commit. */
   async revoke(scope: TenantScope, jti: string, expiresAt: Date): Promise<void> {
     await revokeAccessToken(scope, jti, expiresAt);

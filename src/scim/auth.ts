@@ -46,12 +46,14 @@ export interface TokenChecks {
   verify(tenant: Tenant, token: string): Promise<AccessTokenClaims>;
   /** Not revoked, client still there, user still active: checked on every request. */
   isActive(tenant: Tenant, claims: AccessTokenClaims): Promise<boolean>;
+  /** The key that signed `token` still verifies (not revoked): a remembered signature check is only as good as it. */
+  signedByLiveKey(tenant: Tenant, token: string): Promise<boolean>;
 }
 
 /**
  * JWT access tokens (RFC 9068) from this tenant's token endpoint. The signature check of a token is remembered for
- * up to 60 s (never past its exp), the same horizon as the signing-key cache; whether it is still active (revocation,
- * deleted client, deactivated user) is checked on every request.
+ * up to 60 s (never past its exp), the same horizon as the signing-key cache; whether its key is still live and it is
+ * still active (revocation, deleted client, deactivated user) is checked on every request.
  */
 export function accessTokenStrategy(checks: TokenChecks, userAuthority: UserAuthority): ScimAuthStrategy {
   const verified = new Map<string, { claims: AccessTokenClaims; until: number }>();
@@ -63,6 +65,8 @@ export function accessTokenStrategy(checks: TokenChecks, userAuthority: UserAuth
     const now = Date.now();
     const hit = verified.get(key);
     let claims = hit && hit.until > now ? hit.claims : undefined;
+    // A key revoked since the check (POST /api/keys/{kid}/revoke) fails the token here too, at once.
+    if (claims && !(await checks.signedByLiveKey(tenant, credential))) throw new InvalidToken('The access token is not signed by this issuer.');
     if (!claims) {
       claims = await checks.verify(tenant, credential);
       if (verified.size >= 1000) verified.delete(verified.keys().next().value!);

@@ -96,6 +96,11 @@ describe('POST /api/keys/{kid}/revoke', () => {
   it('pulls the key from the JWKS and fails its tokens at once on every instance; signing moves on', async () => {
     const before = await bootstrapToken(env.app, t);
     expect((await get(env, before)).statusCode).toBe(200);
+    // SCIM remembers signature checks: the revocation must reach past that too.
+    expect((await root.call('PUT', `/api/downstream/MachineClient/${t.clientId}`, { displayName: 'Bootstrap', allowedScopes: ['iam/', 'scim.read'] })).statusCode).toBe(200);
+    const scimToken = await bootstrapToken(env.app, t, 'scim.read');
+    const scim = () => env.app.inject({ method: 'GET', url: '/scim/v2/Users?count=1', headers: { host: t.host, authorization: `Bearer ${scimToken}` } });
+    expect((await scim()).statusCode).toBe(200);
     expect((await get(other, before)).statusCode).toBe(200);
     const kid = JSON.parse(Buffer.from(before.split('.')[0]!, 'base64url').toString()).kid as string;
     const res = await root.call('POST', `/api/keys/${kid}/revoke`);
@@ -104,6 +109,7 @@ describe('POST /api/keys/{kid}/revoke', () => {
     expect(res.json().active).not.toBe(kid);
     // This instance at once; the other when the commit's notification arrives.
     expect((await get(env, before)).statusCode).toBe(401);
+    expect((await scim()).statusCode).toBe(401);
     await expect.poll(async () => (await get(other, before)).statusCode, { timeout: 5000 }).toBe(401);
     const jwks = await env.app.inject({ method: 'GET', url: '/oauth2/jwks', headers: { host: t.host } });
     expect(jwks.json().keys.map((k: { kid: string }) => k.kid)).not.toContain(kid);
