@@ -97,6 +97,8 @@ export function upstreamRoutes(app: FastifyInstance, deps: { scopeFor: ScopeFor;
       } catch (e) {
         if (e instanceof FederationError) {
           request.log.warn({ provider: `${type}:${id}`, reason: e.message }, 'upstream sign-in rejected');
+          // A failed sign-in is a security event: the reason (never a token) goes to the trail.
+          await recordAudit(scope, { type: 'system', id: `upstream:${type}:${id}`, ip: request.ip }, { action: 'signin.failure', targetType: 'upstream', targetId: `${type}/${id}`, after: { method: `upstream:${type}:${id}`, outcome: 'rejected', reason: e.message.slice(0, 300) } });
           return fail(request, reply, 400, 'Sign-in failed', e.userMessage);
         }
         throw e;
@@ -104,6 +106,7 @@ export function upstreamRoutes(app: FastifyInstance, deps: { scopeFor: ScopeFor;
       const admission = await admit(scope, provider, identity, { ip: request.ip });
       if (!admission.ok) {
         request.log.info({ provider: `${type}:${id}`, reason: admission.reason }, 'upstream user not admitted');
+        await recordAudit(scope, { type: 'system', id: `upstream:${type}:${id}`, ip: request.ip }, { action: 'signin.failure', targetType: 'upstream', targetId: `${type}/${id}`, after: { method: `upstream:${type}:${id}`, outcome: 'not admitted', reason: admission.reason, subject: identity.subject } });
         return fail(request, reply, 403, 'Not allowed', REFUSAL_MESSAGES[admission.reason]);
       }
       const method = `upstream:${type}:${id}`;

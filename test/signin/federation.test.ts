@@ -55,6 +55,8 @@ describe('first-admin story through Entra ID', () => {
     const refused = await signInVia(new Browser(), '/login/upstream/AzureAd/contoso?return_to=/');
     expect(refused.res.status).toBe(403);
     expect(await refused.res.text()).toContain('not allowed');
+    const trail = await api('GET', '/api/audit?action=signin.failure&targetId=AzureAd/contoso');
+    expect(trail.body.items[0]).toMatchObject({ actor: { type: 'system', id: 'upstream:AzureAd:contoso' }, after: { outcome: 'not admitted', reason: 'not-allowed', subject: 'entra-stranger' } });
 
     const created = await api('POST', '/api/users', { email: 'admin@contoso.com', fullName: 'Ada Admin' });
     expect(created.status).toBe(201);
