@@ -13,7 +13,8 @@ import { tenancyPlugin, TenantResolver } from './platform/tenancy/plugin.ts';
 import { listTenantHosts, updateTenantDisplayName } from './platform/tenancy/tenant.global.ts';
 import { requireScope, type UserAuthority } from './platform/auth.ts';
 import { FULL_AUTHORITY } from './platform/permissions.ts';
-import { authorityOfUser } from './roles/service.ts';
+import { authorityOfUser } from './users/service.ts';
+import { userRoleRoutes } from './users/role-routes.ts';
 // Each capability's reactions to the others' changes (src/events/in-transaction.ts).
 import './oauth/subscriptions.ts';
 import './upstream/subscriptions.ts';
@@ -139,6 +140,7 @@ export async function buildApp({ config, database, keyring, logger, now }: AppDe
       keysApiRoutes(api, { keys, scopeFor, maxTokenLifetimeSeconds: 86_400 });
       userRoutes(api, { scopeFor });
       roleRoutes(api, { scopeFor });
+      userRoleRoutes(api, { scopeFor });
       upstreamRoutes(api, { scopeFor, keyring });
       auditRoutes(api, { scopeFor });
       organizationRoutes(api, { scopeFor, resolver: txtResolver(config.DNS_SERVERS) });

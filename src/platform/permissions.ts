@@ -7,6 +7,8 @@
  *
  * The list is API: values are stored in `roles.permissions` and named in requests, so review it like a contract.
  */
+import { z } from 'zod';
+
 export const PERMISSIONS = [
   'users:read',
   'users:write',
@@ -42,6 +44,9 @@ export const ADMIN_ROLE = 'admin';
 /** Role names appear in paths (`/api/roles/{name}`, `/api/users/{userId}/roles/{role}`): lowercase URL-safe. */
 export const ROLE_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
+/** A role name on the wire (roles and role-assignment routes). */
+export const roleNameSchema = z.string().regex(ROLE_NAME_PATTERN, 'lowercase letters, digits, ".", "_" and "-", at most 64 characters');
+
 /** What a management route requires of a user token: one permission, or the admin role itself. */
 export type RoutePermission = Permission | typeof ADMIN_ROLE;
 
@@ -54,17 +59,20 @@ export type RoutePermission = Permission | typeof ADMIN_ROLE;
 export interface Authority {
   admin: boolean;
   permissions: ReadonlySet<Permission>;
+  /** The roles held (a user's): nobody but an admin edits a role they hold. */
+  roles: ReadonlySet<string>;
 }
 
 /** Admin-equivalent: machine clients with `iam/`, the service itself (upstream admission, SCIM, bootstrap). */
-export const FULL_AUTHORITY: Authority = Object.freeze({ admin: true, permissions: new Set(PERMISSIONS) });
+export const FULL_AUTHORITY: Authority = Object.freeze({ admin: true, permissions: new Set(PERMISSIONS), roles: new Set<string>() });
 
 /** The authority of a set of roles: `admin` grants everything, each custom role its permissions. */
 export function authorityOf(roles: readonly { name: string; builtIn: boolean; permissions: readonly string[] }[]): Authority {
-  if (roles.some((r) => r.builtIn && r.name === ADMIN_ROLE)) return FULL_AUTHORITY;
+  const names = new Set(roles.map((r) => r.name));
+  if (roles.some((r) => r.builtIn && r.name === ADMIN_ROLE)) return { ...FULL_AUTHORITY, roles: names };
   const held = new Set<Permission>();
   for (const r of roles) for (const p of r.permissions) if (PERMISSIONS.includes(p as Permission)) held.add(p as Permission);
-  return { admin: false, permissions: held };
+  return { admin: false, permissions: held, roles: names };
 }
 
 /** True when `authority` holds what `required` names (a permission, or `admin`). */

@@ -1,5 +1,5 @@
 /**
- * `/api/roles` and `/api/users/{userId}/roles`: roles, their permissions, and who holds them. HTTP only.
+ * `/api/roles`: roles and their permissions. HTTP only. Who holds a role is the users capability's (users/role-routes.ts).
  */
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -7,20 +7,17 @@ import { z } from 'zod';
 import type { ScopeFor, TenantScope } from '../platform/db.ts';
 import { actorOf } from '../platform/auth.ts';
 import { problemResponses } from '../platform/errors/problem-schema.ts';
-import { queryBoolean, userIdParams } from '../users/schemas.ts';
-import { assignRoles, createRole, deleteRole, getRole, listRoles, listUserRoles, removeRole, updateRole, type Role } from './service.ts';
-import { ADMIN_ROLE, PERMISSION_DESCRIPTIONS, PERMISSIONS, ROLE_NAME_PATTERN } from '../platform/permissions.ts';
+import { createRole, deleteRole, getRole, listRoles, updateRole, type Role } from './service.ts';
+import { ADMIN_ROLE, PERMISSION_DESCRIPTIONS, PERMISSIONS, roleNameSchema } from '../platform/permissions.ts';
 
 export const ROLES_PATH = '/api/roles';
 export const ROLE_PATH = '/api/roles/:name';
-export const USER_ROLES_PATH = '/api/users/:userId/roles';
-export const USER_ROLE_PATH = '/api/users/:userId/roles/:role';
 
 export interface RoleRouteDeps {
   scopeFor: ScopeFor;
 }
 
-const roleName = z.string().regex(ROLE_NAME_PATTERN, 'lowercase letters, digits, ".", "_" and "-", at most 64 characters');
+const roleName = roleNameSchema;
 const permission = z.enum(PERMISSIONS);
 const permissionList = Object.entries(PERMISSION_DESCRIPTIONS)
   .map(([p, d]) => `- \`${p}\`: ${d}`)
@@ -58,14 +55,6 @@ const listQuery = z.strictObject({
   cursor: z.string().min(1).max(512).optional().describe('`nextCursor` from the previous page.'),
 });
 
-const userRolesResponse = z.object({ userId: z.uuid(), roles: z.array(z.string()) });
-const assignBody = z
-  .strictObject({ roles: z.array(roleName).min(1).max(50).describe('Role names to add, e.g. `["admin"]`. Each must exist.') })
-  .meta({ examples: [{ roles: [ADMIN_ROLE] }] });
-const userRoleParams = z.strictObject({ userId: userIdParams.shape.userId, role: roleName.describe('The role to remove.') });
-const removeQuery = z.strictObject({
-  confirm: queryBoolean.optional().describe('Must be `true` to remove `admin` from the last active administrator.'),
-});
 
 function roleToWire(r: Role): z.infer<typeof roleResponse> {
   return { ...r, createdAt: r.createdAt.toISOString(), updatedAt: r.updatedAt.toISOString() };
@@ -149,57 +138,5 @@ export function roleRoutes(app: FastifyInstance, deps: RoleRouteDeps) {
       await deleteRole(scope(request.tenant.id), actorOf(request), request.params.name);
       return reply.status(204).send(null);
     },
-  });
-
-  r.get(USER_ROLES_PATH, {
-    config: { permission: 'users:read' },
-    schema: {
-      operationId: 'users.roles.list',
-      tags: ['Users', 'Roles'],
-      summary: "List a user's roles",
-      description: 'The names of the roles the user holds.',
-      params: userIdParams,
-      response: { 200: userRolesResponse, ...problemResponses(400, 401, 403, 404) },
-    },
-    handler: async (request) => ({ userId: request.params.userId, roles: await listUserRoles(scope(request.tenant.id), request.params.userId) }),
-  });
-
-  r.post(USER_ROLES_PATH, {
-    config: { permission: 'users:write' },
-    schema: {
-      operationId: 'users.roles.add',
-      tags: ['Users', 'Roles'],
-      summary: 'Assign roles to a user',
-      description:
-        'Adds the named roles to the user; roles the user already holds are left as they are, so repeating the request changes nothing. ' +
-        'Every name must be an existing role (400 naming the unknown ones). To make the first administrator, send `{"roles": ["admin"]}`. ' +
-        'The answer lists all of the user\'s roles.',
-      params: userIdParams,
-      body: assignBody,
-      response: { 200: userRolesResponse, ...problemResponses(400, 401, 403, 404, 413, 415) },
-    },
-    handler: async (request) => ({
-      userId: request.params.userId,
-      roles: await assignRoles(scope(request.tenant.id), actorOf(request), request.params.userId, request.body.roles),
-    }),
-  });
-
-  r.delete(USER_ROLE_PATH, {
-    config: { permission: 'users:write' },
-    schema: {
-      operationId: 'users.roles.remove',
-      tags: ['Users', 'Roles'],
-      summary: 'Remove a role from a user',
-      description:
-        'Removes one role. 400 when the tenant has no such role, 404 when the user does not hold it. ' +
-        'Removing `admin` from the last active administrator of the tenant is refused with 409 unless `?confirm=true` is given.',
-      params: userRoleParams,
-      querystring: removeQuery,
-      response: { 200: userRolesResponse, ...problemResponses(400, 401, 403, 404, 409) },
-    },
-    handler: async (request) => ({
-      userId: request.params.userId,
-      roles: await removeRole(scope(request.tenant.id), actorOf(request), request.params.userId, request.params.role, { confirm: request.query.confirm }),
-    }),
   });
 }

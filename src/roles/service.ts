@@ -7,13 +7,11 @@ import { z } from 'zod';
 import type { TenantScope } from '../platform/db.ts';
 import { Conflict, Forbidden, Invalid, NotFound } from '../platform/errors/domain.ts';
 import { recordAudit, type Actor } from '../audit/service.ts';
-import { usersRepository } from '../users/repository.ts';
-import { assertMayChangeUser, assertMayGrantRoles, assertNotLastAdmin, assertRolesExist } from '../users/service.ts';
 import { publish } from '../events/in-transaction.ts';
-import { uniqueViolation, foreignKeyViolation } from '../platform/db-errors.ts';
+import { uniqueViolation } from '../platform/db-errors.ts';
 import { decodeCursor, pageOf, type Page } from '../platform/cursor.ts';
 import { rolesRepository, type RoleRow } from './repository.ts';
-import { ADMIN_ROLE, authorityOf, notHeld, PERMISSIONS, type Authority, type Permission } from '../platform/permissions.ts';
+import { notHeld, PERMISSIONS, type Permission } from '../platform/permissions.ts';
 
 export interface Role {
   name: string;
@@ -103,7 +101,7 @@ export async function updateRole(scope: TenantScope, actor: Actor, name: string,
     if (current.builtIn) throw new Conflict(`The built-in role "${name}" cannot be changed.`, { reason: 'built-in' });
     if (!actor.authority.admin) {
       // Nobody but an administrator edits a role they hold: that is granting yourself.
-      if (actor.type === 'user' && (await repo.rolesOfUser(actor.id)).includes(name)) {
+      if (actor.authority.roles.has(name)) {
         throw new Forbidden(`You hold role "${name}"; only an administrator may change it.`, { reason: 'own-role' });
       }
       if (permissions) assertMayDefine(actor, permissions.filter((p) => !current.permissions.includes(p)));
@@ -139,64 +137,20 @@ export async function deleteRole(scope: TenantScope, actor: Actor, name: string)
   });
 }
 
-/** A user's role names, sorted. 404 for a user that does not exist in this tenant. */
-export async function listUserRoles(scope: TenantScope, userId: string): Promise<string[]> {
-  if (!(await usersRepository(scope).findUser(userId))) throw new NotFound('No user with this id in this tenant.');
-  return rolesRepository(scope).rolesOfUser(userId);
+/** The names in `names` that are roles of this tenant. */
+export async function existingRoleNames(scope: TenantScope, names: string[]): Promise<string[]> {
+  if (!names.length) return [];
+  await ensureBuiltInRoles(scope);
+  return rolesRepository(scope).existingRoleNames(names);
 }
 
-/** Adds roles to a user; roles the user already has are left alone (idempotent). Returns all of the user's roles. */
-export async function assignRoles(scope: TenantScope, actor: Actor, userId: string, names: string[]): Promise<string[]> {
-  const wanted = [...new Set(names)];
-  return scope.transaction(async (tx) => {
-    const users = usersRepository(tx);
-    const repo = rolesRepository(tx);
-    // The user row is locked: concurrent role changes of one user are serialized, and a concurrent delete waits.
-    if (!(await users.lockUser(userId))) throw new NotFound('No user with this id in this tenant.');
-    await assertRolesExist(tx, wanted);
-    await assertMayChangeUser(tx, actor, userId);
-    await assertMayGrantRoles(tx, actor, wanted);
-    const before = await repo.rolesOfUser(userId);
-    let added: string[];
-    try {
-      added = await repo.addUserRoles(userId, wanted);
-    } catch (e) {
-      // A role deleted between the check and the insert.
-      if (foreignKeyViolation(e) !== undefined) throw new Invalid('A role was deleted meanwhile. Retry.', { field: 'roles' });
-      throw e;
-    }
-    if (!added.length) return before;
-    await users.touchUser(userId);
-    const after = await repo.rolesOfUser(userId);
-    await recordAudit(tx, actor, { action: 'user.roles.add', targetType: 'user', targetId: userId, before: { roles: before }, after: { roles: after } });
-    return after;
-  });
+/** The roles named that exist in this tenant, with their permissions (for grant checks). */
+export async function rolesNamed(scope: TenantScope, names: string[]): Promise<Pick<RoleRow, 'name' | 'builtIn' | 'permissions'>[]> {
+  await ensureBuiltInRoles(scope);
+  return rolesRepository(scope).rolesNamed(names);
 }
 
-/**
- * Removes one role from a user. 400 for a role the tenant does not have, 404 when the user does not hold it, and
- * 409 for removing `admin` from the last active administrator unless `confirm` is set.
- */
-export async function removeRole(scope: TenantScope, actor: Actor, userId: string, name: string, opts: { confirm?: boolean | undefined } = {}): Promise<string[]> {
-  return scope.transaction(async (tx) => {
-    const users = usersRepository(tx);
-    const repo = rolesRepository(tx);
-    const user = await users.lockUser(userId);
-    if (!user) throw new NotFound('No user with this id in this tenant.');
-    await assertRolesExist(tx, [name]);
-    await assertMayChangeUser(tx, actor, userId);
-    const before = await repo.rolesOfUser(userId);
-    if (!before.includes(name)) throw new NotFound(`The user does not have role "${name}".`);
-    if (name === ADMIN_ROLE && user.active) await assertNotLastAdmin(tx, userId, opts.confirm);
-    await repo.removeUserRole(userId, name);
-    await users.touchUser(userId);
-    const after = before.filter((r) => r !== name);
-    await recordAudit(tx, actor, { action: 'user.roles.remove', targetType: 'user', targetId: userId, before: { roles: before }, after: { roles: after } });
-    return after;
-  });
-}
-
-/** What an active user holds through their roles; nothing for inactive or unknown users. */
-export async function authorityOfUser(scope: TenantScope, userId: string): Promise<Authority> {
-  return authorityOf(await rolesRepository(scope).grantsOfActiveUser(userId));
+/** Locks a role row until the transaction ends: serializes changes that count its holders (the last admin). */
+export async function lockRole(scope: TenantScope, name: string): Promise<void> {
+  await rolesRepository(scope).lockRole(name);
 }

@@ -10,10 +10,12 @@
 import { z } from 'zod';
 import type { TenantScope } from '../platform/db.ts';
 import { Conflict, Forbidden, Invalid, NotFound, PreconditionFailed } from '../platform/errors/domain.ts';
+import { foreignKeyViolation } from '../platform/db-errors.ts';
 import { recordAudit, type Actor } from '../audit/service.ts';
 import { publish } from '../events/in-transaction.ts';
-import { rolesRepository } from '../roles/repository.ts';
-import { ADMIN_ROLE, authorityOf, notHeld, PERMISSIONS } from '../platform/permissions.ts';
+import { roleAssignmentsRepository } from './role-assignments-repository.ts';
+import { ensureBuiltInRoles, existingRoleNames, lockRole, rolesNamed } from '../roles/service.ts';
+import { ADMIN_ROLE, authorityOf, notHeld, type Authority } from '../platform/permissions.ts';
 import { usersRepository, type UserChanges, type UserFilter, type UserRow } from './repository.ts';
 import { uniqueViolation } from '../platform/db-errors.ts';
 import { decodeCursor, pageOf, type Page } from '../platform/cursor.ts';
@@ -130,9 +132,7 @@ function joinName(given: string | null | undefined, family: string | null | unde
 /** Fails with a 400 naming the roles that do not exist in the tenant. */
 export async function assertRolesExist(scope: TenantScope, names: string[]): Promise<void> {
   if (!names.length) return;
-  const repo = rolesRepository(scope);
-  await repo.ensureBuiltInRoles();
-  const existing = new Set(await repo.existingRoleNames(names));
+  const existing = new Set(await existingRoleNames(scope, names));
   const unknown = names.filter((n) => !existing.has(n));
   if (unknown.length) throw new Invalid(`Unknown role(s): ${unknown.join(', ')}.`, { unknownRoles: unknown });
 }
@@ -143,7 +143,7 @@ export async function assertRolesExist(scope: TenantScope, names: string[]): Pro
  */
 export async function assertMayGrantRoles(scope: TenantScope, actor: Actor, names: string[]): Promise<void> {
   if (actor.authority.admin || !names.length) return;
-  const wanted = await rolesRepository(scope).rolesNamed(names);
+  const wanted = await rolesNamed(scope, names);
   if (wanted.some((r) => r.builtIn && r.name === ADMIN_ROLE)) throw new Forbidden('Only an administrator may assign the admin role.', { reason: 'not-held', roles: [ADMIN_ROLE] });
   const missing = notHeld(actor.authority, wanted.flatMap((r) => r.permissions));
   if (missing.length) throw new Forbidden(`You cannot grant permission(s) you do not hold: ${missing.join(', ')}.`, { reason: 'not-held', permissions: missing });
@@ -155,7 +155,7 @@ export async function assertMayGrantRoles(scope: TenantScope, actor: Actor, name
  */
 export async function assertMayChangeUser(scope: TenantScope, actor: Actor, userId: string): Promise<void> {
   if (actor.authority.admin) return;
-  const target = authorityOf(await rolesRepository(scope).grantsOfUser(userId));
+  const target = authorityOf(await roleAssignmentsRepository(scope).grantsOfUser(userId));
   const missing = target.admin ? [ADMIN_ROLE] : notHeld(actor.authority, target.permissions);
   if (missing.length) throw new Forbidden('This user holds permissions you do not hold; only an administrator may change them.', { reason: 'not-held', permissions: missing });
 }
@@ -199,7 +199,7 @@ export async function createUser(
     } catch (e) {
       conflictOn(e, input.userName === undefined);
     }
-    await rolesRepository(tx).addUserRoles(row.id, roles);
+    await roleAssignmentsRepository(tx).addUserRoles(row.id, roles);
     const user = toUser(row, roles.toSorted());
     await recordAudit(tx, actor, { action: 'user.create', targetType: 'user', targetId: user.id, after: auditView(user) });
     await syncEmailIndex(tx, row.id, effectiveEmails(row.attributes, row.email), { fresh: true });
@@ -210,7 +210,7 @@ export async function createUser(
 
 export async function findUserById(scope: TenantScope, id: string): Promise<User | undefined> {
   const row = await usersRepository(scope).findUser(id);
-  return row ? toUser(row, await rolesRepository(scope).rolesOfUser(id)) : undefined;
+  return row ? toUser(row, await roleAssignmentsRepository(scope).rolesOfUser(id)) : undefined;
 }
 
 export async function getUser(scope: TenantScope, id: string): Promise<User> {
@@ -223,7 +223,7 @@ export async function listUsers(scope: TenantScope, query: UserQuery = {}): Prom
   const limit = Math.min(Math.max(query.limit ?? DEFAULT_PAGE_SIZE, 1), MAX_PAGE_SIZE);
   const after = query.cursor !== undefined ? decodeCursor(query.cursor, userCursor) : undefined;
   const rows = await usersRepository(scope).listUsers(query, { after, limit: limit + 1 });
-  const roles = await rolesRepository(scope).rolesOfUsers(rows.slice(0, limit).map((r) => r.id));
+  const roles = await roleAssignmentsRepository(scope).rolesOfUsers(rows.slice(0, limit).map((r) => r.id));
   return pageOf(
     rows,
     limit,
@@ -282,7 +282,7 @@ export async function updateUser(
       throw new PreconditionFailed(`The user has changed (version ${current.version}, If-Match named ${opts.expectedVersion}). Read it again and retry.`, { currentVersion: current.version });
     }
     await assertMayChangeUser(tx, actor, id);
-    const roles = await rolesRepository(tx).rolesOfUser(id);
+    const roles = await roleAssignmentsRepository(tx).rolesOfUser(id);
     const changes = changesOf(current, patch, passwordHash);
     if (!Object.keys(changes).length) return toUser(current, roles);
     assertIdentifiers(changes);
@@ -332,7 +332,7 @@ export async function signOutEverywhere(scope: TenantScope, actor: Actor, id: st
     await assertMayChangeUser(tx, actor, id);
     const updated = (await repo.updateUser(id, current.version, { tokensNotBefore: tokenCutoff() }))!;
     await publish(tx, { type: 'user.sessions_revoked', userId: id });
-    const roles = await rolesRepository(tx).rolesOfUser(id);
+    const roles = await roleAssignmentsRepository(tx).rolesOfUser(id);
     await recordAudit(tx, actor, { action: 'user.sessions.revoke', targetType: 'user', targetId: id, after: { signedOutBefore: updated.tokensNotBefore?.toISOString() } });
     return toUser(updated, roles);
   });
@@ -354,7 +354,7 @@ export async function deleteUser(
 ): Promise<void> {
   await scope.transaction(async (tx) => {
     const repo = usersRepository(tx);
-    const roleRepo = rolesRepository(tx);
+    const roleRepo = roleAssignmentsRepository(tx);
     const current = await repo.lockUser(id);
     if (!current) throw new NotFound('No user with this id in this tenant.');
     if (opts.expectedVersion !== undefined && current.version !== opts.expectedVersion) {
@@ -374,12 +374,74 @@ export async function deleteUser(
  * locked first, so two concurrent removals of the last two administrators cannot both pass.
  */
 export async function assertNotLastAdmin(tx: TenantScope, userId: string, confirm: boolean | undefined): Promise<void> {
-  const repo = rolesRepository(tx);
-  await repo.lockRole(ADMIN_ROLE);
+  const repo = roleAssignmentsRepository(tx);
+  await lockRole(tx, ADMIN_ROLE);
   if (confirm) return;
   if ((await repo.countActiveHolders(ADMIN_ROLE, userId)) === 0) {
     throw new Conflict('This is the last active administrator of the tenant. Repeat the request with ?confirm=true to remove it anyway.', {
       reason: 'last-admin',
     });
   }
+}
+
+/** A user's role names, sorted. 404 for a user that does not exist in this tenant. */
+export async function listUserRoles(scope: TenantScope, userId: string): Promise<string[]> {
+  if (!(await usersRepository(scope).findUser(userId))) throw new NotFound('No user with this id in this tenant.');
+  return roleAssignmentsRepository(scope).rolesOfUser(userId);
+}
+
+/** Adds roles to a user; roles the user already has are left alone (idempotent). Returns all of the user's roles. */
+export async function assignRoles(scope: TenantScope, actor: Actor, userId: string, names: string[]): Promise<string[]> {
+  const wanted = [...new Set(names)];
+  return scope.transaction(async (tx) => {
+    const users = usersRepository(tx);
+    const repo = roleAssignmentsRepository(tx);
+    // The user row is locked: concurrent role changes of one user are serialized, and a concurrent delete waits.
+    if (!(await users.lockUser(userId))) throw new NotFound('No user with this id in this tenant.');
+    await assertRolesExist(tx, wanted);
+    await assertMayChangeUser(tx, actor, userId);
+    await assertMayGrantRoles(tx, actor, wanted);
+    const before = await repo.rolesOfUser(userId);
+    let added: string[];
+    try {
+      added = await repo.addUserRoles(userId, wanted);
+    } catch (e) {
+      // A role deleted between the check and the insert.
+      if (foreignKeyViolation(e) !== undefined) throw new Invalid('A role was deleted meanwhile. Retry.', { field: 'roles' });
+      throw e;
+    }
+    if (!added.length) return before;
+    await users.touchUser(userId);
+    const after = await repo.rolesOfUser(userId);
+    await recordAudit(tx, actor, { action: 'user.roles.add', targetType: 'user', targetId: userId, before: { roles: before }, after: { roles: after } });
+    return after;
+  });
+}
+
+/**
+ * Removes one role from a user. 400 for a role the tenant does not have, 404 when the user does not hold it, and
+ * 409 for removing `admin` from the last active administrator unless `confirm` is set.
+ */
+export async function removeRole(scope: TenantScope, actor: Actor, userId: string, name: string, opts: { confirm?: boolean | undefined } = {}): Promise<string[]> {
+  return scope.transaction(async (tx) => {
+    const users = usersRepository(tx);
+    const repo = roleAssignmentsRepository(tx);
+    const user = await users.lockUser(userId);
+    if (!user) throw new NotFound('No user with this id in this tenant.');
+    await assertRolesExist(tx, [name]);
+    await assertMayChangeUser(tx, actor, userId);
+    const before = await repo.rolesOfUser(userId);
+    if (!before.includes(name)) throw new NotFound(`The user does not have role "${name}".`);
+    if (name === ADMIN_ROLE && user.active) await assertNotLastAdmin(tx, userId, opts.confirm);
+    await repo.removeUserRole(userId, name);
+    await users.touchUser(userId);
+    const after = before.filter((r) => r !== name);
+    await recordAudit(tx, actor, { action: 'user.roles.remove', targetType: 'user', targetId: userId, before: { roles: before }, after: { roles: after } });
+    return after;
+  });
+}
+
+/** What an active user holds through their roles; nothing for inactive or unknown users. */
+export async function authorityOfUser(scope: TenantScope, userId: string): Promise<Authority> {
+  return authorityOf(await roleAssignmentsRepository(scope).grantsOfActiveUser(userId));
 }

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testEnv, type TestEnv } from '../support/app.ts';
 import { forTenant } from '../../src/platform/db.ts';
-import { authorityOfUser } from '../../src/roles/service.ts';
+import { authorityOfUser } from '../../src/users/service.ts';
 import { satisfies, type Permission } from '../../src/platform/permissions.ts';
 
 const hasPermission = async (scope: Parameters<typeof authorityOfUser>[0], userId: string, p: Permission) => satisfies(await authorityOfUser(scope, userId), p);
