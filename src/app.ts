@@ -124,26 +124,32 @@ export async function buildApp({ config, database, keyring, logger, now }: AppDe
         routePermissions.set(`${route.method} ${route.url}`, permission ?? 'admin');
         route.schema = { ...route.schema, security: [{ [SECURITY_SCHEME]: [IAM_SCOPE] }] };
       });
-      tenantRoutes(api, {
-        listHosts: (tenantId) => listTenantHosts(database.global, tenantId),
-        async updateDisplayName(tenantId, displayName, actor) {
-          const tenant = await updateTenantDisplayName(database.global, tenantId, displayName, (tx, before, after) =>
-            recordAudit(forTenant(tx, tenantId), actor, { action: 'tenant.update', targetType: 'tenant', targetId: tenantId, before: { displayName: before.displayName }, after: { displayName: after.displayName } }),
-          );
-          resolver.forget();
-          return tenant;
-        },
-        scopeFor,
-      });
-      downstreamRoutes(api, { scopeFor, keyring, invalidation });
-      identitiesRoutes(api, { scopeFor });
-      keysApiRoutes(api, { keys, scopeFor, maxTokenLifetimeSeconds: 86_400 });
-      userRoutes(api, { scopeFor });
-      roleRoutes(api, { scopeFor });
-      userRoleRoutes(api, { scopeFor });
-      upstreamRoutes(api, { scopeFor, keyring });
-      auditRoutes(api, { scopeFor });
-      organizationRoutes(api, { scopeFor, resolver: txtResolver(config.DNS_SERVERS) });
+      // Each capability is a plugin of its own under the management API: it inherits the bearer hook, the permission
+      // registry and the RFC 9457 error handler, and keeps whatever it adds to itself.
+      const capability = (name: string, register: (instance: FastifyInstance) => void) =>
+        api.register(Object.assign(async (instance: FastifyInstance) => register(instance), { [Symbol.for('fastify.display-name')]: name }));
+      await capability('tenancy', (p) =>
+        tenantRoutes(p, {
+          listHosts: (tenantId) => listTenantHosts(database.global, tenantId),
+          async updateDisplayName(tenantId, displayName, actor) {
+            const tenant = await updateTenantDisplayName(database.global, tenantId, displayName, (tx, before, after) =>
+              recordAudit(forTenant(tx, tenantId), actor, { action: 'tenant.update', targetType: 'tenant', targetId: tenantId, before: { displayName: before.displayName }, after: { displayName: after.displayName } }),
+            );
+            resolver.forget();
+            return tenant;
+          },
+          scopeFor,
+        }),
+      );
+      await capability('downstream', (p) => downstreamRoutes(p, { scopeFor, keyring, invalidation }));
+      await capability('users.identities', (p) => identitiesRoutes(p, { scopeFor }));
+      await capability('oauth.keys', (p) => keysApiRoutes(p, { keys, scopeFor, maxTokenLifetimeSeconds: 86_400 }));
+      await capability('users', (p) => userRoutes(p, { scopeFor }));
+      await capability('roles', (p) => roleRoutes(p, { scopeFor }));
+      await capability('users.roles', (p) => userRoleRoutes(p, { scopeFor }));
+      await capability('upstream', (p) => upstreamRoutes(p, { scopeFor, keyring }));
+      await capability('audit', (p) => auditRoutes(p, { scopeFor }));
+      await capability('organizations', (p) => organizationRoutes(p, { scopeFor, resolver: txtResolver(config.DNS_SERVERS) }));
     });
     await scoped.register(apiReferenceRoutes, { tokenPath: TOKEN_PATH });
   });
