@@ -21,18 +21,31 @@ function isClean(s: string): boolean {
 
 /** Where in `value` (strings, arrays, objects, keys included) an invalid character occurs; undefined when none. */
 export function invalidCharacterPath(value: unknown): string | undefined {
-  // Iterative: a deeply nested body must not overflow the stack.
-  const stack: [unknown, string][] = [[value, '']];
+  // Iterative, so a deeply nested body cannot overflow the stack; the path of a value is built only when it is the
+  // offending one (each entry keeps its parent), so a clean body costs no string work on the hot path.
+  type Entry = { v: unknown; key: string | number | null; parent: Entry | null };
+  const pathOf = (e: Entry, last?: string): string => {
+    const parts: string[] = last === undefined ? [] : [last];
+    for (let x: Entry | null = e; x && x.key !== null; x = x.parent) parts.unshift(String(x.key));
+    return parts.length ? `/${parts.join('/')}` : '/';
+  };
+  const stack: Entry[] = [{ v: value, key: null, parent: null }];
   while (stack.length) {
-    const [v, path] = stack.pop()!;
+    const e = stack.pop()!;
+    const v = e.v;
     if (typeof v === 'string') {
-      if (!isClean(v)) return path || '/';
+      if (!isClean(v)) return pathOf(e);
     } else if (Array.isArray(v)) {
-      for (let i = 0; i < v.length; i++) stack.push([v[i], `${path}/${i}`]);
+      for (let i = 0; i < v.length; i++) stack.push({ v: v[i], key: i, parent: e });
     } else if (v && typeof v === 'object') {
-      for (const [k, x] of Object.entries(v)) {
-        if (!isClean(k)) return `${path}/${k.replace(/[^\x20-\x7e]/g, '?')}`;
-        stack.push([x, `${path}/${k}`]);
+      for (const k in v) {
+        if (!Object.hasOwn(v, k)) continue;
+        if (!isClean(k)) return pathOf(e, k.replace(/[^\x20-\x7e]/g, '?'));
+        const x = (v as Record<string, unknown>)[k];
+        // Flat strings (a token request's form) are checked here, without an entry.
+        if (typeof x === 'string') {
+          if (!isClean(x)) return pathOf({ v: x, key: k, parent: e });
+        } else stack.push({ v: x, key: k, parent: e });
       }
     }
   }
@@ -47,15 +60,20 @@ const MALFORMED_PATH = Symbol('malformedPath');
 
 function checkUrlAndCredentials(request: FastifyRequest) {
   if ((request.raw as IncomingMessage & { [MALFORMED_PATH]?: true })[MALFORMED_PATH]) refuse('path', undefined, 'has a malformed % escape');
-  const pathname = request.url.split('?')[0]!;
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(pathname);
-  } catch {
-    return refuse('path', undefined, 'has a malformed % escape');
-  }
-  if (!isClean(decoded)) refuse('path');
-  const inQuery = invalidCharacterPath(request.query);
+  const url = request.url;
+  const q = url.indexOf('?');
+  const pathname = q === -1 ? url : url.slice(0, q);
+  // Without a % escape the path is what arrived, and HTTP parsing already refused raw control characters.
+  if (pathname.includes('%')) {
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(pathname);
+    } catch {
+      return refuse('path', undefined, 'has a malformed % escape');
+    }
+    if (!isClean(decoded)) refuse('path');
+  } else if (!isClean(pathname)) refuse('path');
+  const inQuery = q === -1 ? undefined : invalidCharacterPath(request.query);
   if (inQuery) refuse('query', inQuery);
   const auth = request.headers.authorization;
   if (auth && /^basic /i.test(auth)) {
