@@ -14,7 +14,7 @@ import { failureFloor, type FailureLimiter } from '../platform/rate-limit.ts';
 import type { Tenant } from '../platform/tenancy/tenant.ts';
 import type { ClientRow } from '../downstream/repository.ts';
 import type { ClientDirectory } from '../downstream/directory.ts';
-import { usedAssertions } from '../db/schema/index.ts';
+import { oauthRepository } from './repository.ts';
 
 export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none';
 export const CLIENT_AUTH_METHODS: ClientAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'];
@@ -153,12 +153,8 @@ async function verify(deps: ClientAuthDeps, tenant: Tenant, creds: Credentials, 
         algorithms: ['RS256', 'PS256', 'ES256', 'ES384', 'EdDSA'],
       });
       // RFC 7523 §3 item 7: a jti is accepted once.
-      const inserted = await deps
-        .scopeFor(tenant.id)
-        .insert(usedAssertions, { clientId: client.clientId, jti: String(payload.jti), expiresAt: new Date(payload.exp! * 1000) })
-        .onConflictDoNothing()
-        .returning({ jti: usedAssertions.jti });
-      if (!inserted.length) throw new InvalidClient('The client assertion was already used.');
+      const first = await oauthRepository(deps.scopeFor(tenant.id)).useAssertion(client.clientId, String(payload.jti), new Date(payload.exp! * 1000));
+      if (!first) throw new InvalidClient('The client assertion was already used.');
       return { client, method: 'private_key_jwt' };
     } catch (e) {
       if (e instanceof InvalidClient) throw e;

@@ -18,7 +18,7 @@ import { allProviders, route } from './routing.ts';
 import { startPath } from './upstream-routes.ts';
 import { findSession } from './sessions.ts';
 import { findUserById } from '../users/service.ts';
-import { verifyPasswordLogin } from './password.ts';
+import { verifyPasswordLogin } from '../users/login.ts';
 import { createSession, SESSION_ABSOLUTE_SECONDS, SESSION_COOKIE } from './sessions.ts';
 
 export const LOGIN_PATH = '/login';

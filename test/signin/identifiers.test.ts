@@ -9,7 +9,7 @@ import { bootstrapTokenHttp } from '../support/http.ts';
 import { Browser, listeningEnv, type ListeningEnv } from '../support/oauth.ts';
 import { startUpstreamIdp, type UpstreamIdp } from '../support/upstream-idp.ts';
 import { forTenant } from '../../src/platform/db.ts';
-import { resolveLogin } from '../../src/signin/password.ts';
+import { resolveLogin } from '../../src/users/login.ts';
 import { scimClient, user, type ScimClient } from '../scim/support.ts';
 
 let env: ListeningEnv;

@@ -5,10 +5,9 @@
  * user — is `{"active": false}` and nothing else (§2.2).
  */
 import type { FastifyInstance } from 'fastify';
-import { eq } from 'drizzle-orm';
 import { z } from 'zod';
 import { InvalidClient, InvalidRequest } from '../../platform/errors/oauth.ts';
-import { refreshTokens } from '../../db/schema/index.ts';
+import { oauthRepository } from '../repository.ts';
 import { findSubject } from '../subjects.ts';
 import type { OAuthDeps } from '../plugin.ts';
 import { authenticateRequest, oauthErrorSchema, singleValuedForm } from './shared.ts';
@@ -56,7 +55,7 @@ export function introspectionRoute(app: FastifyInstance, deps: OAuthDeps) {
           return inactive;
         }
       }
-      const [row] = await scope.select(refreshTokens, eq(refreshTokens.tokenHash, deps.keyring.hashSecret(body.token)));
+      const row = await oauthRepository(scope).findRefreshToken(deps.keyring.hashSecret(body.token));
       if (!row || row.clientId !== client.clientId || row.revokedAt || row.rotatedAt || row.expiresAt.getTime() < Date.now()) return inactive;
       const user = await findSubject(scope, row.userId);
       if (!user?.active) return inactive;

@@ -6,10 +6,9 @@
  * §2.2: an unknown, invalid or foreign token still answers 200.
  */
 import type { FastifyInstance } from 'fastify';
-import { eq } from 'drizzle-orm';
 import { z } from 'zod';
 import { InvalidRequest } from '../../platform/errors/oauth.ts';
-import { refreshTokens } from '../../db/schema/index.ts';
+import { oauthRepository } from '../repository.ts';
 import { revokeFamily } from '../revocation.ts';
 import type { OAuthDeps } from '../plugin.ts';
 import { authenticateRequest, oauthErrorSchema, singleValuedForm } from './shared.ts';
@@ -38,7 +37,7 @@ export function revocationRoute(app: FastifyInstance, deps: OAuthDeps) {
         if (claims && claims.client_id === client.clientId) await deps.tokens.revoke(scope, claims.jti, new Date(claims.exp * 1000));
         return {};
       }
-      const [row] = await scope.select(refreshTokens, eq(refreshTokens.tokenHash, deps.keyring.hashSecret(body.token)));
+      const row = await oauthRepository(scope).findRefreshToken(deps.keyring.hashSecret(body.token));
       if (row && row.clientId === client.clientId) await revokeFamily(scope, row.familyId);
       return {};
     },

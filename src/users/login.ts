@@ -1,7 +1,8 @@
 /**
  * Local password sign-in: one generic failure for a wrong password, an unknown user, a user without a password or a
  * deactivated user, and the same work in each case (a dummy verification when there is no hash), so neither the
- * answer nor its timing tells whether an account exists. Hashing itself is the users capability's (argon2id).
+ * answer nor its timing tells whether an account exists. It lives with users, who own the hashes (argon2id);
+ * the sign-in pages (src/signin) call it.
  *
  * Which user the typed identifier names is decided deterministically (issue #9), never by an arbitrary row: the user
  * whose userName has its key (users/identifiers.ts), else the one user whose email has it. When several users share
@@ -9,9 +10,9 @@
  * first rule cannot shadow somebody else's address.)
  */
 import type { TenantScope } from '../platform/db.ts';
-import { hashPassword, verifyPassword } from '../users/password.ts';
-import { loginKey } from '../users/identifiers.ts';
-import { usersRepository, type UserRow } from '../users/repository.ts';
+import { hashPassword, verifyPassword } from './password.ts';
+import { loginKey } from './identifiers.ts';
+import { usersRepository, type UserRow } from './repository.ts';
 
 let dummyHash: Promise<string> | undefined;
 
