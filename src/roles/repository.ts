@@ -42,13 +42,6 @@ export function rolesRepository(scope: TenantScope) {
       return scope.select(roles, inArray(roles.name, names));
     },
 
-    /** The names in `names` that exist as roles in this tenant. */
-    async existingRoleNames(names: string[]): Promise<string[]> {
-      if (!names.length) return [];
-      const rows = await scope.select(roles, inArray(roles.name, names));
-      return rows.map((r) => r.name);
-    },
-
     async insertRole(input: { name: string; description: string | null; permissions: string[] }): Promise<RoleRow> {
       const [row] = await scope.insert(roles, { ...input, builtIn: false }).returning();
       return row!;

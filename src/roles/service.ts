@@ -137,13 +137,6 @@ export async function deleteRole(scope: TenantScope, actor: Actor, name: string)
   });
 }
 
-/** The names in `names` that are roles of this tenant. */
-export async function existingRoleNames(scope: TenantScope, names: string[]): Promise<string[]> {
-  if (!names.length) return [];
-  await ensureBuiltInRoles(scope);
-  return rolesRepository(scope).existingRoleNames(names);
-}
-
 /** The roles named that exist in this tenant, with their permissions (for grant checks). */
 export async function rolesNamed(scope: TenantScope, names: string[]): Promise<Pick<RoleRow, 'name' | 'builtIn' | 'permissions'>[]> {
   await ensureBuiltInRoles(scope);

@@ -14,7 +14,7 @@ import type { Keyring } from '../platform/crypto.ts';
 import { Conflict, Forbidden, Invalid, NotFound } from '../platform/errors/domain.ts';
 import { recordAudit, type Actor } from '../audit/service.ts';
 import type { UpstreamType } from '../db/schema/index.ts';
-import { assertMayGrantRoles, assertRolesExist } from '../users/service.ts';
+import { assertMayGrant, assertRolesExist } from '../users/service.ts';
 import { uniqueViolation } from '../platform/db-errors.ts';
 import { addressClass, urlProblem } from '../platform/outbound.ts';
 import { decodeCursor, pageOf, type Page } from '../platform/cursor.ts';
@@ -184,7 +184,7 @@ export async function putProvider(
     try {
       return await scope.transaction(async (tx) => {
         const repo = upstreamRepository(tx);
-        await assertRolesExist(tx, defaultUserRoles);
+        const roles = await assertRolesExist(tx, defaultUserRoles);
         const claimed = await repo.providersClaimingDomains(domains, { type, id });
         if (claimed.length) {
           const taken = domains.filter((d) => claimed.some((p) => p.domains.includes(d)));
@@ -196,7 +196,7 @@ export async function putProvider(
           const changed = trustSettingsChanged(current, { settings: compactSettings(input.settings), trustAllUsers: input.trustAllUsers, domains });
           if (changed.length) throw new Forbidden(`Only an administrator may set who a provider trusts (${changed.join(', ')}).`, { reason: 'trust-settings', changed });
           // Roles given to every new user are granted by whoever sets them.
-          await assertMayGrantRoles(tx, actor, defaultUserRoles.filter((r) => !current!.defaultUserRoles.includes(r)));
+          assertMayGrant(actor, roles.filter((r) => !current!.defaultUserRoles.includes(r.name)));
         }
         const newSecret = input.clientSecret !== undefined;
         const values = {

@@ -14,7 +14,7 @@ import { foreignKeyViolation } from '../platform/db-errors.ts';
 import { recordAudit, type Actor } from '../audit/service.ts';
 import { publish } from '../events/in-transaction.ts';
 import { roleAssignmentsRepository } from './role-assignments-repository.ts';
-import { ensureBuiltInRoles, existingRoleNames, lockRole, rolesNamed } from '../roles/service.ts';
+import { lockRole, rolesNamed } from '../roles/service.ts';
 import { ADMIN_ROLE, authorityOf, notHeld, type Authority } from '../platform/permissions.ts';
 import { usersRepository, type UserChanges, type UserFilter, type UserRow } from './repository.ts';
 import { uniqueViolation } from '../platform/db-errors.ts';
@@ -129,21 +129,24 @@ function joinName(given: string | null | undefined, family: string | null | unde
   return [given, family].filter(Boolean).join(' ') || null;
 }
 
-/** Fails with a 400 naming the roles that do not exist in the tenant. */
-export async function assertRolesExist(scope: TenantScope, names: string[]): Promise<void> {
-  if (!names.length) return;
-  const existing = new Set(await existingRoleNames(scope, names));
+type NamedRole = Awaited<ReturnType<typeof rolesNamed>>[number];
+
+/** Fails with a 400 naming the roles that do not exist in the tenant; returns the roles, for `assertMayGrant`. */
+export async function assertRolesExist(scope: TenantScope, names: string[]): Promise<NamedRole[]> {
+  if (!names.length) return [];
+  const found = await rolesNamed(scope, names);
+  const existing = new Set(found.map((r) => r.name));
   const unknown = names.filter((n) => !existing.has(n));
   if (unknown.length) throw new Invalid(`Unknown role(s): ${unknown.join(', ')}.`, { unknownRoles: unknown });
+  return found;
 }
 
 /**
  * No grant beyond what the grantor holds: giving roles needs every permission in them (and `admin` needs admin).
- * Exported for role assignment (roles/service.ts), which applies the same rule.
+ * Role assignment here and upstream `defaultUserRoles` apply it to the roles `assertRolesExist` returned.
  */
-export async function assertMayGrantRoles(scope: TenantScope, actor: Actor, names: string[]): Promise<void> {
-  if (actor.authority.admin || !names.length) return;
-  const wanted = await rolesNamed(scope, names);
+export function assertMayGrant(actor: Actor, wanted: readonly NamedRole[]): void {
+  if (actor.authority.admin || !wanted.length) return;
   if (wanted.some((r) => r.builtIn && r.name === ADMIN_ROLE)) throw new Forbidden('Only an administrator may assign the admin role.', { reason: 'not-held', roles: [ADMIN_ROLE] });
   const missing = notHeld(actor.authority, wanted.flatMap((r) => r.permissions));
   if (missing.length) throw new Forbidden(`You cannot grant permission(s) you do not hold: ${missing.join(', ')}.`, { reason: 'not-held', permissions: missing });
@@ -177,8 +180,7 @@ export async function createUser(
   // Hashing takes tens of milliseconds: done before the transaction opens.
   const passwordHash = input.password !== undefined ? await hashPassword(input.password) : null;
   return scope.transaction(async (tx) => {
-    await assertRolesExist(tx, roles);
-    await assertMayGrantRoles(tx, actor, roles);
+    assertMayGrant(actor, await assertRolesExist(tx, roles));
     const repo = usersRepository(tx);
     let row: UserRow;
     try {
@@ -398,9 +400,9 @@ export async function assignRoles(scope: TenantScope, actor: Actor, userId: stri
     const repo = roleAssignmentsRepository(tx);
     // The user row is locked: concurrent role changes of one user are serialized, and a concurrent delete waits.
     if (!(await users.lockUser(userId))) throw new NotFound('No user with this id in this tenant.');
-    await assertRolesExist(tx, wanted);
+    const roles = await assertRolesExist(tx, wanted);
     await assertMayChangeUser(tx, actor, userId);
-    await assertMayGrantRoles(tx, actor, wanted);
+    assertMayGrant(actor, roles);
     const before = await repo.rolesOfUser(userId);
     let added: string[];
     try {
