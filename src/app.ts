@@ -34,6 +34,7 @@ import { recordAudit } from './audit/service.ts';
 import { Invalidation } from './platform/invalidation.ts';
 import { FailureLimiter } from './platform/rate-limit.ts';
 import { outboundFromConfig } from './platform/outbound.ts';
+import { Jobs } from './platform/jobs.ts';
 import { rejectInvalidCharacters, routeMalformedPaths } from './platform/input-guard.ts';
 import { auditTrip } from './audit/rate-limit-trips.ts';
 import { ClientDirectory } from './downstream/directory.ts';
@@ -54,9 +55,11 @@ export interface AppDeps {
   logger?: FastifyBaseLogger;
   /** The clock of the failure limiter (ms since the epoch); tests move it. */
   now?: () => number;
+  /** True in the process that runs the job workers and schedules (src/server.ts); other apps only send jobs. */
+  jobsWorker?: boolean;
 }
 
-export async function buildApp({ config, database, keyring, logger, now }: AppDeps): Promise<FastifyInstance> {
+export async function buildApp({ config, database, keyring, logger, now, jobsWorker }: AppDeps): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     ...(logger ? { loggerInstance: logger } : { logger: loggerOptions(config.LOG_LEVEL) }),
     // One line per request comes from `requestLogging`, not Fastify's pair of lines.
@@ -91,9 +94,13 @@ export async function buildApp({ config, database, keyring, logger, now }: AppDe
   const resolver = new TenantResolver({ db: database.global, mode: config.TENANCY_MODE, defaultTenantSlug: config.DEFAULT_TENANT_SLUG });
   /** Every management route and the permission it declares: `METHOD /path` → permission (tests read it). */
   const routePermissions = new Map<string, string>();
-  app.decorate('services', { keys, tokens, resolver, directory, invalidation, routePermissions });
+  // Background work (pg-boss): capabilities define their queues when they register; `start` runs once all have.
+  const jobs = new Jobs({ connectionString: database.url, log: app.log, worker: jobsWorker ?? false });
+  app.decorate('services', { keys, tokens, resolver, directory, invalidation, routePermissions, jobs });
   app.addHook('onReady', () => invalidation.start());
+  app.addHook('onReady', () => jobs.start());
   app.addHook('onClose', () => invalidation.stop());
+  app.addHook('onClose', () => jobs.stop());
   // User tokens hold what their roles grant, read on every request; machine tokens are authorized by scope alone
   // (src/platform/permissions.ts).
   const userAuthority: UserAuthority = (tenant, userId) => authorityOfUser(scopeFor(tenant.id), userId);
@@ -158,6 +165,6 @@ export async function buildApp({ config, database, keyring, logger, now }: AppDe
 
 declare module 'fastify' {
   interface FastifyInstance {
-    services: { keys: KeyStore; tokens: AccessTokens; resolver: TenantResolver; directory: ClientDirectory; invalidation: Invalidation; routePermissions: ReadonlyMap<string, string> };
+    services: { keys: KeyStore; tokens: AccessTokens; resolver: TenantResolver; directory: ClientDirectory; invalidation: Invalidation; routePermissions: ReadonlyMap<string, string>; jobs: Jobs };
   }
 }

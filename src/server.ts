@@ -9,7 +9,6 @@ import { startEmbeddedPostgres, type EmbeddedServer } from './platform/embedded-
 import { buildApp } from './app.ts';
 import { ensureBootstrap } from './tenancy/tenants.global.ts';
 import { printCredentials } from './cli/print.ts';
-import { startJobs, type JobRunner } from './platform/jobs.ts';
 import { KEY_ROTATION_JOB, PURGE_JOB, purgeExpired, rotateDueKeys } from './oauth/maintenance.global.ts';
 import { checkUpstreamSecretExpiry, UPSTREAM_SECRET_EXPIRY_JOB } from './upstream/expiry.global.ts';
 import { DOMAIN_VERIFICATION_JOB, recheckDueDomains } from './organizations/domain-verification.global.ts';
@@ -41,9 +40,8 @@ async function main(config: Config) {
   // The "introductory email": shown once on the terminal, never logged and never shown again.
   if (created) printCredentials(created, { generated: !config.BOOTSTRAP_CLIENT_SECRET });
 
-  const app = await buildApp({ config, database, keyring: keys });
+  const app = await buildApp({ config, database, keyring: keys, jobsWorker: true });
   let closing = false;
-  let jobs: JobRunner | undefined;
   const shutdown = async (signal: string) => {
     if (closing) return;
     closing = true;
@@ -64,7 +62,6 @@ async function main(config: Config) {
       }
     };
     await step('http', () => app.close()); // stops accepting, waits for in-flight requests
-    await step('jobs', () => jobs?.stop());
     await step('pool', () => database.close());
     await step('postgres', () => embedded?.stop());
     app.log.info('stopped');
@@ -82,10 +79,7 @@ async function main(config: Config) {
   }
   // Background jobs (pg-boss, in this database): maintenance and warnings. Requests are served without them.
   try {
-    jobs = await startJobs({
-      connectionString: url,
-      log: app.log,
-      jobs: [
+    await app.services.jobs.work([
         { name: UPSTREAM_SECRET_EXPIRY_JOB, cron: '0 6 * * *', handler: () => checkUpstreamSecretExpiry({ db: database.global, log: app.log }) },
         { name: PURGE_JOB, cron: '17 * * * *', handler: () => purgeExpired(database.global) },
         // Each pending domain's own backoff decides whether this minute's run looks it up.
@@ -93,8 +87,7 @@ async function main(config: Config) {
         ...(config.KEY_ROTATION_DAYS > 0
           ? [{ name: KEY_ROTATION_JOB, cron: '23 3 * * *', handler: () => rotateDueKeys(database.global, app.services.keys, config.KEY_ROTATION_DAYS) }]
           : []),
-      ],
-    });
+    ]);
   } catch (err) {
     app.log.error({ err }, 'background jobs did not start');
   }

@@ -1,9 +1,16 @@
 /**
  * Background jobs on pg-boss (PostgreSQL-backed queues and cron schedules): schedules survive restarts, and with
- * several instances each scheduled run happens once. Only the process (src/server.ts) starts the runner; tests call
- * the handlers directly.
+ * several instances each scheduled run happens once.
+ *
+ * Two kinds of work: cron jobs (maintenance, warnings) and queues that capabilities send to (mail, webhook
+ * deliveries). A capability `define`s its queue when it registers; `send(scope, …)` inserts the job in the caller's
+ * transaction, so a change and the work it causes commit together or not at all. Every app starts the sending side
+ * (`start`: pg-boss schema and queues); only the process (src/server.ts) runs workers and schedules (`work`). Tests
+ * run queued jobs deterministically with `runQueued`.
  */
-import { PgBoss } from 'pg-boss';
+import { sql, type SQL } from 'drizzle-orm';
+import { PgBoss, type Db as PgBossDb, type QueuePolicy } from 'pg-boss';
+import type { TenantScope } from './db.ts';
 
 export interface JobDefinition {
   name: string;
@@ -12,27 +19,141 @@ export interface JobDefinition {
   handler: () => Promise<unknown>;
 }
 
+export interface QueueDefinition<T extends object = object> {
+  name: string;
+  /** Runs one job; throwing (or exceeding `expireInSeconds`) makes pg-boss retry it as `retry` says. */
+  handler: (data: T, job: { id: string; retryCount: number }) => Promise<void>;
+  retry: { limit: number; delaySeconds: number; backoff: boolean; maxDelaySeconds?: number };
+  /** `key_strict_fifo`: jobs with the same `singletonKey` run one at a time, in order (e.g. per webhook endpoint). */
+  policy?: QueuePolicy;
+  expireInSeconds?: number;
+}
+
+export interface SendOptions {
+  singletonKey?: string;
+  startAfter?: Date;
+}
+
 interface JobLogger {
   info(obj: Record<string, unknown>, msg: string): void;
   error(obj: Record<string, unknown>, msg: string): void;
 }
 
-export interface JobRunner {
-  stop(): Promise<void>;
+const SCHEMA = 'pgboss';
+
+/** pg-boss's `executeSql(text, $n values)` over a TenantScope, so a job insert joins the scope's transaction. */
+function inScope(scope: TenantScope): PgBossDb {
+  return {
+    async executeSql(text: string, values: unknown[] = []) {
+      const parts = text.split(/\$(\d+)/);
+      const chunks: SQL[] = parts.map((part, i) => (i % 2 === 0 ? sql.raw(part) : sql`${values[Number(part) - 1]}`));
+      const result = await scope.execute(sql.join(chunks));
+      return { rows: (result as { rows: unknown[] }).rows } as never;
+    },
+  };
 }
 
-export async function startJobs(opts: { connectionString: string; jobs: JobDefinition[]; log: JobLogger }): Promise<JobRunner> {
-  const boss = new PgBoss({ connectionString: opts.connectionString, schema: 'pgboss', max: 2, application_name: 'iam-jobs' });
-  boss.on('error', (err) => opts.log.error({ err }, 'job runner error'));
-  await boss.start();
-  for (const job of opts.jobs) {
-    await boss.createQueue(job.name);
-    await boss.schedule(job.name, job.cron, null, { tz: 'UTC' });
-    await boss.work(job.name, async () => {
-      opts.log.info({ job: job.name }, 'job started');
-      await job.handler();
-    });
+export class Jobs {
+  readonly #boss: PgBoss;
+  readonly #log: JobLogger;
+  readonly #queues = new Map<string, QueueDefinition<never>>();
+  #started = false;
+
+  constructor(opts: { connectionString: string; log: JobLogger; worker?: boolean }) {
+    const worker = opts.worker ?? false;
+    // Only the worker process supervises (expiry, retention) and schedules; the others only send.
+    this.#boss = new PgBoss({ connectionString: opts.connectionString, schema: SCHEMA, max: 2, application_name: 'iam-jobs', supervise: worker, schedule: worker });
+    this.#boss.on('error', (err) => opts.log.error({ err }, 'job runner error'));
+    this.#log = opts.log;
   }
-  opts.log.info({ jobs: opts.jobs.map((j) => `${j.name} (${j.cron})`) }, 'job runner started');
-  return { stop: () => boss.stop({ graceful: true, timeout: 5_000 }) };
+
+  /** Declares a queue; call before `start` (capabilities do it when they register). */
+  define<T extends object>(queue: QueueDefinition<T>): void {
+    if (this.#started) throw new Error(`queue ${queue.name} defined after the job runner started`);
+    if (this.#queues.has(queue.name)) throw new Error(`queue ${queue.name} defined twice`);
+    this.#queues.set(queue.name, queue as unknown as QueueDefinition<never>);
+  }
+
+  /** Installs pg-boss's schema, creates the defined queues and lets the service role insert jobs. */
+  async start(): Promise<void> {
+    await this.#boss.start();
+    for (const q of this.#queues.values()) {
+      const options = {
+        retryLimit: q.retry.limit,
+        retryDelay: q.retry.delaySeconds,
+        retryBackoff: q.retry.backoff,
+        ...(q.retry.maxDelaySeconds ? { retryDelayMax: q.retry.maxDelaySeconds } : {}),
+        ...(q.expireInSeconds ? { expireInSeconds: q.expireInSeconds } : {}),
+      };
+      const existing = await this.#boss.getQueue(q.name);
+      if (!existing) await this.#boss.createQueue(q.name, { ...options, ...(q.policy ? { policy: q.policy } : {}) });
+      else await this.#boss.updateQueue(q.name, options);
+    }
+    // Sends run in the callers' transactions, as the service role (src/platform/db.ts); pg-boss's own connection
+    // is the schema owner.
+    const grants = [
+      `GRANT USAGE ON SCHEMA ${SCHEMA} TO iam_app, iam_global`,
+      `GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA ${SCHEMA} TO iam_app, iam_global`,
+      `ALTER DEFAULT PRIVILEGES IN SCHEMA ${SCHEMA} GRANT SELECT, INSERT ON TABLES TO iam_app, iam_global`,
+    ];
+    for (const g of grants) await this.#boss.getDb().executeSql(g);
+    this.#started = true;
+  }
+
+  /** Enqueues a job of `queue` in `scope`'s transaction (or on its own when `scope` is not in one). */
+  async send<T extends object>(scope: TenantScope, queue: string, data: T, opts: SendOptions = {}): Promise<string | null> {
+    if (!this.#queues.has(queue)) throw new Error(`queue ${queue} is not defined`);
+    return this.#boss.send(queue, { ...data, tenantId: scope.tenantId }, { ...opts, db: inScope(scope) });
+  }
+
+  /** The process's workers: every defined queue, and the cron jobs. */
+  async work(crons: JobDefinition[]): Promise<void> {
+    for (const q of this.#queues.values()) {
+      await this.#boss.work<object>(q.name, async ([job]) => {
+        if (job) await q.handler(job.data as never, { id: job.id, retryCount: (job as { retryCount?: number }).retryCount ?? 0 });
+      });
+    }
+    for (const job of crons) {
+      await this.#boss.createQueue(job.name).catch(() => undefined);
+      await this.#boss.schedule(job.name, job.cron, null, { tz: 'UTC' });
+      await this.#boss.work(job.name, async () => {
+        this.#log.info({ job: job.name }, 'job started');
+        await job.handler();
+      });
+    }
+    this.#log.info({ queues: [...this.#queues.keys()], jobs: crons.map((j) => `${j.name} (${j.cron})`) }, 'job runner started');
+  }
+
+  /**
+   * Runs up to `max` jobs of `queue` that are due now, one at a time, marking each completed or failed (failed ones
+   * are retried later as the queue says). For tests and one-off tools; the process uses `work`.
+   */
+  async runQueued(queue: string, max = 100): Promise<{ completed: number; failed: number }> {
+    const q = this.#queues.get(queue);
+    if (!q) throw new Error(`queue ${queue} is not defined`);
+    let completed = 0;
+    let failed = 0;
+    while (completed + failed < max) {
+      const [job] = await this.#boss.fetch<object>(queue, { batchSize: 1, includeMetadata: true });
+      if (!job) break;
+      try {
+        await q.handler(job.data as never, { id: job.id, retryCount: job.retryCount });
+        await this.#boss.complete(queue, job.id);
+        completed++;
+      } catch (err) {
+        await this.#boss.fail(queue, job.id, { message: err instanceof Error ? err.message : String(err) });
+        failed++;
+      }
+    }
+    return { completed, failed };
+  }
+
+  /** Jobs of `queue` in a state (for tests and the delivery log): pg-boss's own record. */
+  find(queue: string, opts: { id?: string } = {}) {
+    return this.#boss.findJobs(queue, opts);
+  }
+
+  async stop(): Promise<void> {
+    await this.#boss.stop({ graceful: true, timeout: 5_000 });
+  }
 }
