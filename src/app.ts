@@ -109,7 +109,7 @@ export async function buildApp({ config, database, keyring, logger, now, jobsWor
     tokenPath: TOKEN_PATH,
     scopes: Object.fromEntries(BUILT_IN_APIS.flatMap((a) => a.scopes.map((s) => [s, a.displayName]))),
   });
-  opsRoutes(app, { pool: database.pool });
+  opsRoutes(app, { pool: database.pool, invalidation });
 
   await app.register(async function tenantScoped(scoped) {
     await scoped.register(tenancyPlugin, { resolver });

@@ -6,6 +6,7 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import formbody from '@fastify/formbody';
 import { cookieSupport } from '../platform/cookies.ts';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { databaseUnavailable, DATABASE_RETRY_AFTER_SECONDS } from '../platform/db-errors.ts';
 import { InvalidClient, InvalidRequest, OAuthError, ServerError, TemporarilyUnavailable } from '../platform/errors/oauth.ts';
 import type { ScopeFor, TenantScope } from '../platform/db.ts';
 import type { Keyring } from '../platform/crypto.ts';
@@ -49,6 +50,10 @@ export async function oauthPlugin(app: FastifyInstance, deps: OAuthDeps) {
     } else if (hasZodFastifySchemaValidationErrors(err) || (err.statusCode && err.statusCode < 500)) {
       e = err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? new InvalidRequest('Send application/x-www-form-urlencoded.') : new InvalidRequest(err.statusCode === 413 ? 'The request body is too large.' : 'The request is malformed.');
       if (err.statusCode === 413 || err.statusCode === 415) return reply.status(err.statusCode).send(e.toJSON());
+    } else if (databaseUnavailable(err)) {
+      request.log.warn({ err: err.message }, 'database unavailable');
+      reply.header('Retry-After', String(DATABASE_RETRY_AFTER_SECONDS));
+      e = new TemporarilyUnavailable('The service is temporarily unavailable; retry later.');
     } else {
       request.log.error({ err }, 'authorization server failure');
       e = new ServerError('The server could not process the request.');

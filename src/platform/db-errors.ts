@@ -28,3 +28,23 @@ export function foreignKeyViolation(e: unknown): string | undefined {
   const pg = pgErrorOf(e);
   return pg?.code === '23503' ? (pg.constraint ?? '') : undefined;
 }
+
+/** Network codes of a refused or broken connection (node-postgres passes the socket's error through). */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE']);
+
+/**
+ * The database cannot be reached (class 08 connection exceptions, 57P01–57P03 shutdown and start-up, a refused
+ * socket, a pool timeout): the answer is 503 with `Retry-After`, not a 500 — the client did nothing wrong and a retry
+ * may succeed.
+ */
+export function databaseUnavailable(e: unknown): boolean {
+  for (let cur = e, depth = 0; cur && typeof cur === 'object' && depth < 5; cur = (cur as { cause?: unknown }).cause, depth++) {
+    const { code, message } = cur as { code?: unknown; message?: unknown };
+    if (typeof code === 'string' && (UNREACHABLE.has(code) || /^08/.test(code) || /^57P0[123]$/.test(code))) return true;
+    if (typeof message === 'string' && /^(timeout exceeded when trying to connect|Connection terminated)/.test(message)) return true;
+  }
+  return false;
+}
+
+/** Seconds a client should wait before retrying while the database is unreachable. */
+export const DATABASE_RETRY_AFTER_SECONDS = 5;

@@ -49,7 +49,8 @@ export interface Database {
 
 function newPool(url: string, role: string, max: number, applicationName: string): pg.Pool {
   // `-c role=…` is applied at connection start: a login that may not take the role gets no connection at all.
-  const pool = new pg.Pool({ connectionString: url, max, application_name: applicationName, options: `-c role=${role}` });
+  // A request waits at most 5 s for a connection: during an outage it gets a 503 instead of hanging.
+  const pool = new pg.Pool({ connectionString: url, max, application_name: applicationName, options: `-c role=${role}`, connectionTimeoutMillis: 5_000 });
   // An idle client losing its server must not crash the process; the pool replaces it.
   pool.on('error', () => {});
   return pool;

@@ -12,17 +12,30 @@ const CHANNEL = 'iam_invalidate';
 export type Topic = 'client' | 'protected-apis' | 'keys' | 'tenant' | 'revoked';
 type Listener = (tenantId: string, key: string | undefined) => void;
 
+/** How long a cached entry may live while the listener is down: it cannot hear invalidations then. */
+export const DISCONNECTED_CACHE_MS = 1_000;
+const HEARTBEAT_MS = 5_000;
+const RECONNECT_FIRST_MS = 250;
+const BACKOFF_MAX_MS = 2_000;
+
 export class Invalidation {
   readonly #pool: pg.Pool;
   readonly #log: FastifyBaseLogger | undefined;
   readonly #listeners = new Map<Topic, Listener[]>();
   #client: pg.PoolClient | undefined;
   #release: ((err?: Error) => void) | undefined;
-  #stopped = false;
+  #stopped = true;
+  #connected = false;
+  #timers = new Set<NodeJS.Timeout>();
 
   constructor(pool: pg.Pool, log?: FastifyBaseLogger) {
     this.#pool = pool;
     this.#log = log;
+  }
+
+  /** False while the listener is reconnecting: caches then keep entries for at most DISCONNECTED_CACHE_MS. */
+  get connected(): boolean {
+    return this.#connected;
   }
 
   on(topic: Topic, fn: Listener): void {
@@ -39,17 +52,43 @@ export class Invalidation {
     return publishInvalidation(scope, topic, key);
   }
 
+  /** Listens; the first connection must succeed (start-up fails otherwise), later losses reconnect for ever. */
   async start(): Promise<void> {
     this.#stopped = false;
+    await this.#connect();
+  }
+
+  #forgetEverything(): void {
+    for (const fns of this.#listeners.values()) for (const fn of fns) fn('*', undefined);
+  }
+
+  #later(fn: () => void, ms: number): void {
+    const t = setTimeout(() => {
+      this.#timers.delete(t);
+      fn();
+    }, ms);
+    t.unref();
+    this.#timers.add(t);
+  }
+
+  async #connect(): Promise<void> {
     const client = await this.#pool.connect();
-    this.#client = client;
     let released = false;
     const release = (err?: Error) => {
       if (released) return;
       released = true;
       client.release(err);
     };
-    this.#release = release;
+    const lost = (err: Error) => {
+      if (released) return;
+      release(err);
+      if (this.#client !== client) return;
+      this.#client = undefined;
+      this.#connected = false;
+      if (this.#stopped) return;
+      this.#log?.warn({ err }, 'invalidation listener lost its connection; reconnecting');
+      this.#reconnect(RECONNECT_FIRST_MS);
+    };
     client.on('notification', (msg) => {
       if (msg.channel !== CHANNEL || !msg.payload) return;
       try {
@@ -59,20 +98,62 @@ export class Invalidation {
         this.#log?.warn('malformed invalidation message');
       }
     });
-    client.on('error', (err) => {
-      release(err);
-      if (this.#client === client) this.#client = undefined;
-      if (this.#stopped) return;
-      this.#log?.warn({ err }, 'invalidation listener lost its connection; reconnecting');
-      // Everything cached may have missed notifications while disconnected.
-      for (const fns of this.#listeners.values()) for (const fn of fns) fn('*', undefined);
-      setTimeout(() => void this.start().catch(() => {}), 1000).unref();
-    });
-    await client.query(`LISTEN ${CHANNEL}`);
+    client.on('error', lost);
+    client.on('end', () => lost(new Error('connection ended')));
+    try {
+      await client.query(`LISTEN ${CHANNEL}`);
+    } catch (err) {
+      release(err as Error);
+      throw err;
+    }
+    this.#client = client;
+    this.#release = release;
+    this.#connected = true;
+    // Notifications sent while nobody listened are gone: everything cached before now may be stale.
+    this.#forgetEverything();
+    this.#heartbeat(client, lost);
+  }
+
+  /** A connection that died silently (no FIN, e.g. a failover) is noticed by the heartbeat's timeout. */
+  #heartbeat(client: pg.PoolClient, lost: (err: Error) => void): void {
+    this.#later(() => {
+      if (this.#client !== client || this.#stopped) return;
+      const timeout = setTimeout(() => lost(new Error('heartbeat timed out')), HEARTBEAT_MS);
+      client.query('SELECT 1').then(
+        () => {
+          clearTimeout(timeout);
+          this.#heartbeat(client, lost);
+        },
+        (err: Error) => {
+          clearTimeout(timeout);
+          lost(err);
+        },
+      );
+    }, HEARTBEAT_MS);
+  }
+
+  /** Retries with backoff until it listens again or is stopped; meanwhile caches are emptied every second. */
+  #reconnect(delayMs: number): void {
+    const sweep = () => {
+      if (this.#stopped || this.#connected) return;
+      this.#forgetEverything();
+      this.#later(sweep, DISCONNECTED_CACHE_MS);
+    };
+    if (delayMs === RECONNECT_FIRST_MS) sweep();
+    this.#later(() => {
+      if (this.#stopped || this.#connected) return;
+      this.#connect().catch((err: Error) => {
+        this.#log?.debug({ err: err.message }, 'invalidation listener still disconnected');
+        this.#reconnect(Math.min(delayMs * 2, BACKOFF_MAX_MS));
+      });
+    }, delayMs);
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#connected = false;
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
     const c = this.#client;
     const release = this.#release;
     this.#client = undefined;

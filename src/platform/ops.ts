@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import { migrationsApplied } from './db.ts';
 
-export function opsRoutes(app: FastifyInstance, deps: { pool: pg.Pool }) {
+export function opsRoutes(app: FastifyInstance, deps: { pool: pg.Pool; invalidation: { readonly connected: boolean } }) {
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   let migrated = false;
   app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
@@ -11,6 +11,8 @@ export function opsRoutes(app: FastifyInstance, deps: { pool: pg.Pool }) {
       await deps.pool.query('SELECT 1');
       migrated ||= await migrationsApplied(deps.pool);
       if (!migrated) return reply.status(503).send({ status: 'unavailable', reason: 'migrations not applied' });
+      // Without the listener this instance cannot hear that a secret or key was revoked elsewhere.
+      if (!deps.invalidation.connected) return reply.status(503).send({ status: 'unavailable', reason: 'cache invalidation listener reconnecting' });
       return { status: 'ready' };
     } catch {
       return reply.status(503).send({ status: 'unavailable', reason: 'database unreachable' });

@@ -5,6 +5,7 @@
  * as `{schemas: [Error], status: "400", scimType?, detail}`. A client mistake is always a 4xx (an IdP retries a 500
  * for ever); a 500 means our bug and carries fixed text.
  */
+import { databaseUnavailable, DATABASE_RETRY_AFTER_SECONDS } from '../platform/db-errors.ts';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { Conflict, DomainError, Forbidden, Invalid, NotFound, PreconditionFailed } from '../platform/errors/domain.ts';
@@ -82,6 +83,7 @@ export function toScimError(err: unknown): ScimError {
   }
   if (fe instanceof SyntaxError || fe?.code === 'FST_ERR_CTP_INVALID_JSON_BODY') return new ScimError(400, 'invalidSyntax', 'The body is not valid JSON.');
   if (typeof fe?.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) return new ScimError(fe.statusCode, undefined, fe.message);
+  if (databaseUnavailable(err)) return new ScimError(503, undefined, 'The service is temporarily unavailable; retry later.');
   return new ScimError(500, undefined, 'An unexpected error occurred. It has been logged.');
 }
 
@@ -96,7 +98,8 @@ function transactionConflict(e: unknown): boolean {
 /** The SCIM plugin's error handler. 401/403 carry the RFC 6750 §3 challenge. */
 export function scimErrorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply) {
   const e = toScimError(err);
-  if (e.status >= 500) request.log.error({ err }, 'unhandled error');
+  if (e.status === 503) reply.header('Retry-After', String(DATABASE_RETRY_AFTER_SECONDS));
+  else if (e.status >= 500) request.log.error({ err }, 'unhandled error');
   if (e.status === 401 || e.status === 403) {
     const requiredScope = (err as { requiredScope?: string }).requiredScope;
     reply.header('WWW-Authenticate', bearerChallenge(err instanceof OAuthError ? err : undefined, requiredScope));

@@ -8,6 +8,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { DomainError, Conflict, Forbidden, Invalid, NotFound, PreconditionFailed } from './domain.ts';
 import { OAuthError, bearerChallenge } from './oauth.ts';
+import { databaseUnavailable, DATABASE_RETRY_AFTER_SECONDS } from '../db-errors.ts';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 const TYPE_BASE = 'https://iam.invalid/problems/';
@@ -94,13 +95,15 @@ export function toProblem(err: unknown): Problem {
   if (typeof fe?.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     return new Problem(fe.statusCode, 'client-error', STATUS_CODES[fe.statusCode] ?? 'Bad Request', fe.message);
   }
+  if (databaseUnavailable(err)) return new Problem(503, 'unavailable', 'Service Unavailable', 'The service is temporarily unavailable; retry later.');
   return new Problem(500, 'internal', 'Internal Server Error', 'An unexpected error occurred. It has been logged.');
 }
 
 /** The error handler for `/api` contexts. */
 export function problemErrorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply) {
   const problem = toProblem(err);
-  if (problem.status >= 500) request.log.error({ err }, 'unhandled error');
+  if (problem.status === 503) reply.header('Retry-After', String(DATABASE_RETRY_AFTER_SECONDS));
+  else if (problem.status >= 500) request.log.error({ err }, 'unhandled error');
   if (problem.status === 401 || problem.status === 403) {
     const oauth = err instanceof OAuthError ? err : undefined;
     const requiredScope = (err as { requiredScope?: string }).requiredScope;
