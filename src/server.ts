@@ -2,17 +2,23 @@
  * The process: configuration, the database (embedded PostgreSQL when DATABASE_URL is unset), migrations, first-start
  * bootstrap, listening, and graceful shutdown. Nothing testable lives here; `buildApp` is the service.
  */
-import { loadConfig, ConfigError, type Config } from './platform/config.ts';
+import { loadDotEnv, loadConfig, ConfigError, type Config } from './platform/config.ts';
 import { openDatabase, runMigrations } from './platform/db.ts';
 import { keyring, loadMasterKey } from './platform/crypto.ts';
 import { startEmbeddedPostgres, type EmbeddedServer } from './platform/embedded-postgres.ts';
 import { buildApp } from './app.ts';
 import { ensureBootstrap } from './tenancy/tenants.global.ts';
 import { printCredentials } from './cli/print.ts';
-import { KEY_ROTATION_JOB, PURGE_JOB, purgeExpired, rotateDueKeys } from './oauth/maintenance.global.ts';
+import { KEY_ROTATION_JOB, masterKeyOpensStoredKeys, PURGE_JOB, purgeExpired, rotateDueKeys } from './oauth/maintenance.global.ts';
 import { checkUpstreamSecretExpiry, UPSTREAM_SECRET_EXPIRY_JOB } from './upstream/expiry.global.ts';
 import { DOMAIN_VERIFICATION_JOB, recheckDueDomains } from './organizations/domain-verification.global.ts';
 import { txtResolver } from './organizations/dns.ts';
+
+/** What start-up has started so far, stopped in reverse order when start-up fails (PostgreSQL is never orphaned). */
+const started: (() => Promise<unknown>)[] = [];
+
+/** A start-up failure the operator can act on: one line, no stack. */
+class StartupError extends Error {}
 
 async function main(config: Config) {
   let embedded: EmbeddedServer | undefined;
@@ -20,14 +26,21 @@ async function main(config: Config) {
   const bootLog = (msg: string) => process.stderr.write(JSON.stringify({ level: 30, time: Date.now(), msg }) + '\n');
   if (!url) {
     bootLog(`database: embedded PostgreSQL in ${config.DATA_DIR} on 127.0.0.1:${config.EMBEDDED_PG_PORT}`);
-    embedded = await startEmbeddedPostgres({ dataDir: config.DATA_DIR, port: config.EMBEDDED_PG_PORT });
+    embedded = await startEmbeddedPostgres({ dataDir: config.DATA_DIR, port: config.EMBEDDED_PG_PORT, notice: bootLog }).catch((err: Error) => {
+      throw new StartupError(err.message);
+    });
+    started.push(embedded.stop);
     url = embedded.url();
   } else {
     bootLog(`database: external PostgreSQL at ${new URL(url).host}`);
   }
   const database = openDatabase(url, { max: config.DB_POOL_SIZE });
+  started.push(database.close);
   if (config.RUN_MIGRATIONS) await runMigrations(database);
   const keys = keyring(await loadMasterKey(config.MASTER_KEY, config.DATA_DIR));
+  if (!(await masterKeyOpensStoredKeys(database.global, keys))) {
+    throw new StartupError('MASTER_KEY does not open the stored signing keys: it is not the key this database was set up with');
+  }
 
   const publicUrl = new URL(config.PUBLIC_URL);
   const created = await ensureBootstrap(database.global, keys, {
@@ -41,6 +54,7 @@ async function main(config: Config) {
   if (created) printCredentials(created, { generated: !config.BOOTSTRAP_CLIENT_SECRET });
 
   const app = await buildApp({ config, database, keyring: keys, jobsWorker: true });
+  started.push(() => app.close());
   let closing = false;
   const shutdown = async (signal: string) => {
     if (closing) return;
@@ -72,11 +86,13 @@ async function main(config: Config) {
   try {
     await app.listen({ port: config.PORT, host: config.LISTEN_HOST });
   } catch (err) {
-    app.log.error({ err }, 'listen failed');
-    await database.close();
-    await embedded?.stop();
-    process.exit(1);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new StartupError(`port ${config.PORT} on ${config.LISTEN_HOST} is already in use (PORT, LISTEN_HOST)`);
+    if (code === 'EACCES' || code === 'EADDRNOTAVAIL') throw new StartupError(`cannot listen on ${config.LISTEN_HOST}:${config.PORT} (${code})`);
+    throw err;
   }
+  // Running: from here on, shutdown() stops what start-up started.
+  started.length = 0;
   // Background jobs (pg-boss, in this database): maintenance and warnings. Requests are served without them.
   try {
     await app.services.jobs.work([
@@ -95,6 +111,7 @@ async function main(config: Config) {
 
 let config: Config;
 try {
+  loadDotEnv();
   config = loadConfig();
 } catch (e) {
   if (e instanceof ConfigError) {
@@ -103,7 +120,8 @@ try {
   }
   throw e;
 }
-main(config).catch((err) => {
-  process.stderr.write(`startup failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+main(config).catch(async (err) => {
+  process.stderr.write(`startup failed: ${err instanceof StartupError ? err.message : err instanceof Error ? err.stack : String(err)}\n`);
+  for (const stop of started.reverse()) await stop().catch(() => undefined);
   process.exit(1);
 });

@@ -3,7 +3,8 @@
  * DATABASE_URL. Real processes, real signals.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -21,8 +22,10 @@ interface Proc {
 const procs: Proc[] = [];
 afterAll(() => procs.forEach((p) => p.child.kill('SIGKILL')));
 
-function start(env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, ['src/server.ts'], { env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? '/tmp', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+const SERVER = path.resolve('src/server.ts');
+
+function start(env: Record<string, string>, opts: { cwd?: string } = {}): Proc {
+  const child = spawn(process.execPath, [SERVER], { env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? '/tmp', ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...opts });
   let out = '';
   child.stdout!.on('data', (c) => (out += c));
   child.stderr!.on('data', (c) => (out += c));
@@ -85,6 +88,83 @@ describe('embedded PostgreSQL (no DATABASE_URL)', () => {
     expect(await p.exited).toBe(1);
     expect(p.out().trim()).toBe('Invalid configuration: PORT: Invalid input: expected number, received NaN (got "eighty")');
   });
+});
+
+describe('start-up faults stop the process with one line (issue #15)', () => {
+  const embeddedEnv = async (dataDir: string) => {
+    const port = await freePort();
+    return { PORT: String(port), DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(await freePort()), PUBLIC_URL: `http://127.0.0.1:${port}` };
+  };
+  const lastLine = (p: Proc) => p.out().trim().split('\n').at(-1) ?? '';
+
+  it('reads .env from the working folder', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'iam-dotenv-'));
+    try {
+      await writeFile(path.join(dir, '.env'), 'PORT=eighty\n');
+      const p = start({}, { cwd: dir });
+      expect(await p.exited).toBe(1);
+      expect(p.out()).toContain('Invalid configuration: PORT');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a port in use: exit 1, one line, embedded PostgreSQL stopped', async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'iam-port-'));
+    const blocker = net.createServer();
+    try {
+      const env = await embeddedEnv(dataDir);
+      await new Promise<void>((r) => blocker.listen(Number(env.PORT), '127.0.0.1', r));
+      const p = start(env);
+      expect(await p.exited).toBe(1);
+      expect(lastLine(p)).toBe(`startup failed: port ${env.PORT} on 127.0.0.1 is already in use (PORT, LISTEN_HOST)`);
+      await expect(fetch(`http://127.0.0.1:${env.EMBEDDED_PG_PORT}`)).rejects.toThrow();
+    } finally {
+      blocker.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('a data folder in use is refused; after kill -9 the orphaned PostgreSQL is stopped and the folder reused; a wrong MASTER_KEY is refused', async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'iam-orphan-'));
+    try {
+      const env = await embeddedEnv(dataDir);
+      const first = start(env);
+      await waitReady(Number(env.PORT), first);
+      // A token makes the tenant's signing key: sealed with the master key in master.key.
+      const secret = /client_secret:\s+(\S+)/.exec(first.out())?.[1];
+      const tok = await fetch(`http://127.0.0.1:${env.PORT}/oauth2/token`, {
+        method: 'POST',
+        headers: { authorization: 'Basic ' + Buffer.from(`bootstrap:${secret}`).toString('base64'), 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'grant_type=client_credentials&scope=iam/',
+      });
+      expect(tok.status).toBe(200);
+
+      const second = start({ ...env, PORT: String(await freePort()) });
+      expect(await second.exited).toBe(1);
+      expect(lastLine(second)).toMatch(/^startup failed: data folder .* is in use by another running server \(pid \d+\)/);
+
+      first.child.kill('SIGKILL');
+      await first.exited;
+      // PostgreSQL outlived its parent.
+      const probe = new pg.Client({ connectionString: `postgres://x:y@127.0.0.1:${env.EMBEDDED_PG_PORT}/postgres` });
+      await expect(probe.connect()).rejects.toThrow(/password|authentication/);
+      await probe.end().catch(() => {});
+
+      const third = start(env);
+      await waitReady(Number(env.PORT), third);
+      expect(third.out()).toContain('left running by an earlier server');
+      third.child.kill('SIGTERM');
+      expect(await third.exited).toBe(0);
+
+      const wrongKey = start({ ...env, MASTER_KEY: randomBytes(32).toString('base64') });
+      expect(await wrongKey.exited).toBe(1);
+      expect(lastLine(wrongKey)).toBe('startup failed: MASTER_KEY does not open the stored signing keys: it is not the key this database was set up with');
+      await expect(fetch(`http://127.0.0.1:${env.EMBEDDED_PG_PORT}`)).rejects.toThrow();
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
 
 describe('two instances on one DATABASE_URL', () => {

@@ -3,7 +3,7 @@
  * Creates a tenant with its own bootstrap machine client and prints the credentials once.
  */
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../platform/config.ts';
+import { loadDotEnv, loadConfig } from '../platform/config.ts';
 import { runMigrations } from '../platform/db.ts';
 import { keyring, loadMasterKey } from '../platform/crypto.ts';
 import { DomainError } from '../platform/errors/domain.ts';
@@ -24,6 +24,7 @@ if (!hosts.length) {
   process.stderr.write('usage: npm run tenant:create -- --host acme.localhost [--slug acme] [--name "Acme"] [--issuer http://acme.localhost:3000]\n');
   process.exit(2);
 }
+loadDotEnv();
 const config = loadConfig();
 const publicUrl = new URL(config.PUBLIC_URL);
 const first = hosts[0]!;

@@ -7,6 +7,7 @@ import { and, eq, isNotNull, lt, or } from 'drizzle-orm';
 import { forTenant, type GlobalDb } from '../platform/db.ts';
 import { authorizationCodes, rateLimitCounters, refreshTokens, revokedTokens, sessions, signingKeys, usedAssertions } from '../db/schema/index.ts';
 import type { KeyStore } from './keys.ts';
+import type { Keyring } from '../platform/crypto.ts';
 
 export const PURGE_JOB = 'oauth-purge-expired';
 export const KEY_ROTATION_JOB = 'oauth-key-rotation';
@@ -40,3 +41,18 @@ export async function rotateDueKeys(db: GlobalDb, keys: KeyStore, days: number, 
   return due.map((k) => `${k.tenantId}/${k.alg}`);
 }
 
+
+/**
+ * Start-up check that MASTER_KEY is the key the stored data was sealed with: it unseals one stored signing key.
+ * A wrong key would otherwise start "ready" while every token request fails. No stored key yet: nothing to check.
+ */
+export async function masterKeyOpensStoredKeys(db: GlobalDb, keyring: Keyring): Promise<boolean> {
+  const [row] = await db.select({ tenantId: signingKeys.tenantId, kid: signingKeys.kid, sealed: signingKeys.privateJwkSealed }).from(signingKeys).limit(1);
+  if (!row) return true;
+  try {
+    keyring.unseal(row.sealed, `${row.tenantId}/${row.kid}`);
+    return true;
+  } catch {
+    return false;
+  }
+}

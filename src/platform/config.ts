@@ -2,6 +2,7 @@
  * Configuration from the environment, parsed once at start. One zod schema is both the type and the validation;
  * `.env.example` lists every variable here.
  */
+import { existsSync } from 'node:fs';
 import { Resolver } from 'node:dns';
 import { z } from 'zod';
 
@@ -74,6 +75,11 @@ export type Config = Omit<z.infer<typeof configSchema>, 'OUTBOUND_ALLOW_LOOPBACK
 export class ConfigError extends Error {}
 
 /** Parses the environment; the error message is one line naming the variable and what is wrong. */
+/** Reads `.env` from the working folder when there is one; variables already set win (as with `node --env-file`). */
+export function loadDotEnv(file = '.env'): void {
+  if (existsSync(file)) process.loadEnvFile(file);
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // Empty strings mean "unset", as in most .env files.
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));

@@ -3,7 +3,7 @@
  * tests. Binaries come from the npm registry; data lives under DATA_DIR.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile, readFile, chmod } from 'node:fs/promises';
+import { mkdir, writeFile, readFile, chmod, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -32,6 +32,8 @@ export async function startEmbeddedPostgres(opts: {
   dataDir: string;
   port: number;
   log?: (line: string) => void;
+  /** Lines for the operator (not PostgreSQL's own log), e.g. that an orphaned cluster was stopped. */
+  notice?: (line: string) => void;
   /** Connect to the cluster if it is already running (e.g. a CLI beside `npm start`); stop() then leaves it running. */
   reuseRunning?: boolean;
 }): Promise<EmbeddedServer> {
@@ -57,6 +59,12 @@ export async function startEmbeddedPostgres(opts: {
     throw new Error('No DATABASE_URL and no embedded PostgreSQL installed (the production image has none): set DATABASE_URL.');
   });
   unhookExitHandlers();
+  /** PostgreSQL's last lines, for the error when it exits during start (e.g. its port is taken). */
+  const recent: string[] = [];
+  const keep = (m: unknown) => {
+    recent.push(String(m).trim());
+    if (recent.length > 3) recent.shift();
+  };
   const server = new EmbeddedPostgres({
     databaseDir: pgDir,
     user: 'postgres',
@@ -65,12 +73,17 @@ export async function startEmbeddedPostgres(opts: {
     persistent: true,
     // PostgreSQL refuses to run as root; the package then runs it as a `postgres` system user it creates if missing.
     createPostgresUser: asRoot,
-    onLog: (m) => opts.log?.(String(m).trimEnd()),
+    onLog: (m) => (keep(m), opts.log?.(String(m).trimEnd())),
     onError: (e) => opts.log?.(String(e)),
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=300'],
   });
+  await takeDataFolder(dir, pgDir, opts.notice);
   if (!existsSync(path.join(pgDir, 'PG_VERSION'))) await server.initialise();
-  await server.start();
+  await server.start().catch((err: unknown) => {
+    void rm(lockFile(dir), { force: true });
+    // The package rejects with nothing when PostgreSQL exits during start: say what PostgreSQL said instead.
+    throw new Error(`embedded PostgreSQL did not start${err instanceof Error ? `: ${err.message}` : ''}${recent.length ? ` (${recent.join(' | ').slice(-400)})` : ''}`);
+  });
   // Last resort when the process exits without stop(): signal PostgreSQL synchronously so it is not orphaned.
   const child = (server as unknown as { process?: ChildProcess }).process;
   const onExit = () => child?.kill('SIGINT');
@@ -80,8 +93,44 @@ export async function startEmbeddedPostgres(opts: {
     stop: async () => {
       process.removeListener('exit', onExit);
       await server.stop();
+      await rm(lockFile(dir), { force: true });
     },
   };
+}
+
+const lockFile = (dir: string) => path.join(dir, 'server.pid');
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function pidIn(file: string): Promise<number | undefined> {
+  if (!existsSync(file)) return undefined;
+  const pid = Number((await readFile(file, 'utf8')).split('\n')[0]);
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+/**
+ * One server per data folder. `server.pid` names the process that owns it: alive, the folder is in use (refused);
+ * dead (e.g. `kill -9`), the PostgreSQL it started may still run as an orphan (its `postmaster.pid`), which is
+ * stopped so this start can use the folder.
+ */
+async function takeDataFolder(dir: string, pgDir: string, log?: (line: string) => void): Promise<void> {
+  const owner = await pidIn(lockFile(dir));
+  if (owner && owner !== process.pid && alive(owner)) throw new Error(`data folder ${dir} is in use by another running server (pid ${owner}); stop it or choose another DATA_DIR`);
+  const postmaster = await pidIn(path.join(pgDir, 'postmaster.pid'));
+  if (postmaster && alive(postmaster)) {
+    log?.(`stopping embedded PostgreSQL (pid ${postmaster}) left running by an earlier server that did not stop it`);
+    process.kill(postmaster, 'SIGINT');
+    for (let i = 0; i < 300 && alive(postmaster); i++) await new Promise((r) => setTimeout(r, 100));
+    if (alive(postmaster)) throw new Error(`embedded PostgreSQL (pid ${postmaster}) left by an earlier server did not stop; stop it by hand`);
+  }
+  await writeFile(lockFile(dir), `${process.pid}\n`, { mode: 0o600 });
 }
 
 async function answers(url: string): Promise<boolean> {

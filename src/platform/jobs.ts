@@ -90,13 +90,17 @@ export class Jobs {
       else await this.#boss.updateQueue(q.name, options);
     }
     // Sends run in the callers' transactions, as the service role (src/platform/db.ts); pg-boss's own connection
-    // is the schema owner.
-    const grants = [
-      `GRANT USAGE ON SCHEMA ${SCHEMA} TO iam_app, iam_global`,
-      `GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA ${SCHEMA} TO iam_app, iam_global`,
-      `ALTER DEFAULT PRIVILEGES IN SCHEMA ${SCHEMA} GRANT SELECT, INSERT ON TABLES TO iam_app, iam_global`,
-    ];
-    for (const g of grants) await this.#boss.getDb().executeSql(g);
+    // is the schema owner. Serialized: concurrent GRANTs on one object fail with "tuple concurrently updated".
+    await this.#boss.getDb().executeSql(
+      [
+        'BEGIN',
+        `SELECT pg_advisory_xact_lock(hashtext('iam-jobs-grants'))`,
+        `GRANT USAGE ON SCHEMA ${SCHEMA} TO iam_app, iam_global`,
+        `GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA ${SCHEMA} TO iam_app, iam_global`,
+        `ALTER DEFAULT PRIVILEGES IN SCHEMA ${SCHEMA} GRANT SELECT, INSERT ON TABLES TO iam_app, iam_global`,
+        'COMMIT',
+      ].join(';\n'),
+    );
     this.#started = true;
   }
 
