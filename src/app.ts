@@ -46,6 +46,7 @@ import { accessTokenStrategy } from './scim/auth.ts';
 import { identitiesRoutes } from './users/identities-routes.ts';
 import { organizationRoutes } from './organizations/routes.ts';
 import { txtResolver } from './organizations/dns.ts';
+import { connectionRoutes } from './connections/routes.ts';
 
 export interface AppDeps {
   config: Config;
@@ -157,6 +158,7 @@ export async function buildApp({ config, database, keyring, logger, now, jobsWor
       await capability('upstream', (p) => upstreamRoutes(p, { scopeFor, keyring }));
       await capability('audit', (p) => auditRoutes(p, { scopeFor }));
       await capability('organizations', (p) => organizationRoutes(p, { scopeFor, resolver: txtResolver(config.DNS_SERVERS) }));
+      await capability('connections', (p) => connectionRoutes(p, { scopeFor, keyring }));
     });
     await scoped.register(apiReferenceRoutes, { tokenPath: TOKEN_PATH });
   });

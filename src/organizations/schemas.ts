@@ -67,7 +67,7 @@ export function organizationToWire(o: Organization): z.infer<typeof organization
   return { ...o, createdAt: o.createdAt.toISOString(), updatedAt: o.updatedAt.toISOString() };
 }
 
-const organizationRole = z.string().regex(/^[a-z0-9][a-z0-9._:-]{0,63}$/, 'lowercase letters, digits, ".", "_", ":" and "-", at most 64 characters');
+export const organizationRole = z.string().regex(/^[a-z0-9][a-z0-9._:-]{0,63}$/, 'lowercase letters, digits, ".", "_", ":" and "-", at most 64 characters');
 
 export const membershipBody = z
   .strictObject({

@@ -21,6 +21,8 @@ export const PERMISSIONS = [
   'audit:read',
   'organizations:read',
   'organizations:write',
+  'connections:read',
+  'connections:write',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -36,6 +38,8 @@ export const PERMISSION_DESCRIPTIONS: Record<Permission, string> = {
   'audit:read': 'Read the audit trail',
   'organizations:read': 'List and read organizations, their members and their domains',
   'organizations:write': 'Create, change and delete organizations; manage their members and domains',
+  'connections:read': 'List and read organizations\' SSO connections (never their secrets)',
+  'connections:write': 'Configure, activate and delete organizations\' SSO connections',
 };
 
 /** The built-in role that grants every permission. It cannot be changed or deleted. */

@@ -6,3 +6,4 @@ export * from './upstream.ts';
 export * from './audit.ts';
 export * from './scim.ts';
 export * from './organizations.ts';
+export * from './connections.ts';

@@ -1,0 +1,135 @@
+/**
+ * `/api/organizations/{id}/connections` and `/api/connections`: organizations' SSO connections (OIDC, SAML 2.0) and
+ * the domain pre-check. HTTP only: schemas, status codes and calls into service.ts.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { TenantScope } from '../platform/db.ts';
+import type { Keyring } from '../platform/crypto.ts';
+import { actorOf } from '../platform/auth.ts';
+import { problemResponses } from '../platform/errors/problem-schema.ts';
+import { organizationIdParams } from '../organizations/schemas.ts';
+import { createConnection, deleteConnection, getConnection, listConnections, setConnectionStatus, ssoForDomain, updateConnection } from './service.ts';
+import {
+  connectionCreateBody,
+  connectionIdParams,
+  connectionListResponse,
+  connectionPatchBody,
+  connectionResponse,
+  connectionToWire,
+  domainQuery,
+  domainSsoResponse,
+} from './schemas.ts';
+
+export const ORGANIZATION_CONNECTIONS_PATH = '/api/organizations/:organizationId/connections';
+export const CONNECTIONS_PATH = '/api/connections';
+export const CONNECTION_PATH = '/api/connections/:connectionId';
+
+export interface ConnectionRouteDeps {
+  scopeFor(tenantId: string): TenantScope;
+  keyring: Keyring;
+}
+
+const TAGS = ['Connections'];
+const READ = { permission: 'connections:read' } as const;
+const WRITE = { permission: 'connections:write' } as const;
+
+export function connectionRoutes(app: FastifyInstance, deps: ConnectionRouteDeps) {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+
+  r.post(ORGANIZATION_CONNECTIONS_PATH, {
+    config: WRITE,
+    schema: {
+      operationId: 'connections.create',
+      tags: TAGS,
+      summary: 'Add an SSO connection to an organization',
+      description:
+        'An OIDC or SAML 2.0 identity provider of the organization. It starts as `draft`; `POST …/activate` makes it route sign-ins. ' +
+        'The answer\'s `serviceProvider` holds what to register at the IdP (OIDC redirect URI; SAML entity ID, ACS URL and metadata URL). `clientSecret` is write-only.',
+      params: organizationIdParams,
+      body: connectionCreateBody,
+      response: { 201: connectionResponse, ...problemResponses(400, 401, 403, 404, 413, 415) },
+    },
+    handler: async (request, reply) => {
+      const c = await createConnection(deps.scopeFor(request.tenant.id), actorOf(request), deps.keyring, request.tenant.issuer, request.params.organizationId, request.body);
+      return reply.status(201).header('Location', `${CONNECTIONS_PATH}/${c.id}`).send(connectionToWire(c));
+    },
+  });
+
+  r.get(ORGANIZATION_CONNECTIONS_PATH, {
+    config: READ,
+    schema: {
+      operationId: 'connections.listOfOrganization',
+      tags: TAGS,
+      summary: "List an organization's connections",
+      description: 'In creation order: `organization_id` routing takes the first active one.',
+      params: organizationIdParams,
+      response: { 200: connectionListResponse, ...problemResponses(400, 401, 403, 404) },
+    },
+    handler: async (request) => ({ items: (await listConnections(deps.scopeFor(request.tenant.id), request.tenant.issuer, request.params.organizationId)).map(connectionToWire) }),
+  });
+
+  r.get(CONNECTIONS_PATH, {
+    config: READ,
+    schema: {
+      operationId: 'connections.forDomain',
+      tags: TAGS,
+      summary: 'Is SSO configured for a domain?',
+      description:
+        'Pre-check SSO availability before showing a password field: `sso` is true when the domain is verified for an organization with an active connection. ' +
+        'Pending or failed domains never count.',
+      querystring: domainQuery,
+      response: { 200: domainSsoResponse, ...problemResponses(400, 401, 403) },
+    },
+    handler: async (request) => ssoForDomain(deps.scopeFor(request.tenant.id), request.query.domain),
+  });
+
+  r.get(CONNECTION_PATH, {
+    config: READ,
+    schema: { operationId: 'connections.get', tags: TAGS, summary: 'Get a connection', description: 'The connection with its settings and service-provider URLs; the client secret is never returned (`hasClientSecret`).', params: connectionIdParams, response: { 200: connectionResponse, ...problemResponses(400, 401, 403, 404) } },
+    handler: async (request) => connectionToWire(await getConnection(deps.scopeFor(request.tenant.id), request.tenant.issuer, request.params.connectionId)),
+  });
+
+  r.patch(CONNECTION_PATH, {
+    config: WRITE,
+    schema: {
+      operationId: 'connections.update',
+      tags: TAGS,
+      summary: 'Change a connection',
+      description: '`settings` replaces the whole settings object and is validated for the connection\'s type; `clientSecret` (OIDC) replaces the stored secret.',
+      params: connectionIdParams,
+      body: connectionPatchBody,
+      response: { 200: connectionResponse, ...problemResponses(400, 401, 403, 404, 413, 415) },
+    },
+    handler: async (request) =>
+      connectionToWire(await updateConnection(deps.scopeFor(request.tenant.id), actorOf(request), deps.keyring, request.tenant.issuer, request.params.connectionId, request.body)),
+  });
+
+  for (const [action, status] of [['activate', 'active'], ['deactivate', 'inactive']] as const) {
+    r.post(`${CONNECTION_PATH}/${action}`, {
+      config: WRITE,
+      schema: {
+        operationId: `connections.${action}`,
+        tags: TAGS,
+        summary: action === 'activate' ? 'Activate a connection (it routes sign-ins)' : 'Deactivate a connection (it routes nothing)',
+        description:
+          action === 'activate'
+            ? 'Checks that the connection is complete (an OIDC client secret; SAML settings with a certificate), then routes sign-ins to it.'
+            : 'The connection stays configured but routes no sign-in until activated again.',
+        params: connectionIdParams,
+        response: { 200: connectionResponse, ...problemResponses(400, 401, 403, 404) },
+      },
+      handler: async (request) => connectionToWire(await setConnectionStatus(deps.scopeFor(request.tenant.id), actorOf(request), request.tenant.issuer, request.params.connectionId, status)),
+    });
+  }
+
+  r.delete(CONNECTION_PATH, {
+    config: WRITE,
+    schema: { operationId: 'connections.delete', tags: TAGS, summary: 'Delete a connection', description: 'Sign-ins can no longer use it; users it admitted and their memberships stay.', params: connectionIdParams, response: { 204: z.null().describe('Deleted.'), ...problemResponses(400, 401, 403, 404) } },
+    handler: async (request, reply) => {
+      await deleteConnection(deps.scopeFor(request.tenant.id), actorOf(request), request.tenant.issuer, request.params.connectionId);
+      return reply.status(204).send(null);
+    },
+  });
+}

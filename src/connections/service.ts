@@ -1,0 +1,215 @@
+/**
+ * SSO connections of organizations: the rules. Every write is one transaction with its audit entry.
+ *
+ * - A connection belongs to one organization of the tenant and is deleted with it (ON DELETE CASCADE).
+ * - Only `active` connections route sign-ins; activating checks that the connection is complete (an OIDC issuer,
+ *   client id and secret; a SAML entity ID, SSO URL and at least one certificate).
+ * - The OIDC client secret is write-only: sealed with the context `<tenant>/connection/<id>`, so a sealed value
+ *   copied to another row or tenant does not open.
+ * - `organization_id` routing takes the organization's first active connection in (created_at, id) order.
+ */
+import type { TenantScope } from '../platform/db.ts';
+import type { Keyring } from '../platform/crypto.ts';
+import { Invalid, NotFound } from '../platform/errors/domain.ts';
+import { recordAudit, type Actor } from '../audit/service.ts';
+import { getOrganization, isUuid } from '../organizations/service.ts';
+import { organizationForVerifiedDomain } from '../organizations/domains.ts';
+import type { ConnectionStatus, ConnectionType, JitPolicy } from '../db/schema/index.ts';
+import { connectionsRepository, type ConnectionRow } from './repository.ts';
+import { oidcSettings, samlSettings, type ConnectionCreateBody, type ConnectionPatchBody, type OidcSettings, type SamlSettings } from './schemas.ts';
+
+export const MAX_CONNECTIONS_PER_ORGANIZATION = 20;
+
+export interface Connection {
+  id: string;
+  organizationId: string;
+  type: ConnectionType;
+  displayName: string;
+  status: ConnectionStatus;
+  settings: Record<string, unknown>;
+  hasClientSecret: boolean;
+  jitPolicy: JitPolicy;
+  defaultOrganizationRoles: string[];
+  serviceProvider: Record<string, string>;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** A connection as sign-in uses it, with its settings parsed. */
+export type RoutableConnection =
+  | { id: string; organizationId: string; type: 'oidc'; displayName: string; jitPolicy: JitPolicy; defaultOrganizationRoles: string[]; settings: OidcSettings }
+  | { id: string; organizationId: string; type: 'saml'; displayName: string; jitPolicy: JitPolicy; defaultOrganizationRoles: string[]; settings: SamlSettings };
+
+export const sealContext = (tenantId: string, id: string) => `${tenantId}/connection/${id}`;
+
+/** Where the IdP sends people back, and what a SAML IdP must be told about us (stable per connection). */
+export function serviceProviderOf(issuer: string, type: ConnectionType, id: string): Record<string, string> {
+  const base = issuer.replace(/\/$/, '');
+  return type === 'oidc'
+    ? { redirectUri: `${base}/sso/oidc/${id}/callback`, initiateLoginUri: `${base}/sso/oidc/${id}/initiate` }
+    : { entityId: `${base}/sso/saml/${id}/metadata`, acsUrl: `${base}/sso/saml/${id}/acs`, metadataUrl: `${base}/sso/saml/${id}/metadata` };
+}
+
+function toConnection(r: ConnectionRow, issuer: string): Connection {
+  return {
+    id: r.id,
+    organizationId: r.organizationId,
+    type: r.type,
+    displayName: r.displayName,
+    status: r.status,
+    settings: r.settings,
+    hasClientSecret: r.secretSealed !== null,
+    jitPolicy: r.jitPolicy,
+    defaultOrganizationRoles: r.defaultOrganizationRoles,
+    serviceProvider: serviceProviderOf(issuer, r.type, r.id),
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+  };
+}
+
+function auditView(c: Connection): Record<string, unknown> {
+  const { createdAt, updatedAt, serviceProvider, ...rest } = c;
+  return rest;
+}
+
+function settingsFor(type: ConnectionType, value: unknown): Record<string, unknown> {
+  const parsed = (type === 'oidc' ? oidcSettings : samlSettings).safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new Invalid(`settings${issue.path.length ? '.' + issue.path.join('.') : ''}: ${issue.message}`, { field: 'settings' });
+  }
+  return parsed.data as Record<string, unknown>;
+}
+
+async function loadOrThrow(scope: TenantScope, id: string, lock = false): Promise<ConnectionRow> {
+  const repo = connectionsRepository(scope);
+  const row = lock ? await repo.lock(id) : await repo.find(id);
+  if (!row) throw new NotFound('No connection with this id in this tenant.');
+  return row;
+}
+
+export async function createConnection(scope: TenantScope, actor: Actor, keyring: Keyring, issuer: string, organizationId: string, body: ConnectionCreateBody): Promise<Connection> {
+  return scope.transaction(async (tx) => {
+    await getOrganization(tx, organizationId);
+    const repo = connectionsRepository(tx);
+    if ((await repo.countOfOrganization(organizationId)) >= MAX_CONNECTIONS_PER_ORGANIZATION) {
+      throw new Invalid(`An organization has at most ${MAX_CONNECTIONS_PER_ORGANIZATION} connections.`, { field: 'organizationId' });
+    }
+    const row = await repo.insert({
+      organizationId,
+      type: body.type,
+      displayName: body.displayName,
+      settings: settingsFor(body.type, body.settings),
+      jitPolicy: body.jitPolicy ?? 'verified_domains',
+      defaultOrganizationRoles: body.defaultOrganizationRoles ?? [],
+      createdAt: new Date(),
+    });
+    let sealed = row;
+    if (body.type === 'oidc' && body.clientSecret) sealed = (await repo.update(row.id, { secretSealed: keyring.seal(body.clientSecret, sealContext(tx.tenantId, row.id)) }))!;
+    const c = toConnection(sealed, issuer);
+    await recordAudit(tx, actor, { action: 'connection.create', targetType: 'connection', targetId: c.id, after: auditView(c) });
+    return c;
+  });
+}
+
+export async function getConnection(scope: TenantScope, issuer: string, id: string): Promise<Connection> {
+  return toConnection(await loadOrThrow(scope, id), issuer);
+}
+
+export async function listConnections(scope: TenantScope, issuer: string, organizationId: string): Promise<Connection[]> {
+  await getOrganization(scope, organizationId);
+  const rows = await connectionsRepository(scope).listOfOrganization(organizationId, { limit: MAX_CONNECTIONS_PER_ORGANIZATION });
+  return rows.map((r) => toConnection(r, issuer));
+}
+
+export async function updateConnection(scope: TenantScope, actor: Actor, keyring: Keyring, issuer: string, id: string, patch: ConnectionPatchBody): Promise<Connection> {
+  return scope.transaction(async (tx) => {
+    const current = await loadOrThrow(tx, id, true);
+    if (patch.clientSecret !== undefined && current.type !== 'oidc') throw new Invalid('Only OIDC connections have a client secret.', { field: 'clientSecret' });
+    const row = (await connectionsRepository(tx).update(id, {
+      ...(patch.displayName !== undefined ? { displayName: patch.displayName } : {}),
+      ...(patch.jitPolicy !== undefined ? { jitPolicy: patch.jitPolicy } : {}),
+      ...(patch.defaultOrganizationRoles !== undefined ? { defaultOrganizationRoles: patch.defaultOrganizationRoles } : {}),
+      ...(patch.settings !== undefined ? { settings: settingsFor(current.type, patch.settings) } : {}),
+      ...(patch.clientSecret !== undefined ? { secretSealed: keyring.seal(patch.clientSecret, sealContext(tx.tenantId, id)) } : {}),
+    }))!;
+    const before = toConnection(current, issuer);
+    const after = toConnection(row, issuer);
+    await recordAudit(tx, actor, { action: 'connection.update', targetType: 'connection', targetId: id, before: auditView(before), after: auditView(after) });
+    return after;
+  });
+}
+
+function incompleteness(row: ConnectionRow): string | undefined {
+  if (row.type === 'oidc') return row.secretSealed ? undefined : 'An OIDC connection needs its client secret before it can be activated.';
+  return undefined; // SAML settings are complete once they validate (entity ID, SSO URL, a certificate).
+}
+
+export async function setConnectionStatus(scope: TenantScope, actor: Actor, issuer: string, id: string, status: 'active' | 'inactive'): Promise<Connection> {
+  return scope.transaction(async (tx) => {
+    const current = await loadOrThrow(tx, id, true);
+    if (status === 'active') {
+      const missing = incompleteness(current);
+      if (missing) throw new Invalid(missing, { field: 'status' });
+    }
+    const row = current.status === status ? current : (await connectionsRepository(tx).update(id, { status }))!;
+    if (current.status !== status) {
+      await recordAudit(tx, actor, { action: status === 'active' ? 'connection.activate' : 'connection.deactivate', targetType: 'connection', targetId: id, before: { status: current.status }, after: { status } });
+    }
+    return toConnection(row, issuer);
+  });
+}
+
+export async function deleteConnection(scope: TenantScope, actor: Actor, issuer: string, id: string): Promise<void> {
+  await scope.transaction(async (tx) => {
+    const current = await loadOrThrow(tx, id, true);
+    await connectionsRepository(tx).delete(id);
+    await recordAudit(tx, actor, { action: 'connection.delete', targetType: 'connection', targetId: id, before: auditView(toConnection(current, issuer)) });
+  });
+}
+
+function routable(row: ConnectionRow): RoutableConnection | undefined {
+  if (row.status !== 'active') return undefined;
+  const common = { id: row.id, organizationId: row.organizationId, displayName: row.displayName, jitPolicy: row.jitPolicy, defaultOrganizationRoles: row.defaultOrganizationRoles };
+  if (row.type === 'oidc') {
+    const s = oidcSettings.safeParse(row.settings);
+    return s.success ? { ...common, type: 'oidc', settings: s.data } : undefined;
+  }
+  const s = samlSettings.safeParse(row.settings);
+  return s.success ? { ...common, type: 'saml', settings: s.data } : undefined;
+}
+
+/** An active connection by id, for sign-in; anything else (unknown, draft, inactive, not a uuid) is undefined. */
+export async function findActiveConnection(scope: TenantScope, id: string): Promise<RoutableConnection | undefined> {
+  if (!isUuid(id)) return undefined;
+  const row = await connectionsRepository(scope).find(id);
+  return row ? routable(row) : undefined;
+}
+
+/** The organization's first active connection in (created_at, id) order: what `organization_id` routes to. */
+export async function firstActiveConnection(scope: TenantScope, organizationId: string): Promise<RoutableConnection | undefined> {
+  if (!isUuid(organizationId)) return undefined;
+  for (const row of await connectionsRepository(scope).listOfOrganization(organizationId, { activeOnly: true, limit: MAX_CONNECTIONS_PER_ORGANIZATION })) {
+    const r = routable(row);
+    if (r) return r;
+  }
+  return undefined;
+}
+
+/** The OIDC client secret, for the token request at the IdP. */
+export async function connectionClientSecret(scope: TenantScope, keyring: Keyring, id: string): Promise<string | undefined> {
+  const row = await connectionsRepository(scope).find(id);
+  return row?.secretSealed ? keyring.unseal(row.secretSealed, sealContext(scope.tenantId, id)) : undefined;
+}
+
+/**
+ * Scalekit's "pre-check SSO availability": is the domain (or an email's domain) verified for an organization that
+ * has an active connection? Pending or failed domains never count.
+ */
+export async function ssoForDomain(scope: TenantScope, domainOrEmail: string) {
+  const owner = await organizationForVerifiedDomain(scope, domainOrEmail);
+  const domain = owner?.domain ?? domainOrEmail.slice(domainOrEmail.lastIndexOf('@') + 1).trim().toLowerCase();
+  if (!owner) return { domain, sso: false, organizationId: null, connections: [] };
+  const rows = (await connectionsRepository(scope).activeOf([owner.organizationId])).map(routable).filter((c) => c !== undefined);
+  return { domain, sso: rows.length > 0, organizationId: owner.organizationId, connections: rows.map((c) => ({ id: c.id, type: c.type, displayName: c.displayName })) };
+}
