@@ -23,8 +23,38 @@ import type { VerifiedIdentity } from './federation.ts';
 export type AdmissionRefusal = 'not-allowed' | 'inactive' | 'ambiguous-email' | 'invalid-email' | 'invalid-identifier' | 'conflict';
 export type Admission = { ok: true; userId: string; created: boolean } | { ok: false; reason: AdmissionRefusal };
 
-export async function admit(scope: TenantScope, provider: UpstreamProvider, identity: VerifiedIdentity, ctx: { ip?: string | undefined } = {}): Promise<Admission> {
-  const actor = systemActor(`upstream:${provider.type}:${provider.id}`, ctx.ip);
+/**
+ * Where an identity comes from and what it may do: an upstream provider (trustAllUsers, defaultUserRoles), or an
+ * organization's SSO connection, whose JIT policy decides per email (`mayLinkEmail`, `mayCreate`).
+ */
+export interface AdmissionSource {
+  /** The identity link's key: `AzureAd`/`Google`/`Auth0` and the provider id, or `connection` and its id. */
+  providerType: string;
+  providerId: string;
+  /** The audit actor: `upstream:AzureAd:hesehus`, `connection:<id>`. */
+  actorId: string;
+  /** Whether a verified email may link to the existing user who has it (connections: only in verified domains). */
+  mayLinkEmail(tx: TenantScope, email: string): Promise<boolean>;
+  /** Whether a new user may be created for this identity (`verifiedEmail` when the IdP asserts one). */
+  mayCreate(tx: TenantScope, verifiedEmail: string | undefined): Promise<boolean>;
+  /** Tenant roles of a user created here. */
+  defaultUserRoles: string[];
+}
+
+export function upstreamSource(provider: UpstreamProvider): AdmissionSource {
+  return {
+    providerType: provider.type,
+    providerId: provider.id,
+    actorId: `upstream:${provider.type}:${provider.id}`,
+    mayLinkEmail: async () => true,
+    mayCreate: async () => provider.trustAllUsers,
+    defaultUserRoles: provider.defaultUserRoles,
+  };
+}
+
+export async function admit(scope: TenantScope, source: AdmissionSource, identity: VerifiedIdentity, ctx: { ip?: string | undefined } = {}): Promise<Admission> {
+  const actor = systemActor(source.actorId, ctx.ip);
+  const provider = { type: source.providerType, id: source.providerId };
   return scope.transaction(async (tx) => {
     const ids = identitiesRepository(tx);
     const users = usersRepository(tx);
@@ -52,6 +82,7 @@ export async function admit(scope: TenantScope, provider: UpstreamProvider, iden
       const matches = await users.listByEmailKey(checked.key, 2);
       if (matches.length > 1) return refuse('ambiguous-email');
       const [existing] = matches;
+      if (existing && !(await source.mayLinkEmail(tx, verifiedEmail))) return refuse('not-allowed', { problem: 'email not in a verified domain of the organization' });
       if (existing) {
         if (!existing.active) return { ok: false, reason: 'inactive' } as const;
         await ids.link({ userId: existing.id, ...link });
@@ -59,9 +90,9 @@ export async function admit(scope: TenantScope, provider: UpstreamProvider, iden
         return { ok: true, userId: existing.id, created: false } as const;
       }
     }
-    if (!provider.trustAllUsers) return { ok: false, reason: 'not-allowed' } as const;
+    if (!(await source.mayCreate(tx, verifiedEmail))) return { ok: false, reason: 'not-allowed' } as const;
     // A user named by the provider: the verified email when there is one, else a stable provider-scoped name.
-    const userName = verifiedEmail ?? `${provider.type.toLowerCase()}-${provider.id}-${identity.subject}`;
+    const userName = verifiedEmail ?? `${provider.type.toLowerCase()}-${provider.id}-${identity.subject}`.slice(0, 256);
     let userId: string;
     try {
       const user = await createUser(tx, actor, {
@@ -71,7 +102,7 @@ export async function admit(scope: TenantScope, provider: UpstreamProvider, iden
         displayName: identity.name ?? null,
         givenName: identity.givenName ?? null,
         familyName: identity.familyName ?? null,
-        roles: provider.defaultUserRoles,
+        roles: source.defaultUserRoles,
       });
       userId = user.id;
     } catch (e) {

@@ -41,6 +41,21 @@ export interface VerifiedIdentity {
   claims: Record<string, unknown>;
 }
 
+/**
+ * An OpenID Provider we federate with: a tenant-wide upstream (its type decides discovery and extra rules), or an
+ * organization's generic OIDC connection (type `oidc`: its own discovery URL, scopes and claim names).
+ */
+export type FederatedProvider =
+  | (UpstreamProvider & { clientSecret: string | null })
+  | { type: 'oidc'; id: string; clientId: string; clientSecret: string | null; discoveryUrl: string; scopes: string[]; claimMapping: ClaimMapping; settings: Record<string, never> };
+
+export interface ClaimMapping {
+  email?: string | undefined;
+  givenName?: string | undefined;
+  familyName?: string | undefined;
+  groups?: string | undefined;
+}
+
 const METADATA_TTL_MS = 600_000;
 /** The document fields we use; each endpoint must obey the same https rule as the configured discovery URL. */
 const ENDPOINTS = ['authorization_endpoint', 'token_endpoint', 'jwks_uri'] as const;
@@ -70,8 +85,8 @@ function parseMetadata(outbound: Outbound, url: string, json: unknown): oauth.Au
  * The provider's metadata through the bounded fetcher: cached for ten minutes per discovery URL, and a failure
  * (unreachable, too large, a refused endpoint) for the fetcher's failure window.
  */
-export async function providerMetadata(outbound: Outbound, provider: UpstreamProvider): Promise<oauth.AuthorizationServer> {
-  const url = discoveryUrlOf(provider);
+export async function providerMetadata(outbound: Outbound, provider: FederatedProvider): Promise<oauth.AuthorizationServer> {
+  const url = provider.type === 'oidc' ? provider.discoveryUrl : discoveryUrlOf(provider);
   try {
     return await outbound.document(url, (json) => parseMetadata(outbound, url, json), METADATA_TTL_MS);
   } catch (e) {
@@ -82,7 +97,7 @@ export async function providerMetadata(outbound: Outbound, provider: UpstreamPro
 
 export async function authorizationUrl(
   outbound: Outbound,
-  provider: UpstreamProvider & { clientSecret: string | null },
+  provider: FederatedProvider,
   redirectUri: string,
   hints: { loginHint?: string | undefined; domainHint?: string | undefined; forceLogin?: boolean },
 ): Promise<{ url: URL; transaction: Transaction }> {
@@ -93,7 +108,7 @@ export async function authorizationUrl(
     client_id: provider.clientId,
     redirect_uri: redirectUri,
     response_type: 'code',
-    scope: 'openid profile email',
+    scope: provider.type === 'oidc' ? [...new Set(['openid', ...provider.scopes])].join(' ') : 'openid profile email',
     state: transaction.state,
     nonce: transaction.nonce,
     code_challenge: await oauth.calculatePKCECodeChallenge(transaction.verifier),
@@ -116,7 +131,7 @@ function templateMatcher(template: string): RegExp {
 /** Exchanges the code and validates everything; returns the verified identity or throws FederationError. */
 export async function completeSignIn(
   outbound: Outbound,
-  provider: UpstreamProvider & { clientSecret: string | null },
+  provider: FederatedProvider,
   redirectUri: string,
   currentUrl: URL,
   transaction: Transaction,
@@ -168,13 +183,15 @@ export async function completeSignIn(
     throw new FederationError(`ID token rejected: ${(e as Error).message}`);
   }
   const claims = oauth.getValidatedIdTokenClaims(result)! as unknown as Record<string, unknown>;
+  const mapping = provider.type === 'oidc' ? provider.claimMapping : {};
+  const str = (name: string) => (typeof claims[name] === 'string' ? (claims[name] as string) : undefined);
   const identity: VerifiedIdentity = {
     subject: String(claims.sub),
-    email: typeof claims.email === 'string' ? claims.email : undefined,
+    email: str(mapping.email ?? 'email'),
     emailVerified: emailIsVerified(provider, claims),
-    name: typeof claims.name === 'string' ? claims.name : undefined,
-    givenName: typeof claims.given_name === 'string' ? claims.given_name : undefined,
-    familyName: typeof claims.family_name === 'string' ? claims.family_name : undefined,
+    name: str('name'),
+    givenName: str(mapping.givenName ?? 'given_name'),
+    familyName: str(mapping.familyName ?? 'family_name'),
     ...(typeof claims.tid === 'string' ? { tid: claims.tid } : {}),
     claims,
   };
@@ -186,13 +203,14 @@ export async function completeSignIn(
  * Entra ID does not assert that `email` is verified unless it says so (`email_verified`, or `xms_edov` for domain
  * owner verified): matching users by an unverified Entra email is how "nOAuth" account takeovers happen.
  */
-function emailIsVerified(provider: UpstreamProvider, claims: Record<string, unknown>): boolean {
+function emailIsVerified(provider: FederatedProvider, claims: Record<string, unknown>): boolean {
   const truthy = (v: unknown) => v === true || v === 'true' || v === 'True' || v === 1;
   if (provider.type === 'AzureAd') return truthy(claims.email_verified) || truthy(claims.xms_edov);
   return truthy(claims.email_verified);
 }
 
-function enforceProviderRules(provider: UpstreamProvider, identity: VerifiedIdentity, templatedIssuer: boolean): void {
+function enforceProviderRules(provider: FederatedProvider, identity: VerifiedIdentity, templatedIssuer: boolean): void {
+  if (provider.type === 'oidc') return;
   const s = provider.settings;
   if (provider.type === 'AzureAd') {
     const configured = (s.tenantId ?? '').toLowerCase();

@@ -6,6 +6,7 @@ import { cookieSupport } from '../platform/cookies.ts';
 import { messagePage } from './pages.ts';
 import { htmlReply, signinRoutes, type SigninDeps } from './routes.ts';
 import { upstreamRoutes } from './upstream-routes.ts';
+import { connectionSigninRoutes } from './connection-routes.ts';
 
 /** `outbound`: the bounded fetcher, for upstream discovery, JWKS and token requests. */
 export async function signinPlugin(app: FastifyInstance, deps: SigninDeps & { outbound: Outbound }) {
@@ -18,4 +19,5 @@ export async function signinPlugin(app: FastifyInstance, deps: SigninDeps & { ou
   });
   signinRoutes(app, deps);
   upstreamRoutes(app, deps);
+  connectionSigninRoutes(app, deps);
 }

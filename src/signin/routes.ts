@@ -15,6 +15,7 @@ import { failureFloor, TooManyAttempts, type FailureLimiter } from '../platform/
 import { recordAudit } from '../audit/service.ts';
 import { escapeHtml, loginPage, messagePage, page } from './pages.ts';
 import { allProviders, route } from './routing.ts';
+import { routedStartPath } from './connection-routes.ts';
 import { startPath } from './upstream-routes.ts';
 import { findSession } from './sessions.ts';
 import { findUserById } from '../users/service.ts';
@@ -97,9 +98,7 @@ export function signinRoutes(app: FastifyInstance, deps: SigninDeps) {
     if (!verifyCsrf(deps.keyring, 'login', readCookie(request, LOGIN_COOKIE), body.csrf)) return again(400, 'Your sign-in form expired. Please try again.');
     // Home-realm discovery: an email whose domain belongs to an SSO connection goes to that provider.
     const routed = await route(scope, { loginHint: login.trim() });
-    if (routed && 'provider' in routed) {
-      return reply.redirect(startPath(routed.provider.type, routed.provider.id, returnTo, { loginHint: login.trim() }), 303);
-    }
+    if (routed && !('error' in routed)) return reply.redirect(routedStartPath(routed, returnTo, { loginHint: login.trim() }), 303);
     const normalized = login.trim().toLowerCase().slice(0, 320);
     const attempt = { tenantId: tenant.id, kind: 'login' as const, credential: normalized, address: request.ip };
     try {

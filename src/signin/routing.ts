@@ -1,11 +1,18 @@
 /**
- * Enterprise SSO routing (Scalekit's Modular SSO): which upstream provider a sign-in goes to, from
+ * Enterprise SSO routing (Scalekit's Modular SSO): where a sign-in goes, from
  * `connection_id` > `organization_id` > `domain_hint` > `login_hint` (the email's domain), in that precedence.
- * Until organizations exist, a connection is an upstream provider, named `<type>:<id>` (e.g. `AzureAd:hesehus`)
- * or by its id alone when that is unique; `organization_id` is refused as unknown.
+ * - `connection_id`: an organization's connection (its uuid) or a tenant-wide upstream (`AzureAd:hesehus`, or its id
+ *   alone when unique). Only active connections route.
+ * - `organization_id`: the organization's first active connection in (created_at, id) order; an organization with
+ *   none signs in on the login page (still in that organization's context). Unknown: an error.
+ * - `domain_hint`, `login_hint`: a domain VERIFIED for an organization routes to that organization's first active
+ *   connection; otherwise a tenant-wide upstream that lists the domain (home-realm discovery).
  */
 import type { TenantScope } from '../platform/db.ts';
 import { listProviders, type UpstreamProvider } from '../upstream/service.ts';
+import { findActiveConnection, firstActiveConnection, type RoutableConnection } from '../connections/service.ts';
+import { findOrganization, isUuid } from '../organizations/service.ts';
+import { organizationForVerifiedDomain } from '../organizations/domains.ts';
 
 export interface RoutingHints {
   connectionId?: string | undefined;
@@ -14,7 +21,8 @@ export interface RoutingHints {
   loginHint?: string | undefined;
 }
 
-export type Route = { provider: UpstreamProvider; via: 'connection_id' | 'domain_hint' | 'login_hint' } | { error: string } | undefined;
+type Via = 'connection_id' | 'organization_id' | 'domain_hint' | 'login_hint';
+export type Route = { provider: UpstreamProvider; via: Via } | { connection: RoutableConnection; via: Via } | { error: string } | undefined;
 
 export async function allProviders(scope: TenantScope): Promise<UpstreamProvider[]> {
   const out: UpstreamProvider[] = [];
@@ -32,24 +40,36 @@ export function providerForDomain(providers: UpstreamProvider[], domain: string)
   return providers.find((p) => p.domains.includes(d));
 }
 
+/** A domain or email: the verified organization's connection first, then a tenant-wide upstream listing the domain. */
+async function byDomain(scope: TenantScope, domainOrEmail: string, via: Via): Promise<Route> {
+  const owner = await organizationForVerifiedDomain(scope, domainOrEmail);
+  if (owner) {
+    const connection = await firstActiveConnection(scope, owner.organizationId);
+    if (connection) return { connection, via };
+  }
+  const domain = domainOrEmail.slice(domainOrEmail.lastIndexOf('@') + 1);
+  const provider = providerForDomain(await allProviders(scope), domain);
+  return provider ? { provider, via } : undefined;
+}
+
 export async function route(scope: TenantScope, hints: RoutingHints): Promise<Route> {
-  if (!hints.connectionId && !hints.organizationId && !hints.domainHint && !hints.loginHint) return undefined;
-  const providers = await allProviders(scope);
   if (hints.connectionId) {
+    if (isUuid(hints.connectionId)) {
+      const connection = await findActiveConnection(scope, hints.connectionId);
+      return connection ? { connection, via: 'connection_id' } : { error: 'Unknown connection_id.' };
+    }
     const [maybeType, maybeId] = hints.connectionId.includes(':') ? hints.connectionId.split(':', 2) : [undefined, hints.connectionId];
-    const matches = providers.filter((p) => p.id === maybeId && (!maybeType || p.type.toLowerCase() === maybeType.toLowerCase()));
+    const matches = (await allProviders(scope)).filter((p) => p.id === maybeId && (!maybeType || p.type.toLowerCase() === maybeType.toLowerCase()));
     if (matches.length !== 1) return { error: 'Unknown connection_id.' };
     return { provider: matches[0]!, via: 'connection_id' };
   }
-  if (hints.organizationId) return { error: 'Unknown organization_id.' };
-  if (hints.domainHint) {
-    const p = providerForDomain(providers, hints.domainHint);
-    return p ? { provider: p, via: 'domain_hint' } : undefined;
+  if (hints.organizationId) {
+    if (!isUuid(hints.organizationId) || !(await findOrganization(scope, hints.organizationId))) return { error: 'Unknown organization_id.' };
+    const connection = await firstActiveConnection(scope, hints.organizationId);
+    return connection ? { connection, via: 'organization_id' } : undefined;
   }
+  if (hints.domainHint) return byDomain(scope, hints.domainHint.trim(), 'domain_hint');
   const at = hints.loginHint?.lastIndexOf('@') ?? -1;
-  if (hints.loginHint && at > 0) {
-    const p = providerForDomain(providers, hints.loginHint.slice(at + 1));
-    if (p) return { provider: p, via: 'login_hint' };
-  }
+  if (hints.loginHint && at > 0) return byDomain(scope, hints.loginHint.trim(), 'login_hint');
   return undefined;
 }

@@ -17,7 +17,7 @@ import { findProviderWithSecret, redirectUri, SIGNIN_PATH_PREFIX } from '../upst
 import { messagePage } from './pages.ts';
 import { htmlReply, safeReturnTo } from './routes.ts';
 import { authorizationUrl, completeSignIn, FederationError, type Transaction } from './federation.ts';
-import { admit, type AdmissionRefusal } from './admission.ts';
+import { admit, upstreamSource, type AdmissionRefusal } from './admission.ts';
 import { recordAudit } from '../audit/service.ts';
 import { createSession, SESSION_ABSOLUTE_SECONDS, SESSION_COOKIE } from './sessions.ts';
 
@@ -27,12 +27,45 @@ const RESTART_COOKIE = 'iam_signin_restart';
 const TXN_SECONDS = 600;
 const SEAL_CONTEXT = 'signin-transaction/v1';
 
-interface SealedTransaction extends Transaction {
+/** A sign-in in flight, sealed in a short-lived cookie: which provider (`type` an upstream type, or `oidc`/`saml` for a connection), where to return. */
+export interface SealedTransaction extends Partial<Transaction> {
   tenantId: string;
-  type: UpstreamType;
+  type: UpstreamType | 'oidc' | 'saml';
   id: string;
   returnTo: string;
   exp: number;
+  /** SAML: the AuthnRequest ID the response must answer (InResponseTo). */
+  requestId?: string;
+}
+
+/** Starts the transaction cookie for a sign-in at `txn.type`/`txn.id`. */
+export function saveTransaction(request: FastifyRequest, reply: FastifyReply, keyring: Keyring, txn: Omit<SealedTransaction, 'exp'>): void {
+  const sealed: SealedTransaction = { ...txn, exp: Date.now() + TXN_SECONDS * 1000 };
+  setCookie(request, reply, TXN_COOKIE, keyring.seal(JSON.stringify(sealed), SEAL_CONTEXT), { maxAgeSeconds: TXN_SECONDS });
+}
+
+/**
+ * Takes (reads and clears) the transaction for a callback at `type`/`id`; undefined when there is none that fits —
+ * an IdP-initiated or replayed response, which is never accepted as a login.
+ */
+export function takeTransaction(request: FastifyRequest, reply: FastifyReply, keyring: Keyring, type: SealedTransaction['type'], id: string): SealedTransaction | undefined {
+  const txn = openTransaction(keyring, readCookie(request, TXN_COOKIE));
+  clearCookie(request, reply, TXN_COOKIE);
+  if (!txn || txn.tenantId !== request.tenant.id || txn.type !== type || txn.id !== id || txn.exp < Date.now()) return undefined;
+  return txn;
+}
+
+/** An unsolicited response: restart SP-initiated at `startUrl` once per minute; then a clear error. */
+export function restartOnce(request: FastifyRequest, reply: FastifyReply, startUrl: string): FastifyReply {
+  if (!readCookie(request, RESTART_COOKIE)) {
+    setCookie(request, reply, RESTART_COOKIE, '1', { maxAgeSeconds: 60 });
+    return reply.header('cache-control', 'no-store').redirect(startUrl, 303);
+  }
+  return htmlReply(reply, 400, messagePage({ title: 'Sign-in expired', tenantName: request.tenant.displayName, message: 'This sign-in attempt is no longer valid. Please start again.', status: 'error' }));
+}
+
+export function clearRestart(request: FastifyRequest, reply: FastifyReply): void {
+  clearCookie(request, reply, RESTART_COOKIE);
 }
 
 export function startPath(type: UpstreamType, id: string, returnTo: string, hints: { loginHint?: string; domainHint?: string } = {}): string {
@@ -68,8 +101,7 @@ export function upstreamRoutes(app: FastifyInstance, deps: { scopeFor: ScopeFor;
         }
         throw e;
       }
-      const txn: SealedTransaction = { ...started.transaction, tenantId: request.tenant.id, type, id, returnTo: safeReturnTo(q.return_to), exp: Date.now() + TXN_SECONDS * 1000 };
-      setCookie(request, reply, TXN_COOKIE, deps.keyring.seal(JSON.stringify(txn), SEAL_CONTEXT), { maxAgeSeconds: TXN_SECONDS });
+      saveTransaction(request, reply, deps.keyring, { ...started.transaction, tenantId: request.tenant.id, type, id, returnTo: safeReturnTo(q.return_to) });
       return reply.header('cache-control', 'no-store').redirect(started.url.toString(), 303);
     },
   });
@@ -80,20 +112,13 @@ export function upstreamRoutes(app: FastifyInstance, deps: { scopeFor: ScopeFor;
       const scope = deps.scopeFor(request.tenant.id);
       const provider = await findProviderWithSecret(scope, deps.keyring, type, id);
       if (!provider) return fail(request, reply, 404, 'Unknown sign-in method', 'This sign-in method is not configured.');
-      const txn = openTransaction(deps.keyring, readCookie(request, TXN_COOKIE));
-      clearCookie(request, reply, TXN_COOKIE);
-      if (!txn || txn.tenantId !== request.tenant.id || txn.type !== type || txn.id !== id || txn.exp < Date.now()) {
-        // Unsolicited (IdP-initiated) or replayed: start over from our side, once; never log the user in from it.
-        if (!readCookie(request, RESTART_COOKIE)) {
-          setCookie(request, reply, RESTART_COOKIE, '1', { maxAgeSeconds: 60 });
-          return reply.header('cache-control', 'no-store').redirect(startPath(type, id, '/'), 303);
-        }
-        return fail(request, reply, 400, 'Sign-in expired', 'This sign-in attempt is no longer valid. Please start again.');
-      }
+      const txn = takeTransaction(request, reply, deps.keyring, type, id);
+      // Unsolicited (IdP-initiated) or replayed: start over from our side, once; never log the user in from it.
+      if (!txn?.state || !txn.nonce || !txn.verifier) return restartOnce(request, reply, startPath(type, id, '/'));
       const currentUrl = new URL(request.url, request.tenant.issuer);
       let identity;
       try {
-        identity = await completeSignIn(deps.outbound, provider, redirectUri(request.tenant.issuer, type, id), currentUrl, txn);
+        identity = await completeSignIn(deps.outbound, provider, redirectUri(request.tenant.issuer, type, id), currentUrl, { state: txn.state, nonce: txn.nonce, verifier: txn.verifier });
       } catch (e) {
         if (e instanceof FederationError) {
           request.log.warn({ provider: `${type}:${id}`, reason: e.message }, 'upstream sign-in rejected');
@@ -103,7 +128,7 @@ export function upstreamRoutes(app: FastifyInstance, deps: { scopeFor: ScopeFor;
         }
         throw e;
       }
-      const admission = await admit(scope, provider, identity, { ip: request.ip });
+      const admission = await admit(scope, upstreamSource(provider), identity, { ip: request.ip });
       if (!admission.ok) {
         request.log.info({ provider: `${type}:${id}`, reason: admission.reason }, 'upstream user not admitted');
         await recordAudit(scope, { type: 'system', id: `upstream:${type}:${id}`, ip: request.ip }, { action: 'signin.failure', targetType: 'upstream', targetId: `${type}/${id}`, after: { method: `upstream:${type}:${id}`, outcome: 'not admitted', reason: admission.reason, subject: identity.subject } });
@@ -116,13 +141,13 @@ export function upstreamRoutes(app: FastifyInstance, deps: { scopeFor: ScopeFor;
         return created;
       });
       setCookie(request, reply, SESSION_COOKIE, cookie, { maxAgeSeconds: SESSION_ABSOLUTE_SECONDS });
-      clearCookie(request, reply, RESTART_COOKIE);
+      clearRestart(request, reply);
       return reply.header('cache-control', 'no-store').redirect(txn.returnTo, 303);
     });
   }
 }
 
-const REFUSAL_MESSAGES: Record<AdmissionRefusal, string> = {
+export const REFUSAL_MESSAGES: Record<AdmissionRefusal, string> = {
   'not-allowed': 'Your account is not allowed to sign in here. Ask an administrator to invite you.',
   inactive: 'Your account is disabled. Contact your administrator.',
   'ambiguous-email': 'More than one account here has your email address, so it cannot be chosen automatically. Sign in with your user name, or ask an administrator to link your account.',

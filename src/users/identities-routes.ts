@@ -11,8 +11,11 @@ import { UPSTREAM_TYPES } from '../db/schema/index.ts';
 import { getUser } from './service.ts';
 import { identitiesRepository, type IdentityRow } from './identities.ts';
 
+/** Where an identity comes from: a tenant-wide upstream type, or `connection` (an organization's SSO connection, `providerId` its id). */
+export const IDENTITY_PROVIDER_TYPES = [...UPSTREAM_TYPES, 'connection'] as const;
+
 export const identitySchema = z.object({
-  providerType: z.enum(UPSTREAM_TYPES),
+  providerType: z.enum(IDENTITY_PROVIDER_TYPES),
   providerId: z.string(),
   subject: z.string(),
   email: z.string().nullable(),
@@ -22,7 +25,7 @@ export const identitySchema = z.object({
 
 export function toIdentity(r: IdentityRow): z.infer<typeof identitySchema> {
   return {
-    providerType: r.providerType as (typeof UPSTREAM_TYPES)[number],
+    providerType: r.providerType as (typeof IDENTITY_PROVIDER_TYPES)[number],
     providerId: r.providerId,
     subject: r.subject,
     email: r.email,
@@ -57,7 +60,7 @@ export function identitiesRoutes(app: FastifyInstance, deps: { scopeFor: ScopeFo
       tags: ['Users'],
       summary: 'Unlink an upstream identity',
       description: 'The user stays; the next sign-in through that provider is admitted by the provider rules again (verified email or trustAllUsers).',
-      params: userId.extend({ providerType: z.enum(UPSTREAM_TYPES), providerId: z.string().max(64), subject: z.string().max(512) }),
+      params: userId.extend({ providerType: z.enum(IDENTITY_PROVIDER_TYPES), providerId: z.string().max(64), subject: z.string().max(512) }),
       response: { 204: z.null().describe('Unlinked'), ...problemResponses(401, 403, 404) },
     },
     handler: async (request, reply) => {

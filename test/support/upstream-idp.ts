@@ -41,6 +41,8 @@ export interface UpstreamIdp {
 export async function startUpstreamIdp(opts: {
   kind: 'entra' | 'google' | 'auth0';
   redirectUris: string[];
+  /** Also accept redirect URIs matching this (our per-connection callbacks carry ids made after the IdP starts). */
+  redirectUriPattern?: RegExp;
   tid?: string;
   /** Hostile tests: rewrite the ID token's claims at the token endpoint, re-signed with the IdP's real key. */
   mutateIdToken?: (claims: JWTPayload) => JWTPayload;
@@ -63,7 +65,7 @@ export async function startUpstreamIdp(opts: {
   const clientSecret = `secret-${opts.kind}-0123456789abcdef`;
 
   const provider = new Provider(issuer, {
-    clients: [{ client_id: clientId, client_secret: clientSecret, redirect_uris: opts.redirectUris, token_endpoint_auth_method: 'client_secret_post', id_token_signed_response_alg: 'RS256' }],
+    clients: [{ client_id: clientId, client_secret: clientSecret, redirect_uris: opts.redirectUris.length ? opts.redirectUris : ['https://unused.example/callback'], token_endpoint_auth_method: 'client_secret_post', id_token_signed_response_alg: 'RS256' }],
     jwks: { keys: [jwk] },
     findAccount: async (_ctx, id) => {
       const a = accounts.get(id);
@@ -78,6 +80,14 @@ export async function startUpstreamIdp(opts: {
     cookies: { keys: ['test-cookie-key'] },
   });
   provider.proxy = false;
+  if (opts.redirectUriPattern) {
+    const pattern = opts.redirectUriPattern;
+    const proto = (provider.Client as unknown as { prototype: { redirectUriAllowed(v: string): boolean } }).prototype;
+    const listed = proto.redirectUriAllowed;
+    proto.redirectUriAllowed = function (this: unknown, v: string) {
+      return pattern.test(v) || listed.call(this, v);
+    };
+  }
 
   const callback = provider.callback();
   server.on('request', async (req, res) => {

@@ -12,7 +12,7 @@ import { LOGIN_PATH, htmlReply } from '../../signin/routes.ts';
 import { messagePage } from '../../signin/pages.ts';
 import { findSubject } from '../subjects.ts';
 import { route } from '../../signin/routing.ts';
-import { startPath } from '../../signin/upstream-routes.ts';
+import { routedStartPath } from '../../signin/connection-routes.ts';
 import { newOpaqueToken } from '../issue.ts';
 import type { OAuthDeps } from '../plugin.ts';
 
@@ -130,7 +130,7 @@ async function authorize(deps: OAuthDeps, request: FastifyRequest, reply: Fastif
       if (routed) {
         return reply
           .header('cache-control', 'no-store')
-          .redirect(startPath(routed.provider.type, routed.provider.id, returnTo, { loginHint: p.login_hint, domainHint: p.domain_hint }) + (prompts.has('login') ? '&prompt=login' : ''), 303);
+          .redirect(routedStartPath(routed, returnTo, { loginHint: p.login_hint, domainHint: p.domain_hint }) + (prompts.has('login') ? '&prompt=login' : ''), 303);
       }
       const login = new URLSearchParams({ return_to: returnTo });
       if (p.login_hint) login.set('login_hint', p.login_hint);

@@ -1,0 +1,214 @@
+/**
+ * Sign-in through an organization's SSO connection (Scalekit's enterprise SSO):
+ * - `GET /sso/oidc/{id}/start` and `/sso/oidc/{id}/callback`: generic OpenID Connect (code + PKCE, state, nonce),
+ *   the same federation code as the tenant-wide upstreams (federation.ts), with the connection's scopes and claims.
+ * - `GET /sso/oidc/{id}/initiate`: third-party initiated login (OpenID Connect Core §4: `iss`, `login_hint`,
+ *   `target_link_uri`), which an IdP dashboard tile calls. It is never a login by itself: it starts a fresh
+ *   SP-initiated sign-in at the same connection.
+ * `completeConnectionSignIn` is the one completion step for every connection type (SAML's ACS calls it too):
+ * admission by the connection's JIT policy, membership of its organization, the session, and the way back into the
+ * authorization request, which then runs in that organization's context (`organization_id`).
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { ScopeFor, TenantScope } from '../platform/db.ts';
+import type { Keyring } from '../platform/crypto.ts';
+import type { Outbound } from '../platform/outbound.ts';
+import { setCookie } from '../platform/cookies.ts';
+import { recordAudit, systemActor } from '../audit/service.ts';
+import { connectionClientSecret, findActiveConnection, type RoutableConnection } from '../connections/service.ts';
+import { membershipOf, setMembership } from '../organizations/service.ts';
+import { organizationForVerifiedDomain } from '../organizations/domains.ts';
+import { messagePage } from './pages.ts';
+import { htmlReply, safeReturnTo } from './routes.ts';
+import { authorizationUrl, completeSignIn, FederationError, type FederatedProvider, type VerifiedIdentity } from './federation.ts';
+import { admit, type AdmissionSource } from './admission.ts';
+import { createSession, SESSION_ABSOLUTE_SECONDS, SESSION_COOKIE } from './sessions.ts';
+import { clearRestart, REFUSAL_MESSAGES, restartOnce, saveTransaction, startPath, takeTransaction } from './upstream-routes.ts';
+import type { UpstreamType } from '../db/schema/index.ts';
+
+export const CONNECTION_SSO_PREFIX = '/sso';
+const AUTHORIZATION_PATH = '/oauth2/authorize';
+
+export interface ConnectionSigninDeps {
+  scopeFor: ScopeFor;
+  keyring: Keyring;
+  outbound: Outbound;
+}
+
+/** Where a sign-in through `connection` starts; `returnTo` is where the browser goes afterwards. */
+export function connectionStartPath(connection: { type: 'oidc' | 'saml'; id: string }, returnTo: string, hints: { loginHint?: string | undefined } = {}): string {
+  const q = new URLSearchParams({ return_to: returnTo });
+  if (hints.loginHint) q.set('login_hint', hints.loginHint);
+  return `${CONNECTION_SSO_PREFIX}/${connection.type}/${connection.id}/start?${q.toString()}`;
+}
+
+const callbackUri = (issuer: string, id: string) => `${issuer.replace(/\/$/, '')}${CONNECTION_SSO_PREFIX}/oidc/${id}/callback`;
+
+function discoveryUrl(settings: { issuer: string; discoveryUrl?: string | undefined }): string {
+  return settings.discoveryUrl ?? `${settings.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
+}
+
+async function federated(scope: TenantScope, keyring: Keyring, c: Extract<RoutableConnection, { type: 'oidc' }>): Promise<FederatedProvider> {
+  return {
+    type: 'oidc',
+    id: c.id,
+    clientId: c.settings.clientId,
+    clientSecret: (await connectionClientSecret(scope, keyring, c.id)) ?? null,
+    discoveryUrl: discoveryUrl(c.settings),
+    scopes: c.settings.scopes,
+    claimMapping: c.settings.claimMapping ?? {},
+    settings: {},
+  };
+}
+
+/** The JIT policy of a connection as an admission source (issue #11 item 7). */
+export function connectionSource(connection: RoutableConnection): AdmissionSource {
+  const inVerifiedDomain = async (tx: TenantScope, email: string) => (await organizationForVerifiedDomain(tx, email))?.organizationId === connection.organizationId;
+  return {
+    providerType: 'connection',
+    providerId: connection.id,
+    actorId: `connection:${connection.id}`,
+    // Linking to an existing account is the takeover path: only a verified email in a verified domain of this organization.
+    mayLinkEmail: inVerifiedDomain,
+    mayCreate: async (tx, verifiedEmail) => {
+      if (connection.jitPolicy === 'anyone') return true;
+      if (connection.jitPolicy === 'verified_domains') return verifiedEmail !== undefined && (await inVerifiedDomain(tx, verifiedEmail));
+      return false;
+    },
+    defaultUserRoles: [],
+  };
+}
+
+/** The authorization request to go back to, now in the connection's organization; any other return path as it is. */
+function returnInOrganization(returnTo: string, organizationId: string): string {
+  const url = new URL(returnTo, 'http://x');
+  if (url.pathname !== AUTHORIZATION_PATH) return returnTo;
+  url.searchParams.set('organization_id', organizationId);
+  return `${url.pathname}?${url.searchParams.toString()}`;
+}
+
+const fail = (request: FastifyRequest, reply: FastifyReply, status: number, title: string, message: string) =>
+  htmlReply(reply, status, messagePage({ title, tenantName: request.tenant.displayName, message, status: 'error' }));
+
+/**
+ * After a connection verified who the user is: admit them by the JIT policy, make them a member of the organization
+ * (with its default roles) unless the policy admits existing members only, start the session and go back.
+ */
+export async function completeConnectionSignIn(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  deps: { scopeFor: ScopeFor; keyring: Keyring },
+  input: { connection: RoutableConnection; identity: VerifiedIdentity; returnTo: string },
+): Promise<FastifyReply> {
+  const { connection, identity } = input;
+  const scope = deps.scopeFor(request.tenant.id);
+  const method = `connection:${connection.type}:${connection.id}`;
+  const audit = { type: 'system' as const, id: `connection:${connection.id}`, ip: request.ip };
+  const refuse = async (reason: string, message: string) => {
+    request.log.info({ connection: connection.id, reason }, 'connection user not admitted');
+    await recordAudit(scope, audit, { action: 'signin.failure', targetType: 'connection', targetId: connection.id, after: { method, outcome: 'not admitted', reason, subject: identity.subject } });
+    return fail(request, reply, 403, 'Not allowed', message);
+  };
+  const admission = await admit(scope, connectionSource(connection), identity, { ip: request.ip });
+  if (!admission.ok) return refuse(admission.reason, REFUSAL_MESSAGES[admission.reason]);
+  const member = await membershipOf(scope, connection.organizationId, admission.userId);
+  if (!member) {
+    if (connection.jitPolicy === 'existing_members') return refuse('not-a-member', REFUSAL_MESSAGES['not-allowed']);
+    await setMembership(scope, systemActor(`connection:${connection.id}`, request.ip), connection.organizationId, admission.userId, connection.defaultOrganizationRoles);
+  }
+  const { cookie } = await scope.transaction(async (tx) => {
+    const created = await createSession(tx, deps.keyring, admission.userId, method);
+    await recordAudit(tx, { type: 'user', id: admission.userId, ip: request.ip }, { action: 'signin.success', targetType: 'user', targetId: admission.userId, after: { method, sid: created.session.sid, organizationId: connection.organizationId } });
+    return created;
+  });
+  setCookie(request, reply, SESSION_COOKIE, cookie, { maxAgeSeconds: SESSION_ABSOLUTE_SECONDS });
+  clearRestart(request, reply);
+  return reply.header('cache-control', 'no-store').redirect(returnInOrganization(input.returnTo, connection.organizationId), 303);
+}
+
+export function connectionSigninRoutes(app: FastifyInstance, deps: ConnectionSigninDeps) {
+  const params = z.object({ id: z.uuid() });
+
+  app.get(`${CONNECTION_SSO_PREFIX}/oidc/:id/start`, {
+    schema: { hide: true, params, querystring: z.looseObject({ return_to: z.string().optional(), login_hint: z.string().max(320).optional(), prompt: z.string().optional() }) },
+    handler: async (request, reply) => {
+      const { id } = request.params as { id: string };
+      const q = request.query as { return_to?: string; login_hint?: string; prompt?: string };
+      const scope = deps.scopeFor(request.tenant.id);
+      const connection = await findActiveConnection(scope, id);
+      if (connection?.type !== 'oidc') return fail(request, reply, 404, 'Unknown sign-in method', 'This sign-in method is not configured.');
+      let started;
+      try {
+        started = await authorizationUrl(deps.outbound, await federated(scope, deps.keyring, connection), callbackUri(request.tenant.issuer, id), { loginHint: q.login_hint, forceLogin: q.prompt === 'login' });
+      } catch (e) {
+        if (e instanceof FederationError) {
+          request.log.warn({ connection: id, reason: e.message }, 'connection sign-in could not start');
+          return fail(request, reply, 502, 'Sign-in unavailable', e.userMessage);
+        }
+        throw e;
+      }
+      saveTransaction(request, reply, deps.keyring, { ...started.transaction, tenantId: request.tenant.id, type: 'oidc', id, returnTo: safeReturnTo(q.return_to) });
+      return reply.header('cache-control', 'no-store').redirect(started.url.toString(), 303);
+    },
+  });
+
+  app.get(`${CONNECTION_SSO_PREFIX}/oidc/:id/callback`, { schema: { hide: true, params } }, async (request, reply) => {
+    const { id } = request.params as { id: string };
+    const scope = deps.scopeFor(request.tenant.id);
+    const connection = await findActiveConnection(scope, id);
+    if (connection?.type !== 'oidc') return fail(request, reply, 404, 'Unknown sign-in method', 'This sign-in method is not configured.');
+    const txn = takeTransaction(request, reply, deps.keyring, 'oidc', id);
+    if (!txn?.state || !txn.nonce || !txn.verifier) return restartOnce(request, reply, connectionStartPath(connection, '/'));
+    let identity: VerifiedIdentity;
+    try {
+      identity = await completeSignIn(deps.outbound, await federated(scope, deps.keyring, connection), callbackUri(request.tenant.issuer, id), new URL(request.url, request.tenant.issuer), {
+        state: txn.state,
+        nonce: txn.nonce,
+        verifier: txn.verifier,
+      });
+    } catch (e) {
+      if (e instanceof FederationError) {
+        request.log.warn({ connection: id, reason: e.message }, 'connection sign-in rejected');
+        await recordAudit(scope, { type: 'system', id: `connection:${id}`, ip: request.ip }, { action: 'signin.failure', targetType: 'connection', targetId: id, after: { method: `connection:oidc:${id}`, outcome: 'rejected', reason: e.message.slice(0, 300) } });
+        return fail(request, reply, 400, 'Sign-in failed', e.userMessage);
+      }
+      throw e;
+    }
+    return completeConnectionSignIn(request, reply, deps, { connection, identity, returnTo: txn.returnTo });
+  });
+
+  // OpenID Connect Core §4: a login initiated by the IdP (or a third party) names the issuer and where to go.
+  app.get(`${CONNECTION_SSO_PREFIX}/oidc/:id/initiate`, {
+    schema: { hide: true, params, querystring: z.looseObject({ iss: z.string().max(2048).optional(), login_hint: z.string().max(320).optional(), target_link_uri: z.string().max(2048).optional() }) },
+    handler: async (request, reply) => {
+      const { id } = request.params as { id: string };
+      const q = request.query as { iss?: string; login_hint?: string; target_link_uri?: string };
+      const connection = await findActiveConnection(deps.scopeFor(request.tenant.id), id);
+      if (connection?.type !== 'oidc') return fail(request, reply, 404, 'Unknown sign-in method', 'This sign-in method is not configured.');
+      if (q.iss !== undefined && q.iss.replace(/\/$/, '') !== connection.settings.issuer.replace(/\/$/, '')) {
+        return fail(request, reply, 400, 'Sign-in refused', 'This sign-in was started by an identity provider this organization does not use.');
+      }
+      // target_link_uri: only a path on this service (an absolute URL of our own issuer is reduced to its path).
+      let target = '/';
+      if (q.target_link_uri) {
+        try {
+          const t = new URL(q.target_link_uri, request.tenant.issuer);
+          if (t.origin === new URL(request.tenant.issuer).origin) target = safeReturnTo(t.pathname + t.search);
+        } catch {
+          target = '/';
+        }
+      }
+      return reply.header('cache-control', 'no-store').redirect(connectionStartPath(connection, target, { loginHint: q.login_hint }), 303);
+    },
+  });
+}
+
+/** Where a routed sign-in starts: an organization's connection or a tenant-wide upstream. */
+export function routedStartPath(
+  routed: { connection: RoutableConnection } | { provider: { type: UpstreamType; id: string } },
+  returnTo: string,
+  hints: { loginHint?: string | undefined; domainHint?: string | undefined } = {},
+): string {
+  return 'connection' in routed ? connectionStartPath(routed.connection, returnTo, hints) : startPath(routed.provider.type, routed.provider.id, returnTo, hints);
+}
