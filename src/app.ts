@@ -18,6 +18,7 @@ import { userRoleRoutes } from './users/role-routes.ts';
 // Each capability's reactions to the others' changes (src/events/in-transaction.ts).
 import './oauth/subscriptions.ts';
 import './upstream/subscriptions.ts';
+import './downstream/subscriptions.ts';
 import { opsRoutes } from './platform/ops.ts';
 import { apiReferenceRoutes, SECURITY_SCHEME, swaggerPlugin } from './platform/openapi.ts';
 import { KeyStore } from './oauth/keys.ts';
