@@ -2,10 +2,12 @@
  * Enterprise SSO routing (Scalekit's Modular SSO): which upstream provider a sign-in goes to, from
  * `connection_id` > `organization_id` > `domain_hint` > `login_hint` (the email's domain), in that precedence.
  * Until organizations exist, a connection is an upstream provider, named `<type>:<id>` (e.g. `AzureAd:hesehus`)
- * or by its id alone when that is unique; `organization_id` is refused as unknown.
+ * or by its id alone when that is unique. `organization_id` of an existing organization routes nowhere yet (the
+ * normal login page); the authorization endpoint validates it and carries it into the tokens (ADR 0009).
  */
 import type { TenantScope } from '../platform/db.ts';
 import { listProviders, type UpstreamProvider } from '../upstream/service.ts';
+import { findOrganization, isUuid } from '../organizations/service.ts';
 
 export interface RoutingHints {
   connectionId?: string | undefined;
@@ -41,7 +43,10 @@ export async function route(scope: TenantScope, hints: RoutingHints): Promise<Ro
     if (matches.length !== 1) return { error: 'Unknown connection_id.' };
     return { provider: matches[0]!, via: 'connection_id' };
   }
-  if (hints.organizationId) return { error: 'Unknown organization_id.' };
+  if (hints.organizationId) {
+    const known = isUuid(hints.organizationId) && (await findOrganization(scope, hints.organizationId));
+    return known ? undefined : { error: 'Unknown organization_id.' };
+  }
   if (hints.domainHint) {
     const p = providerForDomain(providers, hints.domainHint);
     return p ? { provider: p, via: 'domain_hint' } : undefined;
