@@ -18,13 +18,14 @@ import { userRoleRoutes } from './users/role-routes.ts';
 // Each capability's reactions to the others' changes (src/events/in-transaction.ts).
 import './oauth/subscriptions.ts';
 import './upstream/subscriptions.ts';
+import './downstream/subscriptions.ts';
 import { opsRoutes } from './platform/ops.ts';
 import { apiReferenceRoutes, SECURITY_SCHEME, swaggerPlugin } from './platform/openapi.ts';
 import { KeyStore } from './oauth/keys.ts';
 import { AccessTokens } from './oauth/tokens.ts';
 import { oauthPlugin } from './oauth/plugin.ts';
 import { TOKEN_PATH } from './oauth/routes/token.ts';
-import { BUILT_IN_APIS, IAM_AUDIENCE, IAM_SCOPE } from './downstream/protected-apis.ts';
+import { BUILT_IN_APIS, IAM_AUDIENCE, IAM_SCOPE, ORGANIZATION_SCOPE } from './downstream/protected-apis.ts';
 import { tenantRoutes } from './tenancy/routes.ts';
 import { userRoutes } from './users/routes.ts';
 import { roleRoutes } from './roles/routes.ts';
@@ -123,7 +124,7 @@ export async function buildApp({ config, database, keyring, logger, now, jobsWor
       // `/api` speaks JSON only: anything else is 415 rather than a string handed to validation.
       api.removeContentTypeParser('text/plain');
       // Authentication runs before the body is read: unauthenticated callers cannot make us parse anything.
-      api.addHook('onRequest', requireScope(tokens, { audience: IAM_AUDIENCE, scope: IAM_SCOPE, machineAuthority: FULL_AUTHORITY, userAuthority }));
+      api.addHook('onRequest', requireScope(tokens, { audience: IAM_AUDIENCE, scope: IAM_SCOPE, organizationScope: ORGANIZATION_SCOPE, machineAuthority: FULL_AUTHORITY, userAuthority }));
       // Every route here declares the permission a user token needs (issue #9: no URL-prefix guessing), and is
       // documented with the scheme and scope the hook above enforces.
       api.addHook('onRoute', (route) => {

@@ -17,7 +17,7 @@ export const BUILT_IN_APIS: readonly ProtectedApi[] = [
   { audience: 'aiapi', displayName: 'AI-related APIs', scopes: ['aiapi/'], builtIn: true },
   { audience: 'damapi', displayName: 'DAM APIs', scopes: ['damapi/'], builtIn: true },
   { audience: 'eventtrackingapi', displayName: 'Event Tracking APIs', scopes: ['eventtrackingapi/'], builtIn: true },
-  { audience: 'iam', displayName: 'User Management and IAM APIs', scopes: ['iam/'], builtIn: true },
+  { audience: 'iam', displayName: 'User Management and IAM APIs', scopes: ['iam/', 'iam/organization'], builtIn: true },
   { audience: 'mailapi', displayName: 'Mail APIs', scopes: ['mailapi/'], builtIn: true },
   { audience: 'pimapi', displayName: 'PIM APIs', scopes: ['pimapi/'], builtIn: true },
   { audience: 'searchapi', displayName: 'Ecommerce Search APIs', scopes: ['searchapi/'], builtIn: true },
@@ -29,11 +29,22 @@ export const IAM_SCOPE = 'iam/';
 export const IAM_AUDIENCE = 'iam';
 
 /**
- * Scopes that open this service's own administration: `iam/` (the management API, admin-equivalent for machine
- * tokens) and SCIM provisioning (creates and changes any user). Only an administrator may give them to a client or
- * touch a client that has them (issue #9: no grant beyond what the grantor holds).
+ * The management API confined to one organization (ADR 0009): only for MachineClients bound to an organization; with
+ * it, `/api/organizations/{id}/…` answers for that organization alone.
  */
-export const PRIVILEGED_SCOPES: readonly string[] = [IAM_SCOPE, 'scim.read', 'scim.write'];
+export const ORGANIZATION_SCOPE = 'iam/organization';
+
+/**
+ * Scopes over the whole tenant's administration: `iam/` (the management API, admin-equivalent for machine tokens)
+ * and SCIM provisioning (creates and changes any user). An organization-scoped client may never hold them.
+ */
+export const TENANT_WIDE_SCOPES: readonly string[] = [IAM_SCOPE, 'scim.read', 'scim.write'];
+
+/**
+ * Scopes that open this service's own administration, the tenant's or an organization's. Only an administrator may
+ * give them to a client or touch a client that has them (issue #9: no grant beyond what the grantor holds).
+ */
+export const PRIVILEGED_SCOPES: readonly string[] = [...TENANT_WIDE_SCOPES, ORGANIZATION_SCOPE];
 
 /** OpenID Connect scopes (Core §5.4, §11): they need no API and give no audience. */
 export const OIDC_SCOPES = ['openid', 'profile', 'email', 'offline_access'] as const;

@@ -34,6 +34,11 @@ export function clientsRepository(scope: TenantScope) {
       return row!;
     },
 
+    /** The organization-scoped clients of one organization, locked: they are deleted with it (ADR 0009). */
+    async lockClientsOfOrganization(organizationId: string): Promise<ClientRow[]> {
+      return scope.select(clients, eq(clients.organizationId, organizationId)).orderBy(asc(clients.clientId)).for('update');
+    },
+
     async deleteClient(clientId: string): Promise<boolean> {
       const rows = await scope.delete(clients, eq(clients.clientId, clientId)).returning({ clientId: clients.clientId });
       return rows.length > 0;

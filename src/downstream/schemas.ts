@@ -61,8 +61,14 @@ export const machineClientBody = z
     ...common,
     clientSecret: secret,
     jwks: z.strictObject({ keys: z.array(jwk).min(1).max(10) }).optional().describe('Public keys for private_key_jwt client authentication (RFC 7523).'),
+    organizationId: z
+      .uuid()
+      .optional()
+      .describe(
+        'Binds the client to one organization (ADR 0009): its tokens carry `org_id`, it may hold `iam/organization` but never `iam/`, `scim.read` or `scim.write`, and `/api/organizations/{id}/…` answers for that organization only. Set at creation; it cannot change (409).',
+      ),
   })
-  .meta({ examples: [{ displayName: 'DAM integration', allowedScopes: ['damapi/'] }] });
+  .meta({ examples: [{ displayName: 'DAM integration', allowedScopes: ['damapi/'] }, { displayName: 'Megacorp provisioning', allowedScopes: ['iam/organization'], organizationId: '0b6f2a52-8f7e-4f43-9c55-6f1f0e1c2a10' }] });
 
 export const interactiveApplicationBody = z
   .strictObject({ ...common, ...interactive, clientSecret: secret })
@@ -88,6 +94,7 @@ export const clientResponse = z.object({
   refreshTokenLifetime: z.number().nullable(),
   tokenSigningAlg: z.enum(SIGNING_ALGS),
   jwks: z.looseObject({ keys: z.array(z.record(z.string(), z.unknown())) }).nullable(),
+  organizationId: z.uuid().nullable().describe('The organization a MachineClient is bound to, or null (tenant-wide).'),
   secretCount: z.number().int(),
   createdAt: z.iso.datetime(),
   updatedAt: z.iso.datetime(),

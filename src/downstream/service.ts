@@ -11,7 +11,10 @@ import type { Invalidation } from '../platform/invalidation.ts';
 import { recordAudit, type Actor } from '../audit/service.ts';
 import type { ClientType } from '../db/schema/index.ts';
 import { clientsRepository, type ClientRow, type SecretRow } from './repository.ts';
-import { BUILT_IN_APIS, loadScopeCatalog, PRIVILEGED_SCOPES, type ScopeCatalog } from './protected-apis.ts';
+import { BUILT_IN_APIS, loadScopeCatalog, ORGANIZATION_SCOPE, PRIVILEGED_SCOPES, TENANT_WIDE_SCOPES, type ScopeCatalog } from './protected-apis.ts';
+import { foreignKeyViolation } from '../platform/db-errors.ts';
+import { publishInvalidation } from '../platform/invalidation.ts';
+import type { AuditActor } from '../audit/service.ts';
 import type { ClientBody, ClientResponse } from './schemas.ts';
 
 export interface DownstreamContext {
@@ -53,6 +56,7 @@ export function toClientResponse(row: ClientRow, secretCount: number): ClientRes
     refreshTokenLifetime: row.refreshTokenLifetime,
     tokenSigningAlg: row.tokenSigningAlg,
     jwks: row.jwks,
+    organizationId: row.organizationId,
     secretCount,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
@@ -62,6 +66,19 @@ export function toClientResponse(row: ClientRow, secretCount: number): ClientRes
 function auditView(row: ClientRow) {
   const { tenantId: _t, ...rest } = row;
   return rest as Record<string, unknown>;
+}
+
+/**
+ * ADR 0009: a client bound to an organization holds no tenant-wide administration scope; `iam/organization` is for
+ * such clients only (on any other it would be a tenant token without the confinement that `org_id` brings).
+ */
+function assertOrganizationScopes(organizationId: string | null, scopes: string[]): void {
+  if (organizationId) {
+    const wide = scopes.filter((s) => TENANT_WIDE_SCOPES.includes(s));
+    if (wide.length) throw new Invalid(`An organization-scoped client cannot hold tenant-wide scope(s) ${wide.join(', ')}; use ${ORGANIZATION_SCOPE}.`, { field: 'allowedScopes', tenantWideScopes: wide });
+  } else if (scopes.includes(ORGANIZATION_SCOPE)) {
+    throw new Invalid(`${ORGANIZATION_SCOPE} is only for a MachineClient bound to an organization (organizationId).`, { field: 'allowedScopes' });
+  }
 }
 
 /** PUT semantics (RFC 9110 §9.3.4): create, or replace every field; `clientSecret` adds a live secret. */
@@ -83,7 +100,9 @@ export async function putClient(
     refreshTokenLifetime: 'refreshTokenLifetime' in body ? (body.refreshTokenLifetime ?? null) : null,
     tokenSigningAlg: body.tokenSigningAlg,
     jwks: 'jwks' in body && body.jwks ? (body.jwks as { keys: Record<string, unknown>[] }) : null,
+    organizationId: 'organizationId' in body ? (body.organizationId ?? null) : null,
   };
+  assertOrganizationScopes(fields.organizationId, fields.allowedScopes);
   const result = await ctx.scope.transaction(async (tx) => {
     const repo = clientsRepository(tx);
     const existing = await repo.lockClient(clientId);
@@ -91,7 +110,17 @@ export async function putClient(
       throw new Conflict(`Client "${clientId}" exists as a ${existing.clientType}; delete it first to change its type.`);
     }
     assertMayManage(ctx.actor, clientId, fields.allowedScopes, existing?.allowedScopes);
-    const row = existing ? await repo.updateClient(clientId, { ...fields, updatedAt: new Date() }) : await repo.insertClient({ clientId, ...fields });
+    // The organization is part of the client's identity: its tokens and audit trail name it (ADR 0009).
+    if (existing && existing.organizationId !== fields.organizationId) {
+      throw new Conflict(`Client "${clientId}" is bound to ${existing.organizationId ? `organization ${existing.organizationId}` : 'no organization'}; organizationId cannot change. Delete the client and create it again.`, { field: 'organizationId' });
+    }
+    let row: ClientRow;
+    try {
+      row = existing ? await repo.updateClient(clientId, { ...fields, updatedAt: new Date() }) : await repo.insertClient({ clientId, ...fields });
+    } catch (e) {
+      if (foreignKeyViolation(e) === 'clients_organization_fk') throw new NotFound('No organization with this id in this tenant.', { field: 'organizationId' });
+      throw e;
+    }
     const secrets = await repo.listSecrets(clientId);
     let secretCount = secrets.length;
     await recordAudit(tx, ctx.actor, {
@@ -144,6 +173,20 @@ export async function deleteClient(ctx: DownstreamContext, type: ClientType, cli
     await ctx.invalidation.publish(tx, 'client', clientId);
   });
   ctx.invalidation.local('client', ctx.scope.tenantId, clientId);
+}
+
+/**
+ * Subscriber of `organization.deleted` (downstream/subscriptions.ts): the organization's clients go in its transaction,
+ * each audited and invalidated on every instance at commit, and their refresh tokens and codes revoked.
+ */
+export async function deleteClientsOfOrganization(tx: TenantScope, actor: AuditActor, organizationId: string): Promise<void> {
+  const repo = clientsRepository(tx);
+  for (const client of await repo.lockClientsOfOrganization(organizationId)) {
+    await publish(tx, { type: 'client.deleted', clientId: client.clientId });
+    await repo.deleteClient(client.clientId);
+    await recordAudit(tx, actor, { action: 'client.delete', targetType: 'client', targetId: client.clientId, before: auditView(client), after: { reason: 'organization deleted', organizationId } });
+    await publishInvalidation(tx, 'client', client.clientId);
+  }
 }
 
 function secretView(s: SecretRow) {

@@ -9,6 +9,7 @@
  * process that forgot the wiring fails loudly instead of leaving tokens alive.
  */
 import type { TenantScope } from '../platform/db.ts';
+import type { AuditActor } from '../audit/service.ts';
 
 export type DomainEvent =
   /** A user can no longer sign in: deactivated (`active` false) or deleted. */
@@ -19,6 +20,8 @@ export type DomainEvent =
   /** Signed out everywhere by an administrator. */
   | { type: 'user.sessions_revoked'; userId: string }
   | { type: 'client.deleted'; clientId: string }
+  /** An organization is about to be deleted by `actor`: what is bound to it goes in the same commit (ADR 0009). */
+  | { type: 'organization.deleted'; organizationId: string; actor: AuditActor }
   /** A role is about to be deleted; a subscriber throws a domain error to refuse it. */
   | { type: 'role.deleting'; role: string };
 
@@ -26,7 +29,7 @@ export type DomainEventType = DomainEvent['type'];
 type Handler<T extends DomainEventType> = (tx: TenantScope, event: Extract<DomainEvent, { type: T }>) => Promise<void>;
 
 /** Events whose reactions security depends on: publishing one with no subscriber is a wiring bug. */
-const MUST_BE_HANDLED: ReadonlySet<DomainEventType> = new Set(['user.deactivated', 'user.deleted', 'user.password_changed', 'user.sessions_revoked', 'client.deleted']);
+const MUST_BE_HANDLED: ReadonlySet<DomainEventType> = new Set(['user.deactivated', 'user.deleted', 'user.password_changed', 'user.sessions_revoked', 'client.deleted', 'organization.deleted']);
 
 const handlers = new Map<DomainEventType, Handler<never>[]>();
 

@@ -13,6 +13,7 @@ import { oauthRepository } from './repository.ts';
 import type { AccessTokens } from './tokens.ts';
 import { claimsFor, type Subject } from './subjects.ts';
 import type { TokenResponse } from './grants/types.ts';
+import { organizationClaims, type OrganizationContext } from './organization-context.ts';
 
 export const DEFAULT_REFRESH_TTL = 30 * 86_400;
 const ID_TOKEN_TTL = 3600;
@@ -31,6 +32,8 @@ export async function issueUserTokens(
     authTime: Date;
     sessionId: string | null;
     nonce?: string | null;
+    /** The organization the grant runs in, with the membership's current roles: `org_id` and `org_roles` (ADR 0009). */
+    organization?: OrganizationContext | null;
     /** Rotation: keep the family, absolute expiry and granted scopes of the refresh token being replaced. */
     refresh?: { familyId: string; expiresAt: Date; scopes: string[] };
   },
@@ -54,7 +57,7 @@ export async function issueUserTokens(
     alg: client.tokenSigningAlg,
     authTime,
     sessionId: input.sessionId,
-    extra: { roles: subject.roles },
+    extra: { roles: subject.roles, ...organizationClaims(input.organization) },
   });
   const response: TokenResponse = { access_token: token, token_type: 'Bearer', expires_in: ttl, scope: scopes.join(' ') };
   if (scopes.includes('openid')) {
@@ -67,7 +70,7 @@ export async function issueUserTokens(
       authTime,
       sessionId: input.sessionId,
       accessToken: token,
-      claims: claimsFor(subject, scopes, tenant.id),
+      claims: { ...claimsFor(subject, scopes, tenant.id), ...organizationClaims(input.organization) },
     });
   }
   let familyId: string | null = null;
@@ -82,6 +85,7 @@ export async function issueUserTokens(
       userId: subject.id,
       sessionId: input.sessionId,
       scopes: input.refresh?.scopes ?? scopes,
+      organizationId: input.organization?.id ?? null,
       authTime: input.authTime,
       expiresAt,
     });

@@ -37,6 +37,10 @@ export interface AccessTokenClaims extends JWTPayload {
   client_instance: string;
   auth_time?: number;
   sid?: string;
+  /** The organization the token acts in (ADR 0009); absent outside an organization. */
+  org_id?: string;
+  /** The user's organization roles at issuance (user tokens with `org_id` only). */
+  org_roles?: string[];
 }
 
 export const ACCESS_TOKEN_TYPE = 'at+jwt';
@@ -161,7 +165,7 @@ export class AccessTokens {
     // and every claim we read of the type we read it as.
     if (payload.tid !== tenant.id) throw new InvalidToken('The access token belongs to another tenant.');
     if (typeof payload.iat !== 'number' || payload.iat > Date.now() / 1000 + IAT_SKEW_SECONDS) throw new InvalidToken('The access token is issued in the future.');
-    for (const claim of ['sub', 'client_id', 'scope', 'jti', 'gty', 'client_instance'] as const) {
+    for (const claim of ['sub', 'client_id', 'scope', 'jti', 'gty', 'client_instance', 'org_id'] as const) {
       if (payload[claim] !== undefined && typeof payload[claim] !== 'string') throw new InvalidToken(`The access token's ${claim} is not a string.`);
     }
     return payload as AccessTokenClaims;

@@ -6,11 +6,12 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { TenantScope } from '../platform/db.ts';
-import { actorOf } from '../platform/auth.ts';
+import { actorOf, assertOrganizationVisible, confinedOrganization } from '../platform/auth.ts';
 import { problemResponses } from '../platform/errors/problem-schema.ts';
 import {
   createOrganization,
   deleteOrganization,
+  findOrganization,
   getMembership,
   getOrganization,
   getOrganizationByExternalId,
@@ -62,6 +63,12 @@ export interface OrganizationRouteDeps {
 const TAGS = ['Organizations'];
 const READ = { permission: 'organizations:read' } as const;
 const WRITE = { permission: 'organizations:write' } as const;
+// ADR 0009: organization-scoped clients see their own organization through `:organizationId` routes (the bearer hook
+// checks the parameter); these declare what they do for such a client instead.
+const FILTERS = { organization: 'filters' } as const;
+/** The organization itself (create, change, delete) and hand verification stay with the tenant's administrators. */
+const DENY = { organization: 'deny' } as const;
+const confinedNote = ' An organization-scoped client (ADR 0009) cannot call this (403).';
 const windowDays = DOMAIN_VERIFICATION_WINDOW_MS / 86_400_000;
 
 export function organizationRoutes(app: FastifyInstance, deps: OrganizationRouteDeps) {
@@ -69,14 +76,14 @@ export function organizationRoutes(app: FastifyInstance, deps: OrganizationRoute
   const scopeOf = (tenantId: string) => deps.scopeFor(tenantId);
 
   r.post(ORGANIZATIONS_PATH, {
-    config: WRITE,
+    config: { ...WRITE, ...DENY },
     schema: {
       operationId: 'organizations.create',
       tags: TAGS,
       summary: 'Create an organization',
       description:
         'An organization is one of your B2B customers: its members, verified domains and (later) SSO connections and directories hang off it. ' +
-        '`slug` and `externalId` are unique in the tenant when given (409 otherwise).',
+        '`slug` and `externalId` are unique in the tenant when given (409 otherwise).' + confinedNote,
       body: organizationCreateBody,
       response: { 201: organizationResponse, ...problemResponses(400, 401, 403, 409, 413, 415) },
     },
@@ -87,23 +94,31 @@ export function organizationRoutes(app: FastifyInstance, deps: OrganizationRoute
   });
 
   r.get(ORGANIZATIONS_PATH, {
-    config: READ,
+    config: { ...READ, ...FILTERS },
     schema: {
       operationId: 'organizations.list',
       tags: TAGS,
       summary: 'List organizations',
-      description: 'Organizations in creation order, one page at a time: pass `nextCursor` as `cursor` for the next page.',
+      description:
+        'Organizations in creation order, one page at a time: pass `nextCursor` as `cursor` for the next page. ' +
+        'For an organization-scoped client (ADR 0009), only its own organization.',
       querystring: pageQuery,
       response: { 200: organizationPageResponse, ...problemResponses(400, 401, 403) },
     },
     handler: async (request) => {
+      const own = confinedOrganization(request);
+      if (own !== undefined) {
+        // One page of at most one: nothing follows it.
+        const org = request.query.cursor === undefined ? await findOrganization(scopeOf(request.tenant.id), own) : undefined;
+        return { items: org ? [organizationToWire(org)] : [], nextCursor: null };
+      }
       const page = await listOrganizations(scopeOf(request.tenant.id), request.query);
       return { items: page.items.map(organizationToWire), nextCursor: page.nextCursor };
     },
   });
 
   r.get(ORGANIZATION_BY_EXTERNAL_ID_PATH, {
-    config: READ,
+    config: { ...READ, ...FILTERS },
     schema: {
       operationId: 'organizations.getByExternalId',
       tags: TAGS,
@@ -112,7 +127,12 @@ export function organizationRoutes(app: FastifyInstance, deps: OrganizationRoute
       params: externalIdParams,
       response: { 200: organizationResponse, ...problemResponses(400, 401, 403, 404) },
     },
-    handler: async (request) => organizationToWire(await getOrganizationByExternalId(scopeOf(request.tenant.id), request.params.externalId)),
+    handler: async (request) => {
+      const org = await getOrganizationByExternalId(scopeOf(request.tenant.id), request.params.externalId);
+      // Someone else's organization is as unknown as a missing one (ADR 0009).
+      assertOrganizationVisible(request, org.id, 'No organization with this externalId in this tenant.');
+      return organizationToWire(org);
+    },
   });
 
   r.get(ORGANIZATION_PATH, {
@@ -129,12 +149,12 @@ export function organizationRoutes(app: FastifyInstance, deps: OrganizationRoute
   });
 
   r.patch(ORGANIZATION_PATH, {
-    config: WRITE,
+    config: { ...WRITE, ...DENY },
     schema: {
       operationId: 'organizations.update',
       tags: TAGS,
       summary: 'Change an organization',
-      description: 'Changes the fields present; `null` removes `slug` or `externalId`. `metadata` is merged: a key set to null is removed.',
+      description: 'Changes the fields present; `null` removes `slug` or `externalId`. `metadata` is merged: a key set to null is removed.' + confinedNote,
       params: organizationIdParams,
       body: organizationPatchBody,
       response: { 200: organizationResponse, ...problemResponses(400, 401, 403, 404, 409, 413, 415) },
@@ -144,14 +164,16 @@ export function organizationRoutes(app: FastifyInstance, deps: OrganizationRoute
   });
 
   r.delete(ORGANIZATION_PATH, {
-    config: WRITE,
+    config: { ...WRITE, ...DENY },
     schema: {
       operationId: 'organizations.delete',
       tags: TAGS,
       summary: 'Delete an organization',
       description:
         'Deletes the organization together with its memberships and domains, in one transaction; its verified domains become free for other organizations. ' +
-        'The users themselves are not deleted. (SSO connections and directories, when they exist, are deleted with it too.)',
+        'Its organization-scoped machine clients are deleted with it (their tokens stop at once). ' +
+        'The users themselves are not deleted. (SSO connections and directories, when they exist, are deleted with it too.)' +
+        confinedNote,
       params: organizationIdParams,
       response: { 204: z.null().describe('Deleted.'), ...problemResponses(400, 401, 403, 404) },
     },
@@ -309,14 +331,14 @@ export function organizationRoutes(app: FastifyInstance, deps: OrganizationRoute
   });
 
   r.post(DOMAIN_MARK_VERIFIED_PATH, {
-    config: WRITE,
+    config: { ...WRITE, ...DENY },
     schema: {
       operationId: 'organizations.domains.markVerified',
       tags: TAGS,
       summary: 'Mark a domain verified by hand',
       description:
         'For an administrator who has established ownership another way: the domain becomes `verified` with `verificationMethod: manual`, recorded in the audit trail. ' +
-        '409 when another organization has verified it.',
+        '409 when another organization has verified it.' + confinedNote,
       params: domainParams,
       response: { 200: domainResponse, ...problemResponses(400, 401, 403, 404, 409) },
     },

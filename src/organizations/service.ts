@@ -15,6 +15,7 @@ import { uniqueViolation, foreignKeyViolation } from '../platform/db-errors.ts';
 import { decodeCursor, pageOf, type Page } from '../platform/cursor.ts';
 import { recordAudit, type Actor } from '../audit/service.ts';
 import { findUserById } from '../users/service.ts';
+import { publish } from '../events/in-transaction.ts';
 import { organizationsRepository, type MembershipRow, type OrganizationChanges, type OrganizationRow } from './repository.ts';
 
 export const METADATA_MAX_KEYS = 50;
@@ -194,6 +195,8 @@ export async function deleteOrganization(scope: TenantScope, actor: Actor, id: s
     const current = await repo.lockOrganization(id);
     if (!current) throw new NotFound('No organization with this id in this tenant.');
     const removed = { memberships: await repo.countMemberships(id), domains: await repo.countDomains(id) };
+    // Organization-scoped machine clients are deleted by their own capability, in this transaction (ADR 0009).
+    await publish(tx, { type: 'organization.deleted', organizationId: id, actor });
     await repo.deleteOrganization(id);
     await recordAudit(tx, actor, {
       action: 'organization.delete',

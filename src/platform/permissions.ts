@@ -65,10 +65,20 @@ export interface Authority {
   permissions: ReadonlySet<Permission>;
   /** The roles held (a user's): nobody but an admin edits a role they hold. */
   roles: ReadonlySet<string>;
+  /**
+   * Set for an organization-scoped machine client (ADR 0009): everything it holds applies to this organization only,
+   * enforced by the bearer hook (platform/auth.ts) and `confinedOrganization`.
+   */
+  organizationId?: string;
 }
 
 /** Admin-equivalent: machine clients with `iam/`, the service itself (upstream admission, SCIM, bootstrap). */
 export const FULL_AUTHORITY: Authority = Object.freeze({ admin: true, permissions: new Set(PERMISSIONS), roles: new Set<string>() });
+
+/** An organization-scoped machine client: organization management, of its own organization only (ADR 0009). */
+export function organizationAuthority(organizationId: string): Authority {
+  return { admin: false, permissions: new Set<Permission>(['organizations:read', 'organizations:write']), roles: new Set<string>(), organizationId };
+}
 
 /** The authority of a set of roles: `admin` grants everything, each custom role its permissions. */
 export function authorityOf(roles: readonly { name: string; builtIn: boolean; permissions: readonly string[] }[]): Authority {

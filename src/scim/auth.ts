@@ -76,6 +76,8 @@ export function accessTokenStrategy(checks: TokenChecks, userAuthority: UserAuth
     const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
     if (!aud.includes(SCIM_AUDIENCE)) throw new InvalidToken('The access token is not meant for SCIM (audience "scim").');
     const isUser = tokenKind(claims) === 'user';
+    // ADR 0009: the tenant-wide endpoint is never for an organization-scoped client (it cannot hold scim.* either).
+    if (!isUser && claims.org_id) throw new InvalidToken('An organization-scoped token is not valid at the tenant-wide SCIM endpoint.');
     // Provisioning as a signed-in user needs an administrator: SCIM changes any user.
     const authority = isUser ? await userAuthority(tenant, claims.sub) : FULL_AUTHORITY;
     if (!authority.admin) throw new Forbidden('Your account does not have a role that allows provisioning.');
@@ -127,7 +129,7 @@ export function scimAuthHook(strategies: readonly ScimAuthStrategy[]): onRequest
     request.scimPrincipal = principal;
     request.clientId = principal.clientId;
     // The platform's principal too, so actorOf() and the request log work as on /api.
-    request.principal = { subject: principal.actorId, clientId: principal.clientId, scopes: [...principal.scopes], kind: principal.actorType, authority: principal.authority };
+    request.principal = { subject: principal.actorId, clientId: principal.clientId, scopes: [...principal.scopes], kind: principal.actorType, authority: principal.authority, organizationId: principal.authority.organizationId ?? null };
     const needed = requiredScope(request);
     if (!principal.scopes.includes(needed)) throw Object.assign(new InsufficientScope(`This operation needs scope ${needed}.`), { requiredScope: needed });
   };

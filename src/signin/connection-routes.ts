@@ -23,12 +23,12 @@ import { messagePage } from './pages.ts';
 import { htmlReply, safeReturnTo } from './routes.ts';
 import { authorizationUrl, completeSignIn, FederationError, type FederatedProvider, type VerifiedIdentity } from './federation.ts';
 import { admit, type AdmissionSource } from './admission.ts';
+import { resumeInOrganization } from './organization-resume.ts';
 import { createSession, SESSION_ABSOLUTE_SECONDS, SESSION_COOKIE } from './sessions.ts';
 import { clearRestart, REFUSAL_MESSAGES, restartOnce, saveTransaction, startPath, takeTransaction } from './upstream-routes.ts';
 import type { UpstreamType } from '../db/schema/index.ts';
 
 export const CONNECTION_SSO_PREFIX = '/sso';
-const AUTHORIZATION_PATH = '/oauth2/authorize';
 
 export interface ConnectionSigninDeps {
   scopeFor: ScopeFor;
@@ -80,14 +80,6 @@ export function connectionSource(connection: RoutableConnection): AdmissionSourc
   };
 }
 
-/** The authorization request to go back to, now in the connection's organization; any other return path as it is. */
-function returnInOrganization(returnTo: string, organizationId: string): string {
-  const url = new URL(returnTo, 'http://x');
-  if (url.pathname !== AUTHORIZATION_PATH) return returnTo;
-  url.searchParams.set('organization_id', organizationId);
-  return `${url.pathname}?${url.searchParams.toString()}`;
-}
-
 const fail = (request: FastifyRequest, reply: FastifyReply, status: number, title: string, message: string) =>
   htmlReply(reply, status, messagePage({ title, tenantName: request.tenant.displayName, message, status: 'error' }));
 
@@ -124,7 +116,7 @@ export async function completeConnectionSignIn(
   });
   setCookie(request, reply, SESSION_COOKIE, cookie, { maxAgeSeconds: SESSION_ABSOLUTE_SECONDS });
   clearRestart(request, reply);
-  return reply.header('cache-control', 'no-store').redirect(returnInOrganization(input.returnTo, connection.organizationId), 303);
+  return reply.header('cache-control', 'no-store').redirect(resumeInOrganization(input.returnTo, connection.organizationId), 303);
 }
 
 export function connectionSigninRoutes(app: FastifyInstance, deps: ConnectionSigninDeps) {

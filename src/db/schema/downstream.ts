@@ -4,6 +4,7 @@ import { foreignKey, index, integer, jsonb, pgTable, primaryKey, text, uuid } fr
 import { SIGNING_ALGS } from './oauth.ts';
 import { bytea, tenantId, timestamps, timestamptz } from './_columns.ts';
 import { tenants } from './tenancy.ts';
+import { organizations } from './organizations.ts';
 
 export const CLIENT_TYPES = ['MachineClient', 'InteractiveApplication', 'ClientSideApplication'] as const;
 export type ClientType = (typeof CLIENT_TYPES)[number];
@@ -31,9 +32,18 @@ export const clients = pgTable(
      * the same id never revives the old one's tokens.
      */
     instanceId: uuid('instance_id').notNull().defaultRandom(),
+    /**
+     * A MachineClient bound to one organization (ADR 0009): its tokens carry `org_id` and see only that organization.
+     * Immutable; deleting the organization deletes the client first (downstream/subscriptions.ts), so no action here.
+     */
+    organizationId: uuid('organization_id'),
     ...timestamps,
   },
-  (t) => [primaryKey({ name: 'clients_pkey', columns: [t.tenantId, t.clientId] })],
+  (t) => [
+    primaryKey({ name: 'clients_pkey', columns: [t.tenantId, t.clientId] }),
+    foreignKey({ name: 'clients_organization_fk', columns: [t.tenantId, t.organizationId], foreignColumns: [organizations.tenantId, organizations.id] }),
+    index('clients_tenant_id_organization_id_idx').on(t.tenantId, t.organizationId).where(sql`organization_id IS NOT NULL`),
+  ],
 );
 
 /** A tenant's own APIs (audience + scopes), beside the built-in ones. */

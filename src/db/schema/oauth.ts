@@ -49,6 +49,8 @@ export const authorizationCodes = pgTable(
     codeChallenge: text('code_challenge'),
     codeChallengeMethod: text('code_challenge_method'),
     nonce: text('nonce'),
+    /** The organization the sign-in ran in (`organization_id` at /authorize): tokens carry `org_id` (ADR 0009). */
+    organizationId: uuid('organization_id'),
     authTime: timestamptz('auth_time').notNull(),
     expiresAt: timestamptz('expires_at').notNull(),
     /** Set on first redemption; a second redemption revokes what the first issued (RFC 6749 §4.1.2). */
@@ -72,6 +74,8 @@ export const refreshTokens = pgTable(
     userId: uuid('user_id').notNull(),
     sessionId: text('session_id'),
     scopes: text('scopes').array().notNull(),
+    /** The organization of the grant; every refresh re-reads the membership (ADR 0009). */
+    organizationId: uuid('organization_id'),
     authTime: timestamptz('auth_time').notNull(),
     expiresAt: timestamptz('expires_at').notNull(),
     rotatedAt: timestamptz('rotated_at'),

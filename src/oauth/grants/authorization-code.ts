@@ -9,6 +9,7 @@ import { safeEqual } from '../../platform/crypto.ts';
 import { oauthRepository } from '../repository.ts';
 import { findSubject } from '../subjects.ts';
 import { issueUserTokens } from '../issue.ts';
+import { currentOrganization } from '../organization-context.ts';
 import { revokeFamily } from '../revocation.ts';
 import { recordAudit } from '../../audit/service.ts';
 import type { Grant } from './types.ts';
@@ -64,10 +65,13 @@ export const grant: Grant = {
     if (subject.tokensNotBefore && code.createdAt < subject.tokensNotBefore) {
       throw new InvalidGrant('The authorization code is invalid, expired or already used.');
     }
+    // ADR 0009: the organization's roles as they are now; a membership removed since /authorize ends the grant.
+    const organization = await currentOrganization(scope, code.organizationId, subject.id);
+    if (organization === undefined) throw new InvalidGrant('The user is no longer a member of the organization of this authorization.');
     const issued = await scope.transaction(async (tx) => {
       const result = await issueUserTokens(
         { ...ctx, scope: tx },
-        { grantType, client: client.client, subject, scopes: code.scopes, authTime: code.authTime, sessionId: code.sessionId, nonce: code.nonce },
+        { grantType, client: client.client, subject, scopes: code.scopes, authTime: code.authTime, sessionId: code.sessionId, nonce: code.nonce, organization },
       );
       await oauthRepository(tx).recordCodeIssuance(hash, { familyId: result.familyId, jti: result.jti });
       return result;

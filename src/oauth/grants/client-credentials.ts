@@ -2,7 +2,7 @@
  * Client credentials grant. RFC 6749 §4.4, https://www.rfc-editor.org/rfc/rfc6749#section-4.4
  */
 import { InvalidScope, UnauthorizedClient } from '../../platform/errors/oauth.ts';
-import type { ScopeCatalog } from '../../downstream/protected-apis.ts';
+import { TENANT_WIDE_SCOPES, type ScopeCatalog } from '../../downstream/protected-apis.ts';
 import type { Grant } from './types.ts';
 
 export const grantType = 'client_credentials';
@@ -34,7 +34,10 @@ export const grant: Grant = {
     if (client.client.clientType !== 'MachineClient' || client.method === 'none') {
       throw new UnauthorizedClient('This client may not use the client_credentials grant.');
     }
-    const scopes = resolveScopes(catalog, params.scope, client.client.allowedScopes, { apiOnly: true });
+    const organizationId = client.client.organizationId;
+    // ADR 0009: an organization-scoped client never holds tenant-wide scopes (checked when it is saved, and here).
+    const allowed = organizationId ? client.client.allowedScopes.filter((s) => !TENANT_WIDE_SCOPES.includes(s)) : client.client.allowedScopes;
+    const scopes = resolveScopes(catalog, params.scope, allowed, { apiOnly: true });
     const ttl = client.client.accessTokenLifetime ?? defaultAccessTokenTtl;
     const { token } = await tokens.issue(tenant, {
       grantType,
@@ -45,6 +48,7 @@ export const grant: Grant = {
       audiences: catalog.audiencesFor(scopes),
       ttlSeconds: ttl,
       alg: client.client.tokenSigningAlg,
+      ...(organizationId ? { extra: { org_id: organizationId } } : {}),
     });
     return { access_token: token, token_type: 'Bearer', expires_in: ttl, scope: scopes.join(' ') };
   },

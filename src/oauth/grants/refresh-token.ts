@@ -10,6 +10,7 @@ import { InvalidGrant, InvalidRequest, InvalidScope } from '../../platform/error
 import { oauthRepository } from '../repository.ts';
 import { findSubject } from '../subjects.ts';
 import { issueUserTokens } from '../issue.ts';
+import { currentOrganization } from '../organization-context.ts';
 import { revokeFamily } from '../revocation.ts';
 import { recordAudit } from '../../audit/service.ts';
 import { OIDC_SCOPES } from '../../downstream/protected-apis.ts';
@@ -69,6 +70,12 @@ export const grant: Grant = {
       await revokeFamily(scope, row.familyId);
       throw invalid;
     }
+    // ADR 0009: an organization grant lives as long as the membership; its roles are re-read here.
+    const organization = await currentOrganization(scope, row.organizationId, subject.id);
+    if (organization === undefined) {
+      await revokeFamily(scope, row.familyId);
+      throw invalid;
+    }
     const reused = new Error('refresh token reused');
     try {
       return await scope.transaction(async (tx) => {
@@ -84,6 +91,7 @@ export const grant: Grant = {
             scopes,
             authTime: row.authTime,
             sessionId: row.sessionId,
+            organization,
             grantType,
             refresh: { familyId: row.familyId, expiresAt: row.expiresAt, scopes: granted },
           },

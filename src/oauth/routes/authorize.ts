@@ -14,6 +14,8 @@ import { findSubject } from '../subjects.ts';
 import { route } from '../../signin/routing.ts';
 import { routedStartPath } from '../../signin/connection-routes.ts';
 import { newOpaqueToken } from '../issue.ts';
+import { currentOrganization } from '../organization-context.ts';
+import { findOrganization, isUuid } from '../../organizations/service.ts';
 import type { OAuthDeps } from '../plugin.ts';
 
 export const AUTHORIZATION_PATH = '/oauth2/authorize';
@@ -41,7 +43,7 @@ const params = z.looseObject({
   login_hint: z.string().optional(),
   response_mode: z.string().optional(),
   connection_id: z.string().optional().describe('Scalekit-style routing: an upstream provider, `<type>:<id>` or `<id>`'),
-  organization_id: z.string().optional(),
+  organization_id: z.string().optional().describe('Sign in within this organization of the tenant: the user must be a member, and the tokens carry `org_id` and `org_roles` (ADR 0009).'),
   domain_hint: z.string().optional(),
 });
 
@@ -113,6 +115,11 @@ async function authorize(deps: OAuthDeps, request: FastifyRequest, reply: Fastif
     if (maxAge !== undefined && !(Number.isInteger(maxAge) && maxAge >= 0)) throw new RedirectError('invalid_request', 'max_age must be a non-negative integer.');
 
     const scope = deps.scopeFor(tenant.id);
+    // ADR 0009: the organization must exist here before anyone signs in for it.
+    const organizationId = p.organization_id;
+    if (organizationId !== undefined && !(isUuid(organizationId) && (await findOrganization(scope, organizationId)))) {
+      throw new RedirectError('invalid_request', 'Unknown organization_id.');
+    }
     let session = await findSession(scope, deps.keyring, readCookie(request, SESSION_COOKIE));
     const subject = session ? await findSubject(scope, session.userId) : undefined;
     if (!subject?.active) session = undefined;
@@ -137,6 +144,10 @@ async function authorize(deps: OAuthDeps, request: FastifyRequest, reply: Fastif
       return reply.header('cache-control', 'no-store').redirect(`${LOGIN_PATH}?${login.toString()}`, 303);
     }
 
+    // RFC 6749 §4.1.2.1: the user signed in, but not as a member of the organization the client asked for.
+    const organization = await currentOrganization(scope, organizationId, session.userId);
+    if (organization === undefined) throw new RedirectError('access_denied', 'The user is not a member of the requested organization.');
+
     const code = newOpaqueToken();
     await oauthRepository(scope).insertCode({
       codeHash: deps.keyring.hashSecret(code),
@@ -148,6 +159,7 @@ async function authorize(deps: OAuthDeps, request: FastifyRequest, reply: Fastif
       codeChallenge: p.code_challenge ?? null,
       codeChallengeMethod: p.code_challenge ? 'S256' : null,
       nonce: p.nonce ?? null,
+      organizationId: organization?.id ?? null,
       authTime: session.authTime,
       expiresAt: new Date(Date.now() + CODE_TTL_SECONDS * 1000),
     });

@@ -50,6 +50,8 @@ export function introspectionRoute(app: FastifyInstance, deps: OAuthDeps) {
             aud: claims.aud,
             iss: claims.iss,
             jti: claims.jti,
+            // ADR 0009: the organization the token acts in.
+            ...(claims.org_id ? { org_id: claims.org_id } : {}),
           };
         } catch {
           return inactive;
@@ -69,6 +71,7 @@ export function introspectionRoute(app: FastifyInstance, deps: OAuthDeps) {
         iat: Math.floor(row.createdAt.getTime() / 1000),
         sub: row.userId,
         iss: request.tenant.issuer,
+        ...(row.organizationId ? { org_id: row.organizationId } : {}),
       };
     },
   });

@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { bearerToken } from '../../platform/auth.ts';
 import { InsufficientScope, InvalidToken, bearerChallenge, OAuthError } from '../../platform/errors/oauth.ts';
 import { claimsFor, findSubject } from '../subjects.ts';
+import { currentOrganization, organizationClaims } from '../organization-context.ts';
 import type { OAuthDeps } from '../plugin.ts';
 
 export const USERINFO_PATH = '/oauth2/userinfo';
@@ -22,7 +23,10 @@ export function userinfoRoutes(app: FastifyInstance, deps: OAuthDeps) {
       if (claims.sub === claims.client_id) throw new InvalidToken('The token has no user.');
       const subject = await findSubject(deps.scopeFor(request.tenant.id), claims.sub);
       if (!subject?.active) throw new InvalidToken('The user is not active.');
-      return { sub: subject.id, ...claimsFor(subject, scopes, request.tenant.id) };
+      // ADR 0009: the organization's roles as they are now; a token whose membership ended answers nothing more.
+      const organization = await currentOrganization(deps.scopeFor(request.tenant.id), claims.org_id, subject.id);
+      if (organization === undefined) throw new InvalidToken('The user is no longer a member of the organization of this token.');
+      return { sub: subject.id, ...claimsFor(subject, scopes, request.tenant.id), ...organizationClaims(organization) };
     } catch (e) {
       if (!(e instanceof OAuthError)) throw e;
       reply.header('WWW-Authenticate', bearerChallenge(e, e.error === 'insufficient_scope' ? 'openid' : undefined));

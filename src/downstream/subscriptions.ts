@@ -1,0 +1,8 @@
+/**
+ * How downstream clients react to other capabilities' changes, in their transactions (src/events): an organization's
+ * machine clients are deleted with it, so their tokens stop at once on every instance (ADR 0009).
+ */
+import { subscribe } from '../events/in-transaction.ts';
+import { deleteClientsOfOrganization } from './service.ts';
+
+subscribe('organization.deleted', (tx, e) => deleteClientsOfOrganization(tx, e.actor, e.organizationId));
