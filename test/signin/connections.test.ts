@@ -80,6 +80,8 @@ describe('OIDC connection sign-in', () => {
     expect(done.url.startsWith(APP_REDIRECT), done.url).toBe(true);
     const tokens = await client.authorizationCodeGrant(config, new URL(done.url), { pkceCodeVerifier: verifier, expectedState: state });
     const sub = tokens.claims()!.sub;
+    // The sign-in ran in the connection's organization: the tokens say so (ADR 0009).
+    expect(tokens.claims()).toMatchObject({ org_id: orgId, org_roles: ['member'] });
     const members = await ok('GET', `/api/organizations/${orgId}/members`);
     expect(members.items).toEqual([expect.objectContaining({ userId: sub, roles: ['member'] })]);
     const user = await ok('GET', `/api/users/${sub}`);
