@@ -13,6 +13,7 @@ import { KEY_ROTATION_JOB, masterKeyOpensStoredKeys, PURGE_JOB, purgeExpired, ro
 import { checkUpstreamSecretExpiry, UPSTREAM_SECRET_EXPIRY_JOB } from './upstream/expiry.global.ts';
 import { DOMAIN_VERIFICATION_JOB, recheckDueDomains } from './organizations/domain-verification.global.ts';
 import { txtResolver } from './organizations/dns.ts';
+import { purgeExpiredSamlAssertions } from './connections/maintenance.global.ts';
 
 /** What start-up has started so far, stopped in reverse order when start-up fails (PostgreSQL is never orphaned). */
 const started: (() => Promise<unknown>)[] = [];
@@ -97,7 +98,7 @@ async function main(config: Config) {
   try {
     await app.services.jobs.work([
         { name: UPSTREAM_SECRET_EXPIRY_JOB, cron: '0 6 * * *', handler: () => checkUpstreamSecretExpiry({ db: database.global, log: app.log }) },
-        { name: PURGE_JOB, cron: '17 * * * *', handler: () => purgeExpired(database.global) },
+        { name: PURGE_JOB, cron: '17 * * * *', handler: async () => ({ ...(await purgeExpired(database.global)), samlAssertions: await purgeExpiredSamlAssertions(database.global) }) },
         // Each pending domain's own backoff decides whether this minute's run looks it up.
         { name: DOMAIN_VERIFICATION_JOB, cron: '* * * * *', handler: () => recheckDueDomains({ db: database.global, resolver: txtResolver(config.DNS_SERVERS) }) },
         ...(config.KEY_ROTATION_DAYS > 0

@@ -1,7 +1,7 @@
 /** Drizzle queries for SSO connections; every one goes through the tenant scope. */
 import { and, asc, eq, inArray } from 'drizzle-orm';
 import type { TenantScope } from '../platform/db.ts';
-import { connections } from '../db/schema/index.ts';
+import { connections, samlAssertions } from '../db/schema/index.ts';
 
 export type ConnectionRow = typeof connections.$inferSelect;
 export type ConnectionInsert = Omit<typeof connections.$inferInsert, 'tenantId' | 'id' | 'updatedAt'>;
@@ -27,6 +27,12 @@ export function connectionsRepository(scope: TenantScope) {
     async update(id: string, changes: ConnectionChanges): Promise<ConnectionRow | undefined> {
       const [row] = await scope.update(connections, changes, eq(connections.id, id)).returning();
       return row;
+    },
+
+    /** True when the assertion ID was new (and is now remembered); false for a replay. */
+    async rememberSamlAssertion(connectionId: string, assertionId: string, expiresAt: Date): Promise<boolean> {
+      const rows = await scope.insert(samlAssertions, { connectionId, assertionId, expiresAt }).onConflictDoNothing().returning({ id: samlAssertions.assertionId });
+      return rows.length === 1;
     },
 
     async delete(id: string): Promise<boolean> {

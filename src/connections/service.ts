@@ -213,3 +213,8 @@ export async function ssoForDomain(scope: TenantScope, domainOrEmail: string) {
   const rows = (await connectionsRepository(scope).activeOf([owner.organizationId])).map(routable).filter((c) => c !== undefined);
   return { domain, sso: rows.length > 0, organizationId: owner.organizationId, connections: rows.map((c) => ({ id: c.id, type: c.type, displayName: c.displayName })) };
 }
+
+/** Replay cache for SAML assertions: false when this assertion ID was already accepted at this connection. */
+export async function rememberSamlAssertion(scope: TenantScope, connectionId: string, assertionId: string, notOnOrAfter: Date): Promise<boolean> {
+  return connectionsRepository(scope).rememberSamlAssertion(connectionId, assertionId.slice(0, 256), notOnOrAfter);
+}

@@ -23,12 +23,16 @@ export function readCookie(request: FastifyRequest, name: string): string | unde
   return value === undefined || value === '' ? undefined : value;
 }
 
-export function setCookie(request: FastifyRequest, reply: FastifyReply, name: string, value: string, opts: { maxAgeSeconds?: number } = {}): void {
+/**
+ * `crossSitePost`: the cookie must come back on a cross-site form POST (a SAML IdP posting to our ACS), so it is
+ * `SameSite=None` — over TLS only, as browsers require `Secure` for it; over plain http it stays `Lax`.
+ */
+export function setCookie(request: FastifyRequest, reply: FastifyReply, name: string, value: string, opts: { maxAgeSeconds?: number; crossSitePost?: boolean } = {}): void {
   const secure = request.protocol === 'https';
   reply.setCookie(cookieName(request, name), value, {
     path: '/',
     httpOnly: true,
-    sameSite: 'lax',
+    sameSite: opts.crossSitePost && secure ? 'none' : 'lax',
     secure,
     ...(opts.maxAgeSeconds !== undefined ? { maxAge: opts.maxAgeSeconds } : {}),
   });

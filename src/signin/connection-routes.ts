@@ -24,6 +24,7 @@ import { htmlReply, safeReturnTo } from './routes.ts';
 import { authorizationUrl, completeSignIn, FederationError, type FederatedProvider, type VerifiedIdentity } from './federation.ts';
 import { admit, type AdmissionSource } from './admission.ts';
 import { resumeInOrganization } from './organization-resume.ts';
+import { SAML_RESPONSE_MAX_BYTES, samlAuthnRequest, SamlError, samlServiceProviderMetadata, validateSamlResponse } from './saml.ts';
 import { createSession, SESSION_ABSOLUTE_SECONDS, SESSION_COOKIE } from './sessions.ts';
 import { clearRestart, REFUSAL_MESSAGES, restartOnce, saveTransaction, startPath, takeTransaction } from './upstream-routes.ts';
 import type { UpstreamType } from '../db/schema/index.ts';
@@ -193,6 +194,50 @@ export function connectionSigninRoutes(app: FastifyInstance, deps: ConnectionSig
       }
       return reply.header('cache-control', 'no-store').redirect(connectionStartPath(connection, target, { loginHint: q.login_hint }), 303);
     },
+  });
+  app.get(`${CONNECTION_SSO_PREFIX}/saml/:id/metadata`, { schema: { hide: true, params } }, async (request, reply) => {
+    const { id } = request.params as { id: string };
+    const connection = await findActiveConnection(deps.scopeFor(request.tenant.id), id);
+    if (connection?.type !== 'saml') return fail(request, reply, 404, 'Unknown sign-in method', 'This sign-in method is not configured.');
+    return reply.type('application/samlmetadata+xml').send(samlServiceProviderMetadata(request.tenant.issuer, connection));
+  });
+
+  app.get(`${CONNECTION_SSO_PREFIX}/saml/:id/start`, {
+    schema: { hide: true, params, querystring: z.looseObject({ return_to: z.string().optional() }) },
+    handler: async (request, reply) => {
+      const { id } = request.params as { id: string };
+      const q = request.query as { return_to?: string };
+      const connection = await findActiveConnection(deps.scopeFor(request.tenant.id), id);
+      if (connection?.type !== 'saml') return fail(request, reply, 404, 'Unknown sign-in method', 'This sign-in method is not configured.');
+      const { url, requestId } = await samlAuthnRequest(request.tenant.issuer, connection, '');
+      saveTransaction(request, reply, deps.keyring, { tenantId: request.tenant.id, type: 'saml', id, returnTo: safeReturnTo(q.return_to), requestId });
+      return reply.header('cache-control', 'no-store').redirect(url, 303);
+    },
+  });
+
+  // SAML 2.0 Bindings §3.5 (HTTP-POST): the IdP's form posts SAMLResponse here.
+  app.post(`${CONNECTION_SSO_PREFIX}/saml/:id/acs`, { schema: { hide: true, params }, bodyLimit: SAML_RESPONSE_MAX_BYTES + 16_384 }, async (request, reply) => {
+    const { id } = request.params as { id: string };
+    const scope = deps.scopeFor(request.tenant.id);
+    const connection = await findActiveConnection(scope, id);
+    if (connection?.type !== 'saml') return fail(request, reply, 404, 'Unknown sign-in method', 'This sign-in method is not configured.');
+    const body = (request.body ?? {}) as Record<string, unknown>;
+    const txn = takeTransaction(request, reply, deps.keyring, 'saml', id);
+    // IdP-initiated (unsolicited) or a replay without our transaction: never a login; start SP-initiated instead.
+    if (!txn?.requestId) return restartOnce(request, reply, connectionStartPath(connection, '/'));
+    let identity: VerifiedIdentity;
+    try {
+      if (typeof body.SAMLResponse !== 'string') throw new SamlError('malformed', 'no SAMLResponse');
+      identity = await validateSamlResponse(scope, request.tenant.issuer, connection, body.SAMLResponse, txn.requestId);
+    } catch (e) {
+      if (e instanceof SamlError) {
+        request.log.warn({ connection: id, reason: e.reason, detail: e.message }, 'SAML response rejected');
+        await recordAudit(scope, { type: 'system', id: `connection:${id}`, ip: request.ip }, { action: 'signin.failure', targetType: 'connection', targetId: id, after: { method: `connection:saml:${id}`, outcome: 'rejected', reason: e.reason, detail: e.message } });
+        return fail(request, reply, 400, 'Sign-in failed', 'Sign-in with your identity provider did not succeed. Please try again.');
+      }
+      throw e;
+    }
+    return completeConnectionSignIn(request, reply, deps, { connection, identity, returnTo: txn.returnTo });
   });
 }
 

@@ -7,6 +7,8 @@
  */
 export function resumeInOrganization(returnTo: string, organizationId: string): string {
   const url = new URL(returnTo, 'http://relative.invalid');
+  // Only the authorization request has an organization context; any other page is returned to as it is.
+  if (url.pathname !== '/oauth2/authorize') return returnTo;
   if (!url.searchParams.has('organization_id')) url.searchParams.set('organization_id', organizationId);
   return url.origin === 'http://relative.invalid' ? `${url.pathname}${url.search}` : url.toString();
 }

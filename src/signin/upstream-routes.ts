@@ -41,7 +41,7 @@ export interface SealedTransaction extends Partial<Transaction> {
 /** Starts the transaction cookie for a sign-in at `txn.type`/`txn.id`. */
 export function saveTransaction(request: FastifyRequest, reply: FastifyReply, keyring: Keyring, txn: Omit<SealedTransaction, 'exp'>): void {
   const sealed: SealedTransaction = { ...txn, exp: Date.now() + TXN_SECONDS * 1000 };
-  setCookie(request, reply, TXN_COOKIE, keyring.seal(JSON.stringify(sealed), SEAL_CONTEXT), { maxAgeSeconds: TXN_SECONDS });
+  setCookie(request, reply, TXN_COOKIE, keyring.seal(JSON.stringify(sealed), SEAL_CONTEXT), { maxAgeSeconds: TXN_SECONDS, crossSitePost: txn.type === 'saml' });
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 import { sql } from 'drizzle-orm';
 import { foreignKey, index, jsonb, pgTable, primaryKey, text, uuid } from 'drizzle-orm/pg-core';
-import { tenantId, timestamps } from './_columns.ts';
+import { tenantId, timestamps, timestamptz } from './_columns.ts';
 import { organizations } from './organizations.ts';
 
 export const CONNECTION_TYPES = ['oidc', 'saml'] as const;
@@ -37,5 +37,23 @@ export const connections = pgTable(
     primaryKey({ name: 'connections_pkey', columns: [t.tenantId, t.id] }),
     foreignKey({ name: 'connections_organization_fk', columns: [t.tenantId, t.organizationId], foreignColumns: [organizations.tenantId, organizations.id] }).onDelete('cascade'),
     index('connections_tenant_id_organization_id_created_at_idx').on(t.tenantId, t.organizationId, t.createdAt, t.id),
+  ],
+);
+
+/**
+ * SAML assertion IDs already accepted (replay cache, SAML 2.0 Profiles §4.1.4.5): one row per assertion until its
+ * NotOnOrAfter has passed. In PostgreSQL, so a replay to another instance is refused too.
+ */
+export const samlAssertions = pgTable(
+  'saml_assertions',
+  {
+    tenantId: tenantId(),
+    connectionId: uuid('connection_id').notNull(),
+    assertionId: text('assertion_id').notNull(),
+    expiresAt: timestamptz('expires_at').notNull(),
+  },
+  (t) => [
+    primaryKey({ name: 'saml_assertions_pkey', columns: [t.tenantId, t.connectionId, t.assertionId] }),
+    foreignKey({ name: 'saml_assertions_connection_fk', columns: [t.tenantId, t.connectionId], foreignColumns: [connections.tenantId, connections.id] }).onDelete('cascade'),
   ],
 );

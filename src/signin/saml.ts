@@ -1,0 +1,144 @@
+/**
+ * SAML 2.0 Web Browser SSO as a service provider (SAML 2.0 Profiles §4.1), through `@node-saml/node-saml` ≥ 5.1.0
+ * (the release that fixed CVE-2025-54369 and CVE-2025-54419: it reads the profile from the assertion it verified).
+ * - AuthnRequest over HTTP-Redirect; its ID goes into our sealed transaction cookie, and the response's InResponseTo
+ *   must be exactly that ID (node-saml's cache is replaced by one that knows only this request).
+ * - Response over HTTP-POST: signatures required as the connection says (assertion and/or response), the IdP's
+ *   certificates (several during a rotation), Issuer, Audience (our entity ID), Destination/Recipient (our ACS),
+ *   NotBefore/NotOnOrAfter with 60 s skew; then the assertion ID goes into the replay cache in PostgreSQL.
+ * - The profile: NameID and the mapped attributes. A SAML IdP asserts no "email verified" flag; the email is treated
+ *   as the IdP's claim and links or admits only through the connection's verified-domain rules (connection-routes.ts).
+ */
+import { randomBytes } from 'node:crypto';
+import { SAML, ValidateInResponseTo, type Profile } from '@node-saml/node-saml';
+import type { TenantScope } from '../platform/db.ts';
+import { rememberSamlAssertion, serviceProviderOf, type RoutableConnection } from '../connections/service.ts';
+import type { VerifiedIdentity } from './federation.ts';
+
+type SamlConnection = Extract<RoutableConnection, { type: 'saml' }>;
+
+export const SAML_CLOCK_SKEW_MS = 60_000;
+/** An encoded SAMLResponse larger than this is refused before any XML parsing. */
+export const SAML_RESPONSE_MAX_BYTES = 256 * 1024;
+
+export class SamlError extends Error {
+  readonly reason: string;
+  constructor(reason: string, detail: string) {
+    super(detail);
+    this.reason = reason;
+  }
+}
+
+const EMAIL_ATTRIBUTES = ['email', 'mail', 'urn:oid:0.9.2342.19200300.100.1.3', 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress'];
+const GIVEN_NAME_ATTRIBUTES = ['givenName', 'given_name', 'urn:oid:2.5.4.42', 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname'];
+const FAMILY_NAME_ATTRIBUTES = ['sn', 'surname', 'family_name', 'urn:oid:2.5.4.4', 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname'];
+const EMAIL_NAME_ID = 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress';
+
+function sp(issuer: string, connection: SamlConnection, ids: { expected?: string; next?: string } = {}): SAML {
+  const urls = serviceProviderOf(issuer, 'saml', connection.id);
+  const s = connection.settings;
+  return new SAML({
+    issuer: urls.entityId!,
+    callbackUrl: urls.acsUrl!,
+    audience: urls.entityId!,
+    entryPoint: s.idpSsoUrl,
+    idpIssuer: s.idpEntityId,
+    idpCert: s.idpCertificates,
+    wantAssertionsSigned: s.wantAssertionsSigned,
+    wantAuthnResponseSigned: s.wantResponseSigned,
+    acceptedClockSkewMs: SAML_CLOCK_SKEW_MS,
+    identifierFormat: null,
+    validateInResponseTo: ValidateInResponseTo.always,
+    // The one request this browser started (from its sealed transaction cookie, whose own expiry bounds the age):
+    // nothing else is a valid InResponseTo. The value is read as the request's creation time.
+    cacheProvider: {
+      saveAsync: async () => null,
+      getAsync: async (key: string) => (ids.expected !== undefined && key === ids.expected ? new Date().toISOString() : null),
+      removeAsync: async () => null,
+    },
+    generateUniqueId: () => ids.next ?? `_${randomBytes(20).toString('hex')}`,
+  });
+}
+
+/** The IdP's sign-in URL with a fresh AuthnRequest, and that request's ID for the transaction cookie. */
+export async function samlAuthnRequest(issuer: string, connection: SamlConnection, relayState: string): Promise<{ url: string; requestId: string }> {
+  const requestId = `_${randomBytes(20).toString('hex')}`;
+  const url = await sp(issuer, connection, { next: requestId }).getAuthorizeUrlAsync(relayState, undefined, {});
+  return { url, requestId };
+}
+
+/** Our SP metadata for this connection (entity ID, ACS over HTTP-POST). */
+export function samlServiceProviderMetadata(issuer: string, connection: SamlConnection): string {
+  return sp(issuer, connection).generateServiceProviderMetadata(null, null);
+}
+
+function first(profile: Profile, names: readonly (string | undefined)[]): string | undefined {
+  for (const n of names) {
+    if (!n) continue;
+    const v = profile[n];
+    if (typeof v === 'string' && v) return v;
+    if (Array.isArray(v) && typeof v[0] === 'string') return v[0];
+  }
+  return undefined;
+}
+
+function reasonOf(message: string): string {
+  const m = message.toLowerCase();
+  if (m.includes('invalid signature') || m.includes('signature')) return 'signature_invalid';
+  if (m.includes('audience')) return 'audience_mismatch';
+  if (m.includes('inresponseto')) return 'in_response_to_mismatch';
+  if (m.includes('issuer')) return 'issuer_mismatch';
+  if (m.includes('expired') || m.includes('notonorafter')) return 'expired';
+  // node-saml's SubjectConfirmationData check (NotOnOrAfter, InResponseTo): expired or not for this request.
+  if (m.includes('subject confirmation')) return 'subject_confirmation_invalid';
+  if (m.includes('not yet valid') || m.includes('notbefore')) return 'not_yet_valid';
+  if (m.includes('destination') || m.includes('recipient')) return 'destination_mismatch';
+  return 'invalid';
+}
+
+/**
+ * Validates an HTTP-POST SAMLResponse answering `expectedRequestId` and records its assertion ID; returns who signed
+ * in, or throws SamlError with a machine-readable reason.
+ */
+export async function validateSamlResponse(scope: TenantScope, issuer: string, connection: SamlConnection, samlResponse: string, expectedRequestId: string): Promise<VerifiedIdentity> {
+  if (samlResponse.length > SAML_RESPONSE_MAX_BYTES || !/^[A-Za-z0-9+/=\r\n]+$/.test(samlResponse)) throw new SamlError('malformed', 'SAMLResponse is not base64 of a bounded size');
+  const xml = Buffer.from(samlResponse, 'base64').toString('utf8');
+  // No DTD: no external entities and no entity expansion, whatever the parser below would do with them.
+  if (/<!DOCTYPE|<!ENTITY/i.test(xml)) throw new SamlError('malformed', 'a DTD is not accepted');
+  let profile: Profile | null;
+  try {
+    ({ profile } = await sp(issuer, connection, { expected: expectedRequestId }).validatePostResponseAsync({ SAMLResponse: samlResponse }));
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    throw new SamlError(reasonOf(message), message.slice(0, 300));
+  }
+  if (!profile?.nameID) throw new SamlError('invalid', 'no NameID in the assertion');
+  // What node-saml leaves to the caller (SAML 2.0 Core §3.2.2, Profiles §4.1.4.3), read from what it verified:
+  // the assertion's Issuer, the Response's Destination and the SubjectConfirmationData's Recipient must be ours.
+  const acsUrl = serviceProviderOf(issuer, 'saml', connection.id).acsUrl!;
+  if (profile.issuer !== connection.settings.idpEntityId) throw new SamlError('issuer_mismatch', `issuer ${String(profile.issuer).slice(0, 200)} is not the connection's IdP`);
+  const responseTag = /^\s*(?:<\?xml[^>]*>\s*)?<(?:[\w.-]+:)?Response\b([^>]*)>/.exec(profile.getSamlResponseXml?.() ?? '')?.[1] ?? '';
+  const destination = /\sDestination="([^"]*)"/.exec(responseTag)?.[1];
+  if (destination !== undefined && destination !== acsUrl) throw new SamlError('destination_mismatch', `Destination ${destination.slice(0, 200)} is not our ACS`);
+  const recipients = [...(profile.getAssertionXml?.() ?? '').matchAll(/<(?:[\w.-]+:)?SubjectConfirmationData\b[^>]*\sRecipient="([^"]*)"/g)].map((r) => r[1]);
+  if (recipients.some((r) => r !== acsUrl)) throw new SamlError('recipient_mismatch', 'SubjectConfirmationData Recipient is not our ACS');
+  const assertion = profile.getAssertion?.() as { Assertion?: { $?: { ID?: string }; Conditions?: { $?: { NotOnOrAfter?: string } }[] } } | undefined;
+  const assertionId = assertion?.Assertion?.$?.ID;
+  if (!assertionId) throw new SamlError('invalid', 'assertion without an ID');
+  const notOnOrAfter = Date.parse(assertion?.Assertion?.Conditions?.[0]?.$?.NotOnOrAfter ?? '');
+  const keepUntil = new Date(Math.max(Number.isFinite(notOnOrAfter) ? notOnOrAfter : 0, Date.now()) + SAML_CLOCK_SKEW_MS + 3_600_000);
+  if (!(await rememberSamlAssertion(scope, connection.id, assertionId, keepUntil))) throw new SamlError('replayed', `assertion ${assertionId.slice(0, 64)} was already used`);
+  const mapping = connection.settings.attributeMapping ?? {};
+  const email = first(profile, [mapping.email, ...EMAIL_ATTRIBUTES]) ?? (profile.nameIDFormat === EMAIL_NAME_ID ? profile.nameID : undefined);
+  const raw: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(profile)) if (typeof v !== 'function') raw[k] = v;
+  return {
+    subject: profile.nameID,
+    email,
+    emailVerified: email !== undefined,
+    name: undefined,
+    givenName: first(profile, [mapping.givenName, ...GIVEN_NAME_ATTRIBUTES]),
+    familyName: first(profile, [mapping.familyName, ...FAMILY_NAME_ATTRIBUTES]),
+    claims: raw,
+  };
+}
