@@ -5,7 +5,8 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Config } from './platform/config.ts';
-import { forTenant, type Database, type ScopeFor } from './platform/db.ts';
+import type { TenantId } from './platform/tenancy/tenant.ts';
+import { forDirectory, forTenant, type Database, type ScopeFor } from './platform/db.ts';
 import type { Keyring } from './platform/crypto.ts';
 import { loggerOptions, requestLogging } from './platform/logging.ts';
 import { Problem, PROBLEM_CONTENT_TYPE, problemErrorHandler } from './platform/errors/problem.ts';
@@ -19,6 +20,7 @@ import { userRoleRoutes } from './users/role-routes.ts';
 import './oauth/subscriptions.ts';
 import './upstream/subscriptions.ts';
 import './downstream/subscriptions.ts';
+import './directories/subscriptions.ts';
 import { opsRoutes } from './platform/ops.ts';
 import { apiReferenceRoutes, SECURITY_SCHEME, swaggerPlugin } from './platform/openapi.ts';
 import { KeyStore } from './oauth/keys.ts';
@@ -48,6 +50,9 @@ import { identitiesRoutes } from './users/identities-routes.ts';
 import { organizationRoutes } from './organizations/routes.ts';
 import { txtResolver } from './organizations/dns.ts';
 import { connectionRoutes } from './connections/routes.ts';
+import { directoryRoutes } from './directories/routes.ts';
+import { directoryScimMount } from './directories/scim-auth.ts';
+import { SCIM_PREFIX } from './scim/routes/shared.ts';
 
 export interface AppDeps {
   config: Config;
@@ -86,6 +91,7 @@ export async function buildApp({ config, database, keyring, logger, now, jobsWor
   );
 
   const scopeFor: ScopeFor = (tenantId) => forTenant(database.db, tenantId);
+  const directoryScopeFor = (tenantId: TenantId, directoryId: string) => forDirectory(database.db, tenantId, directoryId);
   const invalidation = new Invalidation(database.pool, app.log);
   const directory = new ClientDirectory({ scopeFor, invalidation });
   const keys = new KeyStore({ scopeFor, keyring, invalidation });
@@ -117,8 +123,15 @@ export async function buildApp({ config, database, keyring, logger, now, jobsWor
     await scoped.register(tenancyPlugin, { resolver });
     await scoped.register(oauthPlugin, { scopeFor, keyring, keys, tokens, directory, limiter, accessTokenTtl: config.ACCESS_TOKEN_TTL_SECONDS });
     await scoped.register(signinPlugin, { scopeFor, keyring, limiter, outbound });
-    // SCIM 2.0 (RFC 7644): its own parser, error bodies and bearer hook; a directory-token strategy joins the list later.
-    await scoped.register(scimPlugin, { prefix: '/scim/v2', scopeFor, strategies: [accessTokenStrategy(tokens, userAuthority)] });
+    // SCIM 2.0 (RFC 7644): its own parser, error bodies and bearer hook. The tenant's own users at /scim/v2, with
+    // access tokens; each directory's partition at its own base URL, with that directory's tokens only (ADR 0010).
+    await scoped.register(scimPlugin, {
+      prefix: SCIM_PREFIX,
+      scopeOf: (request) => scopeFor(request.tenant.id),
+      basePath: () => SCIM_PREFIX,
+      strategies: [accessTokenStrategy(tokens, userAuthority)],
+    });
+    await scoped.register(scimPlugin, directoryScimMount({ scopeFor, directoryScopeFor, limiter }));
     await scoped.register(async function managementApi(api) {
       api.setErrorHandler(problemErrorHandler);
       // `/api` speaks JSON only: anything else is 415 rather than a string handed to validation.
@@ -160,6 +173,7 @@ export async function buildApp({ config, database, keyring, logger, now, jobsWor
       await capability('audit', (p) => auditRoutes(p, { scopeFor }));
       await capability('organizations', (p) => organizationRoutes(p, { scopeFor, resolver: txtResolver(config.DNS_SERVERS) }));
       await capability('connections', (p) => connectionRoutes(p, { scopeFor, keyring }));
+      await capability('directories', (p) => directoryRoutes(p, { scopeFor, directoryScopeFor }));
     });
     await scoped.register(apiReferenceRoutes, { tokenPath: TOKEN_PATH });
   });

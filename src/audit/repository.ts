@@ -1,13 +1,13 @@
 /** Drizzle queries that read the audit trail; every one goes through the tenant scope. Rows are never changed. */
 import { desc, eq, gte, lt, lte, type SQL } from 'drizzle-orm';
 import type { TenantScope } from '../platform/db.ts';
-import { auditEvents } from '../db/schema/index.ts';
+import { auditEvents, type ACTOR_TYPES } from '../db/schema/index.ts';
 
 export type AuditRow = typeof auditEvents.$inferSelect;
 
 export interface AuditFilter {
   actorId?: string | undefined;
-  actorType?: 'client' | 'user' | 'system' | undefined;
+  actorType?: (typeof ACTOR_TYPES)[number] | undefined;
   action?: string | undefined;
   targetType?: string | undefined;
   targetId?: string | undefined;

@@ -3,12 +3,13 @@
  * actor, the target and a before/after with secrets removed. Rows are only ever inserted.
  */
 import type { TenantScope } from '../platform/db.ts';
-import { auditEvents } from '../db/schema/index.ts';
+import { auditEvents, type ACTOR_TYPES } from '../db/schema/index.ts';
 import { FULL_AUTHORITY, type Authority } from '../platform/permissions.ts';
 
 /** Who did it, as the trail records it. */
 export interface AuditActor {
-  type: 'client' | 'user' | 'system';
+  /** `directory`: a directory's SCIM bearer token (id: the directory id). */
+  type: (typeof ACTOR_TYPES)[number];
   id: string;
   ip?: string | undefined;
 }

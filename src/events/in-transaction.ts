@@ -15,6 +15,10 @@ export type DomainEvent =
   /** A user can no longer sign in: deactivated (`active` false) or deleted. */
   | { type: 'user.deactivated'; userId: string }
   | { type: 'user.deleted'; userId: string }
+  /** Created or changed (any attribute, `active` included); in a directory's partition when `tx.directoryId` is set. */
+  | { type: 'user.changed'; userId: string }
+  /** Members were added to or removed from a group (or the group was deleted): the user or group ids concerned. */
+  | { type: 'group.members_changed'; groupId: string; memberIds: string[] }
   /** The password was set, changed or removed by an administrator or SCIM: whoever knew the old one keeps nothing. */
   | { type: 'user.password_changed'; userId: string }
   /** Signed out everywhere by an administrator. */

@@ -61,6 +61,10 @@ export function organizationsRepository(scope: TenantScope) {
       return scope.count(organizationMemberships, eq(organizationMemberships.organizationId, organizationId));
     },
 
+    async countMembershipsOfUser(userId: string): Promise<number> {
+      return scope.count(organizationMemberships, eq(organizationMemberships.userId, userId));
+    },
+
     async findMembership(organizationId: string, userId: string): Promise<MembershipRow | undefined> {
       const [row] = await scope.select(organizationMemberships, eq(organizationMemberships.organizationId, organizationId), eq(organizationMemberships.userId, userId));
       return row;

@@ -278,6 +278,11 @@ export async function listMemberships(scope: TenantScope, organizationId: string
  * For token issuance (oauth): the user's membership of the organization as it stands now, or undefined. Callers
  * read it at each use rather than replaying a stored copy (STYLE §9).
  */
+/** In how many organizations the user is a member. */
+export async function membershipCountOfUser(scope: TenantScope, userId: string): Promise<number> {
+  return organizationsRepository(scope).countMembershipsOfUser(userId);
+}
+
 export async function membershipOf(scope: TenantScope, organizationId: string, userId: string): Promise<{ organizationId: string; roles: string[] } | undefined> {
   if (!isUuid(organizationId) || !isUuid(userId)) return undefined;
   const row = await organizationsRepository(scope).findMembership(organizationId, userId);

@@ -11,7 +11,7 @@
  * creation, cross-tenant jobs). Migrations run as the login user (the owner) on a connection of their own.
  */
 import { fileURLToPath } from 'node:url';
-import { and, eq, sql, type SQL } from 'drizzle-orm';
+import { and, eq, isNull, sql, type SQL } from 'drizzle-orm';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
@@ -32,6 +32,20 @@ export const APP_ROLE = 'iam_app';
 export const GLOBAL_ROLE = 'iam_global';
 /** The session setting the policies read (`iam_current_tenant()` in the migration). */
 const TENANT_SETTING = 'app.tenant_id';
+/** The directory partition of users and groups (`iam_current_directory()`, ADR 0010); '' is the tenant's own. */
+const DIRECTORY_SETTING = 'app.directory_id';
+
+/**
+ * Tables partitioned by directory (ADR 0010): a directory's SCIM records live beside the tenant's own users and
+ * groups, told apart by `directory_id` (NULL for the tenant's own). A scope sees and writes only its own partition.
+ */
+const DIRECTORY_PARTITIONED: ReadonlySet<string> = new Set(['users', 'groups', 'group_members', 'user_emails']);
+const ORIGINAL_NAME = Symbol.for('drizzle:OriginalName');
+
+function partitionColumn(table: TenantTable): PgColumn | undefined {
+  const name = (table as unknown as Record<symbol, string>)[ORIGINAL_NAME];
+  return name && DIRECTORY_PARTITIONED.has(name) ? (table as unknown as { directoryId: PgColumn }).directoryId : undefined;
+}
 
 export const migrationsFolder = fileURLToPath(new URL('../db/migrations', import.meta.url));
 
@@ -56,7 +70,7 @@ function newPool(url: string, role: string, max: number, applicationName: string
   return pool;
 }
 
-/** The tenant each open connection of the service's pool is set to ('' for none: a new connection has none). */
+/** The tenant and partition each open connection of the service's pool is set to ('' for none: a new connection has none). */
 const tenantOfConnection = new WeakMap<pg.PoolClient, string>();
 
 /**
@@ -69,21 +83,25 @@ const tenantOfConnection = new WeakMap<pg.PoolClient, string>();
 class TenantPool {
   readonly #pool: pg.Pool;
   readonly #tenant: string;
-  constructor(pool: pg.Pool, tenant: string) {
+  readonly #directory: string;
+  readonly #key: string;
+  constructor(pool: pg.Pool, tenant: string, directory = '') {
     this.#pool = pool;
     this.#tenant = tenant;
+    this.#directory = directory;
+    this.#key = directory ? `${tenant}/${directory}` : tenant;
   }
 
   async connect(): Promise<pg.PoolClient> {
     const client = await this.#pool.connect();
-    if ((tenantOfConnection.get(client) ?? '') === this.#tenant) return client;
+    if ((tenantOfConnection.get(client) ?? '') === this.#key) return client;
     try {
-      await client.query('SELECT set_config($1, $2, false)', [TENANT_SETTING, this.#tenant]);
+      await client.query('SELECT set_config($1, $2, false), set_config($3, $4, false)', [TENANT_SETTING, this.#tenant, DIRECTORY_SETTING, this.#directory]);
     } catch (e) {
       client.release(e as Error);
       throw e;
     }
-    tenantOfConnection.set(client, this.#tenant);
+    tenantOfConnection.set(client, this.#key);
     return client;
   }
 
@@ -104,8 +122,8 @@ class TenantPool {
 /** Per unscoped handle (`Database.db` and `.global`): its service pool and the Drizzle instance of each tenant. */
 const scopedHandles = new WeakMap<Db, { pool: pg.Pool; tenants: Map<string, Db> }>();
 
-function tenantDb(pool: pg.Pool, tenant: string): Db {
-  return drizzle({ client: new TenantPool(pool, tenant) as unknown as pg.Pool, schema, casing: undefined });
+function tenantDb(pool: pg.Pool, tenant: string, directory = ''): Db {
+  return drizzle({ client: new TenantPool(pool, tenant, directory) as unknown as pg.Pool, schema, casing: undefined });
 }
 
 export function openDatabase(url: string, opts: { max?: number; applicationName?: string } = {}): Database {
@@ -167,16 +185,25 @@ export class TenantScope {
   readonly tenantId: TenantId;
   /** True inside `transaction()`: in-transaction events (src/events) may only be published there. */
   readonly inTransaction: boolean;
+  /** The directory partition of users and groups this scope sees (ADR 0010); null: the tenant's own. */
+  readonly directoryId: string | null;
   readonly #h: Handle;
-  constructor(handle: Handle, tenantId: TenantId, inTransaction = false) {
+  constructor(handle: Handle, tenantId: TenantId, inTransaction = false, directoryId: string | null = null) {
     this.#h = handle;
     this.tenantId = tenantId;
     this.inTransaction = inTransaction;
+    this.directoryId = directoryId;
   }
 
-  /** `tenant_id = $tenant AND …conditions` for `table`. */
+  /** `tenant_id = $tenant AND …conditions` for `table` (and its directory partition, where it has one). */
   where(table: TenantTable, ...conditions: (SQL | undefined)[]): SQL {
-    return and(eq(table.tenantId, this.tenantId), ...conditions)!;
+    return and(eq(table.tenantId, this.tenantId), this.#partition(table), ...conditions)!;
+  }
+
+  #partition(table: TenantTable): SQL | undefined {
+    const column = partitionColumn(table);
+    if (!column) return undefined;
+    return this.directoryId ? eq(column, this.directoryId) : isNull(column);
   }
 
   /**
@@ -185,7 +212,7 @@ export class TenantScope {
    * the tenant condition by hand.
    */
   on(table: TenantTable, from: TenantTable, ...on: (SQL | undefined)[]): SQL {
-    return and(eq(table.tenantId, from.tenantId), eq(table.tenantId, this.tenantId), ...on)!;
+    return and(eq(table.tenantId, from.tenantId), eq(table.tenantId, this.tenantId), this.#partition(table), ...on)!;
   }
 
   select<T extends TenantTable>(table: T, ...conditions: (SQL | undefined)[]) {
@@ -213,13 +240,15 @@ export class TenantScope {
   }
 
   insert<T extends TenantTable>(table: T, rows: Omit<T['$inferInsert'], 'tenantId'> | Omit<T['$inferInsert'], 'tenantId'>[]) {
-    const list = (Array.isArray(rows) ? rows : [rows]).map((r) => ({ ...r, tenantId: this.tenantId }));
+    const partitioned = partitionColumn(table) !== undefined;
+    const list = (Array.isArray(rows) ? rows : [rows]).map((r) => ({ ...r, tenantId: this.tenantId, ...(partitioned ? { directoryId: this.directoryId } : {}) }));
     return this.#h.insert(table).values(list as T['$inferInsert'][]);
   }
 
   /** `set` cannot name `tenantId`: a row never moves to another tenant (checked here, and by the policy's WITH CHECK). */
   update<T extends TenantTable>(table: T, set: Omit<PgUpdateSetSource<T>, 'tenantId'>, ...conditions: (SQL | undefined)[]) {
     if (Object.hasOwn(set, 'tenantId')) throw new TypeError('TenantScope.update cannot change tenantId');
+    if (Object.hasOwn(set, 'directoryId') && partitionColumn(table)) throw new TypeError('TenantScope.update cannot move a row to another directory partition');
     return this.#h.update(table).set(set as PgUpdateSetSource<T>).where(this.where(table, ...conditions));
   }
 
@@ -240,9 +269,25 @@ export class TenantScope {
     await this.#h.execute(sql`SELECT pg_notify(${channel}, ${JSON.stringify({ ...payload, tenantId: this.tenantId })})`);
   }
 
-  /** Runs `fn` in one transaction whose scope is this tenant. */
+  /** Runs `fn` in one transaction whose scope is this tenant (and this scope's partition). */
   transaction<R>(fn: (scope: TenantScope) => Promise<R>): Promise<R> {
-    return this.#h.transaction((tx) => fn(new TenantScope(tx, this.tenantId, true)));
+    return this.#h.transaction((tx) => fn(new TenantScope(tx, this.tenantId, true, this.directoryId)));
+  }
+
+  /**
+   * Runs `fn` inside this transaction with the scope of another partition (null: the tenant's own users), then
+   * returns to this one: linking a directory's user to a tenant user is one commit (ADR 0010). The setting is
+   * transaction-local, so the connection is back in its own partition at commit or rollback whatever happens.
+   */
+  async inPartition<R>(directoryId: string | null, fn: (scope: TenantScope) => Promise<R>): Promise<R> {
+    if (!this.inTransaction) throw new Error('inPartition needs a transaction');
+    if (directoryId === this.directoryId) return fn(this);
+    await this.#h.execute(sql`SELECT set_config(${DIRECTORY_SETTING}, ${directoryId ?? ''}, true)`);
+    try {
+      return await fn(new TenantScope(this.#h, this.tenantId, true, directoryId));
+    } finally {
+      await this.#h.execute(sql`SELECT set_config(${DIRECTORY_SETTING}, ${this.directoryId ?? ''}, true)`);
+    }
   }
 }
 
@@ -262,6 +307,23 @@ export function forTenant(handle: Db | Tx, tenantId: TenantId): TenantScope {
     handles.tenants.set(tenantId, db);
   }
   return new TenantScope(db, tenantId);
+}
+
+/**
+ * The scope of one directory's partition of users and groups (ADR 0010): its SCIM endpoint and the Directory API.
+ * Everything else it reads or writes is the tenant's, as with `forTenant`.
+ */
+export function forDirectory(handle: Db, tenantId: TenantId, directoryId: string): TenantScope {
+  const handles = scopedHandles.get(handle);
+  if (!handles) throw new Error('forDirectory needs the service handle');
+  const key = `${tenantId}/${directoryId}`;
+  let db = handles.tenants.get(key);
+  if (!db) {
+    if (handles.tenants.size >= 10_000) handles.tenants.clear();
+    db = tenantDb(handles.pool, tenantId, directoryId);
+    handles.tenants.set(key, db);
+  }
+  return new TenantScope(db, tenantId, false, directoryId);
 }
 
 /** The scope factory capabilities receive (`scopeFor(request.tenant.id)`). */

@@ -23,6 +23,8 @@ export const PERMISSIONS = [
   'organizations:write',
   'connections:read',
   'connections:write',
+  'directories:read',
+  'directories:write',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -40,6 +42,8 @@ export const PERMISSION_DESCRIPTIONS: Record<Permission, string> = {
   'organizations:write': 'Create, change and delete organizations; manage their members and domains',
   'connections:read': 'List and read organizations\' SSO connections (never their secrets)',
   'connections:write': 'Configure, activate and delete organizations\' SSO connections',
+  'directories:read': 'Read organizations\' directories and, through the Directory API, their users and groups',
+  'directories:write': 'Configure and delete directories; create and revoke their SCIM tokens; map groups to roles',
 };
 
 /** The built-in role that grants every permission. It cannot be changed or deleted. */
@@ -77,7 +81,7 @@ export const FULL_AUTHORITY: Authority = Object.freeze({ admin: true, permission
 
 /** An organization-scoped machine client: organization management, of its own organization only (ADR 0009). */
 export function organizationAuthority(organizationId: string): Authority {
-  return { admin: false, permissions: new Set<Permission>(['organizations:read', 'organizations:write']), roles: new Set<string>(), organizationId };
+  return { admin: false, permissions: new Set<Permission>(['organizations:read', 'organizations:write', 'directories:read', 'directories:write']), roles: new Set<string>(), organizationId };
 }
 
 /** The authority of a set of roles: `admin` grants everything, each custom role its permissions. */

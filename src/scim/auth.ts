@@ -22,9 +22,9 @@ export const SCIM_WRITE = 'scim.write';
 export type ScimScope = typeof SCIM_READ | typeof SCIM_WRITE;
 
 export interface ScimPrincipal {
-  /** `client` for OAuth clients (and directory tokens, later); `user` for a user signed in through a client. */
-  actorType: 'client' | 'user';
-  /** The audit actor id: the client id, the user id, or later the directory id. */
+  /** `client` for OAuth clients; `user` for a user signed in through a client; `directory` for a directory token. */
+  actorType: 'client' | 'user' | 'directory';
+  /** The audit actor id: the client id, the user id, or the directory id. */
   actorId: string;
   clientId: string;
   scopes: readonly string[];
@@ -32,6 +32,8 @@ export interface ScimPrincipal {
   via: string;
   /** What the caller holds: provisioning clients are admin-equivalent over users (scim.write is privileged). */
   authority: Authority;
+  /** Set for a directory token: the request works in that directory's partition only (ADR 0010). */
+  directoryId?: string;
 }
 
 /**
@@ -95,6 +97,8 @@ export function accessTokenStrategy(checks: TokenChecks, userAuthority: UserAuth
 declare module 'fastify' {
   interface FastifyRequest {
     scimPrincipal: ScimPrincipal | null;
+    /** The path of the SCIM mount this request reached (scimPlugin). */
+    scimBasePath: string;
   }
   interface FastifyContextConfig {
     /** The scope a SCIM route needs; set on every authenticated SCIM route. */
@@ -129,7 +133,7 @@ export function scimAuthHook(strategies: readonly ScimAuthStrategy[]): onRequest
     request.scimPrincipal = principal;
     request.clientId = principal.clientId;
     // The platform's principal too, so actorOf() and the request log work as on /api.
-    request.principal = { subject: principal.actorId, clientId: principal.clientId, scopes: [...principal.scopes], kind: principal.actorType, authority: principal.authority, organizationId: principal.authority.organizationId ?? null };
+    request.principal = { subject: principal.actorId, clientId: principal.clientId, scopes: [...principal.scopes], kind: principal.actorType === 'user' ? 'user' : 'client', authority: principal.authority, organizationId: principal.authority.organizationId ?? null };
     const needed = requiredScope(request);
     if (!principal.scopes.includes(needed)) throw Object.assign(new InsufficientScope(`This operation needs scope ${needed}.`), { requiredScope: needed });
   };
@@ -140,7 +144,7 @@ function requiredScope(request: FastifyRequest): ScimScope {
 }
 
 /** The audit actor of a SCIM request. */
-export function scimActor(request: FastifyRequest): { type: 'client' | 'user'; id: string; ip: string; authority: Authority } {
+export function scimActor(request: FastifyRequest): { type: ScimPrincipal['actorType']; id: string; ip: string; authority: Authority } {
   const p = request.scimPrincipal;
   if (!p) throw new Error('scimActor called on an unauthenticated request');
   return { type: p.actorType, id: p.actorId, ip: request.ip, authority: p.authority };

@@ -5,6 +5,7 @@
  * as `{schemas: [Error], status: "400", scimType?, detail}`. A client mistake is always a 4xx (an IdP retries a 500
  * for ever); a 500 means our bug and carries fixed text.
  */
+import { TooManyAttempts } from '../platform/rate-limit.ts';
 import { databaseUnavailable, DATABASE_RETRY_AFTER_SECONDS } from '../platform/db-errors.ts';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
@@ -61,6 +62,7 @@ export function toScimError(err: unknown): ScimError {
     if (err instanceof PreconditionFailed) return new ScimError(412, undefined, err.message);
   }
   if (err instanceof OAuthError) return new ScimError(err.status, undefined, err.message);
+  if (err instanceof TooManyAttempts) return new ScimError(429, undefined, `Too many failed authentication attempts; retry in ${err.retryAfterSeconds} s.`);
   // 40P01 deadlock_detected, 40001 serialization_failure: two concurrent changes met (e.g. a group PATCH bumping its
   // members' versions while one of them is deleted). Nothing was written; the client may retry at once.
   if (transactionConflict(err)) return new ScimError(409, undefined, 'The change met a concurrent change of the same resources and was not made; retry.');
@@ -99,6 +101,7 @@ function transactionConflict(e: unknown): boolean {
 export function scimErrorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply) {
   const e = toScimError(err);
   if (e.status === 503) reply.header('Retry-After', String(DATABASE_RETRY_AFTER_SECONDS));
+  else if (err instanceof TooManyAttempts) reply.header('Retry-After', String(err.retryAfterSeconds));
   else if (e.status >= 500) request.log.error({ err }, 'unhandled error');
   if (e.status === 401 || e.status === 403) {
     const requiredScope = (err as { requiredScope?: string }).requiredScope;

@@ -5,8 +5,8 @@
  * §3.12 bodies), not-found handler and bearer-token hook stay inside. Discovery has a context of its own without the
  * hook (RFC 7644 §4: discovery needs no authentication); everything else needs scim.read or scim.write.
  */
-import type { FastifyInstance } from 'fastify';
-import type { ScopeFor, TenantScope } from '../platform/db.ts';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { TenantScope } from '../platform/db.ts';
 import { SECURITY_SCHEME } from '../platform/openapi.ts';
 import { scimAuthHook, SCIM_WRITE, type ScimAuthStrategy } from './auth.ts';
 import { ScimError, scimErrorHandler } from './errors.ts';
@@ -19,13 +19,20 @@ import { scimBulkRoutes } from './routes/bulk.ts';
 import { scimRootRoutes } from './routes/root.ts';
 
 export interface ScimPluginOptions {
-  scopeFor: ScopeFor;
+  /** The tenant's own users (`/scim/v2`), or one directory's partition at its own base URL (ADR 0010). */
+  scopeOf(request: FastifyRequest): TenantScope;
+  /** This mount's path under the issuer, for `meta.location` (e.g. `/scim/v2`, `/directories/<id>/scim/v2`). */
+  basePath(request: FastifyRequest): string;
   /** Tried in order; the first that recognises the bearer credential decides (auth.ts). */
   strategies: readonly ScimAuthStrategy[];
 }
 
 export async function scimPlugin(app: FastifyInstance, opts: ScimPluginOptions) {
   app.decorateRequest('scimPrincipal', null);
+  app.decorateRequest('scimBasePath', '');
+  app.addHook('onRequest', async (request) => {
+    request.scimBasePath = opts.basePath(request);
+  });
   app.setErrorHandler(scimErrorHandler);
   app.setNotFoundHandler((request, reply) =>
     sendScim(request, reply.status(404), new ScimError(404, undefined, `No SCIM endpoint ${request.method} ${request.url.split('?')[0]}.`).body()),

@@ -21,7 +21,7 @@ import { uniqueViolation } from '../platform/db-errors.ts';
 import { decodeCursor, pageOf, type Page } from '../platform/cursor.ts';
 import { hashPassword } from './password.ts';
 import { effectiveEmails, emailsChanged, syncEmailIndex, withSignInEmail } from './email-index.ts';
-import { requireIdentifier } from './identifiers.ts';
+import { checkIdentifier, requireIdentifier } from './identifiers.ts';
 
 /** A user as every caller sees it: never the password hash. */
 export interface User {
@@ -206,8 +206,17 @@ export async function createUser(
     await recordAudit(tx, actor, { action: 'user.create', targetType: 'user', targetId: user.id, after: auditView(user) });
     await syncEmailIndex(tx, row.id, effectiveEmails(row.attributes, row.email), { fresh: true });
     await opts.alsoInTransaction?.(tx, user);
+    await publish(tx, { type: 'user.changed', userId: user.id });
     return user;
   });
+}
+
+/** Users whose sign-in email has the comparison key of `email` (users/identifiers.ts), at most `limit`. */
+export async function findUsersByEmail(scope: TenantScope, email: string, limit: number): Promise<User[]> {
+  const checked = checkIdentifier(email, 'email');
+  if (!checked.ok) return [];
+  const rows = await usersRepository(scope).listByEmailKey(checked.key, limit);
+  return rows.map((r) => toUser(r, []));
 }
 
 export async function findUserById(scope: TenantScope, id: string): Promise<User | undefined> {
@@ -301,6 +310,7 @@ export async function updateUser(
     if (current.active && !updated.active) await publish(tx, { type: 'user.deactivated', userId: id });
     if (changes.passwordHash !== undefined) await publish(tx, { type: 'user.password_changed', userId: id });
     if (emailsChanged(current, updated)) await syncEmailIndex(tx, id, effectiveEmails(updated.attributes, updated.email));
+    await publish(tx, { type: 'user.changed', userId: id });
     const before = toUser(current, roles);
     const after = toUser(updated, roles);
     await recordAudit(tx, actor, {

@@ -40,8 +40,17 @@ describe('every tenant-owned table has its policy', () => {
     expect(tables.length).toBeGreaterThan(20);
     // A table listed here was added without its policy: in a custom migration (npx drizzle-kit generate --custom),
     // add   SELECT iam_isolate_tenant_table('<table>');   (src/db/migrations/0008_row-level-security.sql).
-    const unprotected = tables.filter((t) => !t.enabled || !t.forced || t.policies?.join() !== 'global_bypass,tenant_isolation').map((t) => t.table);
+    // Tables partitioned by directory (ADR 0010) carry the restrictive directory_partition policy as well.
+    const partitioned = new Set(['users', 'groups', 'group_members', 'user_emails']);
+    const expected = (t: string) => (partitioned.has(t) ? 'directory_partition,global_bypass,tenant_isolation' : 'global_bypass,tenant_isolation');
+    const unprotected = tables.filter((t) => !t.enabled || !t.forced || t.policies?.join() !== expected(t.table)).map((t) => t.table);
     expect(unprotected).toEqual([]);
+    // And every table with a directory partition column is one of them.
+    const { rows: withColumn } = await database.pool.query<{ table: string }>(`
+      SELECT c.relname AS table FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid
+      WHERE n.nspname = 'public' AND c.relkind = 'r' AND a.attname = 'directory_id' AND NOT a.attisdropped
+        AND EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = 'directory_partition') ORDER BY 1`);
+    expect(withColumn.map((r) => r.table)).toEqual([...partitioned].sort());
   });
 });
 

@@ -64,6 +64,8 @@ beforeAll(async () => {
   userY = await member(orgY);
   domainX = await domain(orgX, 'x-corp.example');
   domainY = await domain(orgY, 'y-corp.example');
+  const dirY = await admin.call('POST', `/api/organizations/${orgY}/directories`, { displayName: 'Y Entra' });
+  expect(dirY.statusCode, dirY.body).toBe(201);
   const put = await admin.call('PUT', '/api/downstream/MachineClient/x-sync', { displayName: 'X sync', allowedScopes: ['iam/organization', 'damapi/'], organizationId: orgX, clientSecret: SECRET });
   expect(put.statusCode, put.body).toBe(201);
   const res = await tokenFor(admin.tenant, 'x-sync', SECRET, 'iam/organization');
@@ -187,6 +189,9 @@ describe('cross-organization matrix: every organizations route', () => {
     { method: 'GET', path: '/api/organizations/:organizationId/domains/:domainId', own: () => ({ url: `/api/organizations/${orgX}/domains/${domainX}` }), foreign: () => ({ url: `/api/organizations/${orgY}/domains/${domainY}` }), ownStatus: 200, foreignStatus: 404 },
     { method: 'POST', path: '/api/organizations/:organizationId/domains/:domainId/verify', own: () => ({ url: `/api/organizations/${orgX}/domains/${domainX}/verify` }), foreign: () => ({ url: `/api/organizations/${orgY}/domains/${domainY}/verify` }), ownStatus: 200, foreignStatus: 404 },
     { method: 'POST', path: '/api/organizations/:organizationId/domains/:domainId/mark-verified', own: () => ({ url: `/api/organizations/${orgX}/domains/${domainX}/mark-verified` }), foreign: () => ({ url: `/api/organizations/${orgY}/domains/${domainY}/mark-verified` }), ownStatus: 403, foreignStatus: 403 },
+    { method: 'POST', path: '/api/organizations/:organizationId/directories', own: () => ({ url: `/api/organizations/${orgX}/directories`, body: { displayName: 'X Okta', provider: 'okta' } }), foreign: () => ({ url: `/api/organizations/${orgY}/directories`, body: { displayName: 'Planted' } }), ownStatus: 201, foreignStatus: 404 },
+    { method: 'GET', path: '/api/organizations/:organizationId/directories', own: () => ({ url: `/api/organizations/${orgX}/directories` }), foreign: () => ({ url: `/api/organizations/${orgY}/directories` }), ownStatus: 200, foreignStatus: 404 },
+    { method: 'GET', path: '/api/organizations/:organizationId/directories/primary', own: () => ({ url: `/api/organizations/${orgX}/directories/primary` }), foreign: () => ({ url: `/api/organizations/${orgY}/directories/primary` }), ownStatus: 200, foreignStatus: 404 },
     // Removals last: the own row really removes; the foreign one must leave Y untouched.
     { method: 'DELETE', path: '/api/organizations/:organizationId/domains/:domainId', own: () => ({ url: `/api/organizations/${orgX}/domains/${domainX}` }), foreign: () => ({ url: `/api/organizations/${orgY}/domains/${domainY}` }), ownStatus: 204, foreignStatus: 404 },
     // Connections need connections:* permissions, which an organization-scoped client does not hold.

@@ -3,7 +3,7 @@ import { bigserial, index, inet, jsonb, pgTable, primaryKey, text } from 'drizzl
 import { tenantId, timestamptz } from './_columns.ts';
 import { tenants } from './tenancy.ts';
 
-export const ACTOR_TYPES = ['client', 'user', 'system'] as const;
+export const ACTOR_TYPES = ['client', 'user', 'system', 'directory'] as const;
 
 export const auditEvents = pgTable(
   'audit_events',

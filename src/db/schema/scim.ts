@@ -13,6 +13,8 @@ export const groups = pgTable(
   {
     tenantId: tenantId().references(() => tenants.id, { onDelete: 'cascade' }),
     id: uuid('id').notNull().defaultRandom(),
+    /** The directory partition, as on `users` (NULL: the tenant's own groups). */
+    directoryId: uuid('directory_id'),
     displayName: text('display_name').notNull(),
     externalId: text('external_id'),
     attributes: jsonb('attributes').$type<Record<string, unknown>>().notNull().default({}),
@@ -22,9 +24,10 @@ export const groups = pgTable(
   },
   (t) => [
     primaryKey({ name: 'groups_pkey', columns: [t.tenantId, t.id] }),
-    uniqueIndex('groups_tenant_id_display_name_idx').on(t.tenantId, sql`lower(${t.displayName})`),
-    index('groups_tenant_id_external_id_idx').on(t.tenantId, t.externalId),
-    index('groups_tenant_id_created_at_idx').on(t.tenantId, t.createdAt, t.id),
+    uniqueIndex('groups_tenant_id_display_name_idx').on(t.tenantId, sql`coalesce(${t.directoryId}, '00000000-0000-0000-0000-000000000000'::uuid)`, sql`lower(${t.displayName})`),
+    index('groups_tenant_id_external_id_idx').on(t.tenantId, t.directoryId, t.externalId),
+    index('groups_tenant_id_created_at_idx').on(t.tenantId, t.directoryId, t.createdAt, t.id),
+    index('groups_tenant_id_directory_id_id_idx').on(t.tenantId, t.directoryId, t.id),
   ],
 );
 
@@ -37,6 +40,7 @@ export const groupMembers = pgTable(
   'group_members',
   {
     tenantId: tenantId(),
+    directoryId: uuid('directory_id'),
     groupId: uuid('group_id').notNull(),
     memberId: uuid('member_id').notNull(),
     memberType: text('member_type', { enum: MEMBER_TYPES }).notNull(),
@@ -86,6 +90,7 @@ export const userEmails = pgTable(
   'user_emails',
   {
     tenantId: tenantId(),
+    directoryId: uuid('directory_id'),
     userId: uuid('user_id').notNull(),
     position: integer('position').notNull(),
     value: text('value').notNull(),

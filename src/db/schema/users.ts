@@ -1,6 +1,6 @@
 /** Users: one store that `/api/users`, SCIM and sign-in share. Roles and linked upstream identities hang off it. */
 import { sql } from 'drizzle-orm';
-import { boolean, foreignKey, index, integer, jsonb, pgTable, primaryKey, text, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { boolean, foreignKey, index, integer, jsonb, pgTable, primaryKey, text, unique, uuid } from 'drizzle-orm/pg-core';
 import { tenantId, timestamps, timestamptz } from './_columns.ts';
 import { tenants } from './tenancy.ts';
 
@@ -9,9 +9,14 @@ export const users = pgTable(
   {
     tenantId: tenantId().references(() => tenants.id, { onDelete: 'cascade' }),
     id: uuid('id').notNull().defaultRandom(),
+    /**
+     * NULL for the tenant's own users; a directory's id for the records of that directory (SCIM at its own base URL,
+     * ADR 0010). A partition: TenantScope and row-level security show a scope only the rows of its own.
+     */
+    directoryId: uuid('directory_id'),
     /** SCIM `userName`, as sent (canonical: users/identifiers.ts). Defaults to the email. */
     userName: text('user_name').notNull(),
-    /** The comparison key of `userName` (users/identifiers.ts); unique per tenant. */
+    /** The comparison key of `userName` (users/identifiers.ts); unique per tenant and directory partition. */
     userNameKey: text('user_name_key').notNull(),
     /** The sign-in address. Not unique (RFC 7643 §8.7.1: `emails` has uniqueness none). */
     email: text('email'),
@@ -39,10 +44,12 @@ export const users = pgTable(
   },
   (t) => [
     primaryKey({ name: 'users_pkey', columns: [t.tenantId, t.id] }),
-    uniqueIndex('users_tenant_id_user_name_key_idx').on(t.tenantId, t.userNameKey),
+    unique('users_tenant_id_user_name_key_idx').on(t.tenantId, t.directoryId, t.userNameKey).nullsNotDistinct(),
     index('users_tenant_id_email_key_idx').on(t.tenantId, t.emailKey),
-    index('users_tenant_id_external_id_idx').on(t.tenantId, t.externalId),
-    index('users_tenant_id_created_at_idx').on(t.tenantId, t.createdAt, t.id),
+    index('users_tenant_id_external_id_idx').on(t.tenantId, t.directoryId, t.externalId),
+    index('users_tenant_id_created_at_idx').on(t.tenantId, t.directoryId, t.createdAt, t.id),
+    // The Directory API's keyset pages (directories/repository.ts).
+    index('users_tenant_id_directory_id_id_idx').on(t.tenantId, t.directoryId, t.id),
   ],
 );
 

@@ -8,6 +8,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { TenantScope } from '../../platform/db.ts';
 import { recordAudit, type Actor } from '../../audit/service.ts';
+import { publish } from '../../events/in-transaction.ts';
 import { Conflict, NotFound, PreconditionFailed } from '../../platform/errors/domain.ts';
 import { foreignKeyViolation, uniqueViolation } from '../../platform/db-errors.ts';
 import { weakEtag } from '../../users/etag.ts';
@@ -84,6 +85,7 @@ export async function createGroup(scope: TenantScope, actor: Actor, body: unknow
     }
     const members = g.members?.length ? await resolveMembers(tx, row.id, g.members) : [];
     await addChecked(tx, row.id, members);
+    if (members.length) await publish(tx, { type: 'group.members_changed', groupId: row.id, memberIds: members.map((m) => m.id) });
     await recordAudit(tx, actor, { action: 'group.create', targetType: 'group', targetId: row.id, after: { ...auditView(row), members: members.map((m) => m.id) } });
     return row;
   });
@@ -122,6 +124,7 @@ export async function replaceGroup(scope: TenantScope, actor: Actor, id: string,
     } catch (e) {
       conflictOn(e);
     }
+    if (added.length || removed.length) await publish(tx, { type: 'group.members_changed', groupId: id, memberIds: [...added, ...removed] });
     await recordAudit(tx, actor, { action: 'group.update', targetType: 'group', targetId: id, before: auditView(before), after: { ...auditView(row), membersAdded: added, membersRemoved: removed } });
     return row;
   });
@@ -183,6 +186,7 @@ export async function patchGroup(scope: TenantScope, actor: Actor, id: string, b
     } catch (e) {
       conflictOn(e);
     }
+    if (added.length || removed.length) await publish(tx, { type: 'group.members_changed', groupId: id, memberIds: [...new Set([...added, ...removed])] });
     await recordAudit(tx, actor, {
       action: 'group.update',
       targetType: 'group',
@@ -209,7 +213,9 @@ function splitNoPathMembers(ops: PatchOperation[]): PatchOperation[] {
 export async function deleteGroup(scope: TenantScope, actor: Actor, id: string, expectedVersion?: number): Promise<void> {
   await scope.transaction(async (tx) => {
     const before = await lockGroup(tx, id, expectedVersion);
+    const members = await groupsRepository(tx).memberIds(id);
     await groupsRepository(tx).deleteGroup(id);
+    if (members.length) await publish(tx, { type: 'group.members_changed', groupId: id, memberIds: members });
     await recordAudit(tx, actor, { action: 'group.delete', targetType: 'group', targetId: id, before: auditView(before) });
   });
 }

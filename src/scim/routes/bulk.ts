@@ -8,7 +8,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { ScopeFor, TenantScope } from '../../platform/db.ts';
+import type { TenantScope } from '../../platform/db.ts';
 import type { Actor } from '../../audit/service.ts';
 import { expectedVersion, weakEtag } from '../../users/etag.ts';
 import { scimActor, SCIM_WRITE } from '../auth.ts';
@@ -19,7 +19,7 @@ import { BULK_REQUEST, BULK_RESPONSE } from '../schema/definitions.ts';
 import { bulkBody, errorResponses, resourceResponse } from '../schemas.ts';
 import { createScimUser, deleteScimUser, patchScimUser, replaceScimUser } from '../users/service.ts';
 import { createGroup, deleteGroup, patchGroup, replaceGroup } from '../groups/service.ts';
-import { scimBase } from './shared.ts';
+import { scimBase, type ScimScopes } from './shared.ts';
 
 export const BULK_PATH = '/Bulk';
 
@@ -135,7 +135,7 @@ async function runOne(scope: TenantScope, actor: Actor, base: string, op: BulkOp
   return res(200, g.id, g.version);
 }
 
-export function scimBulkRoutes(app: FastifyInstance, deps: { scopeFor: ScopeFor }) {
+export function scimBulkRoutes(app: FastifyInstance, deps: ScimScopes) {
   const r = app.withTypeProvider<ZodTypeProvider>();
   r.post(BULK_PATH, {
     config: { scimScope: SCIM_WRITE },
@@ -150,7 +150,7 @@ export function scimBulkRoutes(app: FastifyInstance, deps: { scopeFor: ScopeFor 
     },
     handler: async (request: FastifyRequest, reply) => {
       const { ops, failOnErrors } = parseBulk(request.body);
-      const scope = deps.scopeFor(request.tenant.id);
+      const scope = deps.scopeOf(request);
       const actor = scimActor(request);
       const base = scimBase(request);
       const ids = new Map<string, string>();

@@ -14,7 +14,7 @@ import { findSchema, RESOURCE_TYPE_SCHEMA, RESOURCE_TYPES, SCHEMA_SCHEMA, SCHEMA
 import type { TenantScope } from '../../platform/db.ts';
 import { getTenantSettings } from '../../tenancy/settings.ts';
 import { errorResponses, resourceResponse, listResponseSchema } from '../schemas.ts';
-import { scimBase } from './shared.ts';
+import { scimBase, type ScimScopes } from './shared.ts';
 
 export const SPC_PATH = '/ServiceProviderConfig';
 export const RESOURCE_TYPES_PATH = '/ResourceTypes';
@@ -115,10 +115,10 @@ export function resourceTypesJson(base: string) {
   }));
 }
 
-export function scimDiscoveryRoutes(app: FastifyInstance, deps: { scopeFor(tenantId: string): TenantScope }) {
+export function scimDiscoveryRoutes(app: FastifyInstance, deps: ScimScopes) {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const base = (request: FastifyRequest) => scimBase(request);
-  const options = async (request: FastifyRequest): Promise<DiscoveryOptions> => ({ passwordChange: (await getTenantSettings(deps.scopeFor(request.tenant.id))).scim.passwordChange });
+  const options = async (request: FastifyRequest): Promise<DiscoveryOptions> => ({ passwordChange: (await getTenantSettings(deps.scopeOf(request))).scim.passwordChange });
 
   r.get(SPC_PATH, {
     schema: {

@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { ScopeFor, TenantScope } from '../../platform/db.ts';
+import type { TenantScope } from '../../platform/db.ts';
 import { expectedVersion, weakEtag } from '../../users/etag.ts';
 import { scimActor, SCIM_READ, SCIM_WRITE } from '../auth.ts';
 import { sendScim } from '../media.ts';
@@ -14,7 +14,7 @@ import { parseListQuery, searchParams } from '../query.ts';
 import { GROUP_TYPE } from '../schema/definitions.ts';
 import { conditionalHeaders, errorResponses, getHeaders, getQuery, groupBody, idParams, listQuery, listResponseSchema, noContent, patchBody, resourceResponse, searchBody } from '../schemas.ts';
 import { createGroup, deleteGroup, getGroup, listGroups, patchGroup, replaceGroup, representGroup } from '../groups/service.ts';
-import { notModified, scimBase } from './shared.ts';
+import { notModified, scimBase, type ScimScopes } from './shared.ts';
 
 export const GROUPS_PATH = '/Groups';
 export const GROUP_PATH = '/Groups/:id';
@@ -22,9 +22,9 @@ export const GROUPS_SEARCH_PATH = '/Groups/.search';
 
 const TAGS = ['SCIM Groups'];
 
-export function scimGroupRoutes(app: FastifyInstance, deps: { scopeFor: ScopeFor }) {
+export function scimGroupRoutes(app: FastifyInstance, deps: ScimScopes) {
   const r = app.withTypeProvider<ZodTypeProvider>();
-  const scope = (request: FastifyRequest) => deps.scopeFor(request.tenant.id);
+  const scope = (request: FastifyRequest) => deps.scopeOf(request);
   const projectionOf = (q: { attributes?: unknown; excludedAttributes?: unknown }) => parseProjection(GROUP_TYPE, q.attributes as string | undefined, q.excludedAttributes as string | undefined);
 
   r.get(GROUPS_PATH, {

@@ -10,7 +10,7 @@ import { sendScim } from '../media.ts';
 import { searchParams } from '../query.ts';
 import { searchRoot } from '../root-query.ts';
 import { errorResponses, listQuery, listResponseSchema, searchBody } from '../schemas.ts';
-import { scimBase } from './shared.ts';
+import { scimBase, type ScimScopes } from './shared.ts';
 
 export const ROOT_PATH = '/';
 export const ROOT_SEARCH_PATH = '/.search';
@@ -20,9 +20,9 @@ const DESCRIPTION =
   'Users, then Groups, that match the filter; an attribute one type lacks has no value there (RFC 7644 §3.4.2.1). ' +
   'Each result carries meta.resourceType. attributes/excludedAttributes apply per type; sortBy is refused (400): sort on /Users or /Groups.';
 
-export function scimRootRoutes(app: FastifyInstance, deps: { scopeFor(tenantId: string): TenantScope }) {
+export function scimRootRoutes(app: FastifyInstance, deps: ScimScopes) {
   const r = app.withTypeProvider<ZodTypeProvider>();
-  const scope = (request: FastifyRequest) => deps.scopeFor(request.tenant.id);
+  const scope = (request: FastifyRequest) => deps.scopeOf(request);
 
   r.get(ROOT_PATH, {
     config: { scimScope: SCIM_READ },

@@ -1,12 +1,22 @@
-/** Helpers the SCIM route files share: the base URL of this tenant's SCIM service, and If-None-Match (RFC 7644 §3.14). */
+/**
+ * Helpers the SCIM route files share: the scope and base URL of the SCIM service a request reached (the tenant's
+ * own, or one directory's: ADR 0010), and If-None-Match (RFC 7644 §3.14).
+ */
 import type { FastifyRequest } from 'fastify';
+import type { TenantScope } from '../../platform/db.ts';
 import { weakEtag } from '../../users/etag.ts';
 
 export const SCIM_PREFIX = '/scim/v2';
 
-/** Absolute base for `meta.location` and `$ref`: the tenant's issuer URL + /scim/v2. */
+/** What each SCIM route needs of the mount it is served from. */
+export interface ScimScopes {
+  /** The scope a request works in: the tenant's own users and groups, or one directory's partition. */
+  scopeOf(request: FastifyRequest): TenantScope;
+}
+
+/** Absolute base for `meta.location` and `$ref`: the tenant's issuer URL + this mount's path (scimPlugin sets it). */
 export function scimBase(request: FastifyRequest): string {
-  return `${request.tenant.issuer.replace(/\/$/, '')}${SCIM_PREFIX}`;
+  return `${request.tenant.issuer.replace(/\/$/, '')}${request.scimBasePath || SCIM_PREFIX}`;
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { ScopeFor, TenantScope } from '../../platform/db.ts';
+import type { TenantScope } from '../../platform/db.ts';
 import { expectedVersion, weakEtag } from '../../users/etag.ts';
 import { scimActor, SCIM_READ, SCIM_WRITE } from '../auth.ts';
 import { sendScim } from '../media.ts';
@@ -14,7 +14,7 @@ import { parseListQuery, searchParams } from '../query.ts';
 import { USER_TYPE } from '../schema/definitions.ts';
 import { conditionalHeaders, errorResponses, getHeaders, getQuery, idParams, listQuery, listResponseSchema, noContent, patchBody, resourceResponse, searchBody, userBody } from '../schemas.ts';
 import { createScimUser, deleteScimUser, getScimUser, listScimUsers, patchScimUser, replaceScimUser, representUser } from '../users/service.ts';
-import { notModified, scimBase } from './shared.ts';
+import { notModified, scimBase, type ScimScopes } from './shared.ts';
 
 export const USERS_PATH = '/Users';
 export const USER_PATH = '/Users/:id';
@@ -22,9 +22,9 @@ export const USERS_SEARCH_PATH = '/Users/.search';
 
 const TAGS = ['SCIM Users'];
 
-export function scimUserRoutes(app: FastifyInstance, deps: { scopeFor: ScopeFor }) {
+export function scimUserRoutes(app: FastifyInstance, deps: ScimScopes) {
   const r = app.withTypeProvider<ZodTypeProvider>();
-  const scope = (request: FastifyRequest) => deps.scopeFor(request.tenant.id);
+  const scope = (request: FastifyRequest) => deps.scopeOf(request);
   const projectionOf = (q: { attributes?: unknown; excludedAttributes?: unknown }) => parseProjection(USER_TYPE, q.attributes as string | undefined, q.excludedAttributes as string | undefined);
 
   r.get(USERS_PATH, {

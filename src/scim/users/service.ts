@@ -59,7 +59,11 @@ function toPatch(f: UserFields, password?: string): UserPatch {
 
 /** RFC 7644 §3.3. `sendInvitation: true` records an invitation request in the same transaction. */
 export async function createScimUser(scope: TenantScope, actor: Actor, body: unknown): Promise<User> {
-  const { fields, password, sendInvitation } = checkedUser(body);
+  const checked = checkedUser(body);
+  const { fields } = checked;
+  // A directory's records never sign in (ADR 0010): a password (Okta's password sync) or an invitation is not kept.
+  const password = scope.directoryId ? undefined : checked.password;
+  const sendInvitation = scope.directoryId ? false : checked.sendInvitation;
   return createUser(
     scope,
     actor,
@@ -125,7 +129,7 @@ async function write(tx: TenantScope, actor: Actor, row: UserRow, fields: UserFi
  * with every PUT), so it does not end their sessions again.
  */
 async function passwordChange(tx: TenantScope, row: UserRow, password: string | undefined): Promise<string | undefined> {
-  if (password === undefined) return undefined;
+  if (password === undefined || tx.directoryId) return undefined;
   if (!(await getTenantSettings(tx)).scim.passwordChange) {
     throw new ScimError(400, 'mutability', 'Passwords cannot be changed through provisioning in this tenant (changePassword is not supported; an administrator can allow it with PATCH /api/tenant {"scim":{"passwordChange":true}}).');
   }
