@@ -60,7 +60,7 @@ export function directoriesRepository(scope: TenantScope) {
 
     async touchLastRequest(id: string, at: Date): Promise<void> {
       // At most once a minute per directory: a sync of 10,000 users must not write this row 10,000 times.
-      await scope.update(directories, { lastRequestAt: at }, eq(directories.id, id), sql`(${directories.lastRequestAt} IS NULL OR ${directories.lastRequestAt} < ${at} - interval '1 minute')`);
+      await scope.update(directories, { lastRequestAt: at }, eq(directories.id, id), sql`(${directories.lastRequestAt} IS NULL OR ${directories.lastRequestAt} < ${new Date(at.getTime() - 60_000)})`);
     },
 
     // Tokens.
@@ -96,7 +96,7 @@ export function directoriesRepository(scope: TenantScope) {
     },
 
     async touchToken(id: string, at: Date): Promise<void> {
-      await scope.update(directoryTokens, { lastUsedAt: at }, eq(directoryTokens.id, id), sql`(${directoryTokens.lastUsedAt} IS NULL OR ${directoryTokens.lastUsedAt} < ${at} - interval '1 minute')`);
+      await scope.update(directoryTokens, { lastUsedAt: at }, eq(directoryTokens.id, id), sql`(${directoryTokens.lastUsedAt} IS NULL OR ${directoryTokens.lastUsedAt} < ${new Date(at.getTime() - 60_000)})`);
     },
 
     // Role mappings.

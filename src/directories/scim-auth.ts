@@ -51,7 +51,7 @@ const REASONS: Record<string, string> = {
   'wrong-directory': 'This token belongs to another directory.',
   revoked: 'The directory token was revoked.',
   expired: 'The directory token has expired.',
-  'not-a-directory-token': 'This endpoint takes a directory token (iamdir_…), issued at POST /api/directories/{id}/tokens.',
+  'not-a-directory-token': 'This endpoint takes a directory token (iamdir_...), issued at POST /api/directories/{id}/tokens.',
 };
 
 export function directoryTokenStrategy(deps: DirectoryTokenDeps): ScimAuthStrategy {
@@ -70,6 +70,7 @@ export function directoryTokenStrategy(deps: DirectoryTokenDeps): ScimAuthStrate
           recordAudit(tx, { type: 'system', id: `directory:${directoryId}`, ip: request.ip }, { action: 'directory.token.refused', targetType: 'directory', targetId: directoryId, after: { reason: result.reason } }),
         );
       }
+      // The message goes into WWW-Authenticate (RFC 6750 §3): ASCII only.
       throw new InvalidToken(REASONS[result.reason] ?? REASONS.unknown!);
     }
     return {

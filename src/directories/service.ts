@@ -18,7 +18,8 @@ import { decodeCursor, encodeCursor } from '../platform/cursor.ts';
 import { recordAudit, systemActor, type Actor } from '../audit/service.ts';
 import { getOrganization, membershipCountOfUser, membershipOf, removeMembership, setMembership } from '../organizations/service.ts';
 import { organizationForVerifiedDomain } from '../organizations/domains.ts';
-import { createUser, findUserById, findUsersByEmail, setActive, signOutEverywhere } from '../users/service.ts';
+import { createUser, findUserById, findUsersByEmail, setActive, signOutEverywhere, toUser } from '../users/service.ts';
+import { toUserResource } from '../scim/users/mapping.ts';
 import { effectiveEmails } from '../users/email-index.ts';
 import type { DirectoryProvider } from '../db/schema/index.ts';
 import { z } from 'zod';
@@ -142,13 +143,14 @@ export async function updateDirectory(scope: TenantScope, actor: Actor, issuer: 
   return scope.transaction(async (tx) => {
     const before = await loadOrThrow(tx, id, true);
     const repo = directoriesRepository(tx);
-    let row = (await repo.update(id, {
+    const changes = {
       ...(patch.displayName !== undefined ? { displayName: patch.displayName } : {}),
       ...(patch.provider !== undefined ? { provider: patch.provider } : {}),
       ...(patch.enabled !== undefined ? { enabled: patch.enabled } : {}),
       ...(patch.provisionMembers !== undefined ? { provisionMembers: patch.provisionMembers } : {}),
       ...(patch.primary === false ? { primary: false } : {}),
-    }))!;
+    };
+    let row = Object.keys(changes).length ? (await repo.update(id, changes))! : before;
     if (patch.primary === true && !before.primary) row = await markPrimary(tx, row);
     await recordAudit(tx, actor, { action: 'directory.update', targetType: 'directory', targetId: id, before: auditView(before), after: auditView(row) });
     // Turning membership provisioning on links the records already there; turning it off leaves memberships as they are.
@@ -285,16 +287,9 @@ function rolesOf(attributes: Record<string, unknown>): string[] {
   return roles.flatMap((r) => (r && typeof r === 'object' && typeof (r as { value?: unknown }).value === 'string' ? [(r as { value: string }).value] : typeof r === 'string' ? [r] : []));
 }
 
-/** The SCIM resource as stored: the core columns with the rest of the attributes, as the directory last sent it. */
+/** The SCIM resource as stored (scim/users/mapping.ts): what the directory last sent, without `meta`. */
 function rawOf(r: DirectoryUserRow): Record<string, unknown> {
-  const { $activeUnassigned: _u, ...attributes } = r.attributes as Record<string, unknown>;
-  return {
-    userName: r.userName,
-    ...(r.externalId !== null ? { externalId: r.externalId } : {}),
-    ...(r.displayName !== null ? { displayName: r.displayName } : {}),
-    active: r.active,
-    ...attributes,
-  };
+  return toUserResource(toUser(r, []));
 }
 
 function toDirectoryUser(r: DirectoryUserRow, directory: DirectoryRow, groups: { id: string; displayName: string }[], linked: string | undefined, detail: boolean): DirectoryUser {

@@ -58,6 +58,40 @@ export async function scimClient(env: TestEnv, t?: TestTenant): Promise<ScimClie
   };
 }
 
+/** A directory's SCIM client: an organization, a directory and a directory token (`iamdir_…`) for its base URL. */
+export async function directoryScimClient(env: TestEnv, t?: TestTenant): Promise<ScimClient & { directoryId: string; organizationId: string; base: string; admin: string }> {
+  const tenant = t ?? (await env.newTenant());
+  const admin = await bootstrapToken(env.app, tenant);
+  const api = (method: string, url: string, body?: unknown) =>
+    env.app.inject({ method: method as 'POST', url, headers: { host: tenant.host, authorization: `Bearer ${admin}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, ...(body !== undefined ? { payload: JSON.stringify(body) } : {}) });
+  const org = await api('POST', '/api/organizations', { displayName: `Org ${Math.random().toString(36).slice(2, 8)}` });
+  if (org.statusCode !== 201) throw new Error(`organization create failed: ${org.statusCode} ${org.body}`);
+  const dir = await api('POST', `/api/organizations/${org.json().id}/directories`, { displayName: 'Entra ID', provider: 'entra' });
+  if (dir.statusCode !== 201) throw new Error(`directory create failed: ${dir.statusCode} ${dir.body}`);
+  const tok = await api('POST', `/api/directories/${dir.json().id}/tokens`, {});
+  if (tok.statusCode !== 201) throw new Error(`token create failed: ${tok.statusCode} ${tok.body}`);
+  const base = `/directories/${dir.json().id}/scim/v2`;
+  const token: string = tok.json().token;
+  return {
+    tenant,
+    admin,
+    directoryId: dir.json().id,
+    organizationId: org.json().id,
+    base,
+    read: token,
+    write: token,
+    readOnly: token,
+    call(method, url, body, headers = {}) {
+      return env.app.inject({
+        method: method as 'GET',
+        url: url.startsWith('/scim/v2') ? `${base}${url.slice('/scim/v2'.length)}` : url.startsWith('/directories/') ? url : `${base}${url}`,
+        headers: { host: tenant.host, authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/scim+json' } : {}), ...headers },
+        ...(body !== undefined ? { payload: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
+      });
+    },
+  };
+}
+
 export const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
 export const GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
 export const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
