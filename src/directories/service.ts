@@ -445,10 +445,12 @@ async function mappedRoles(p: TenantScope, directoryId: string, directoryUserId:
   return [...new Set(mappings.filter((m) => mine.has(m.groupId)).flatMap((m) => m.roles))].toSorted();
 }
 
-/** The first of the user's emails in a verified domain of the directory's organization. */
+/** The first of the user's emails (then their userName) in a verified domain of the directory's organization. */
 async function organizationEmail(p: TenantScope, directory: DirectoryRow, row: DirectoryUserRow): Promise<string | undefined> {
   const emails = effectiveEmails(row.attributes as Record<string, unknown>, row.email).flatMap((e) => (typeof e.value === 'string' ? [e.value] : []));
   if (row.email && !emails.includes(row.email)) emails.unshift(row.email);
+  // Entra ID's userName is the UPN and Okta's the login, usually an address; tried last, and only in a verified domain.
+  if (row.userName.includes('@') && !emails.includes(row.userName)) emails.push(row.userName);
   for (const email of emails) {
     const owner = await p.inPartition(null, (t) => organizationForVerifiedDomain(t, email));
     if (owner?.organizationId === directory.organizationId) return email;
