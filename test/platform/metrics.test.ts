@@ -17,6 +17,10 @@ import { systemActor } from '../../src/audit/service.ts';
 import { testConfig, testEnv, type TestEnv, type TestTenant } from '../support/app.ts';
 import { email } from '../support/api.ts';
 import { scimClient, type ScimClient } from '../scim/support.ts';
+import { Browser, listeningEnv } from '../support/oauth.ts';
+import { bootstrapTokenHttp } from '../support/http.ts';
+import { startUpstreamIdp } from '../support/upstream-idp.ts';
+import * as oidc from 'openid-client';
 
 const TOKEN = randomBytes(32).toString('base64url');
 const PASSWORD = 'correct horse battery staple';
@@ -189,6 +193,44 @@ describe('counters move with the traffic they count', () => {
     expect(delta('success')).toBe(2);
     for (const provider_type of ['AzureAd', 'Google', 'Auth0', 'oidc_connection', 'saml_connection']) {
       expect(after.some((s) => s.name === 'iam_signins_total' && s.labels.provider_type === provider_type)).toBe(true);
+    }
+  });
+
+  it('an upstream sign-in (Google) and the authorization_code grant it leads to: by provider type, and by grant and client type', async () => {
+    const own = await listeningEnv({ METRICS_TOKEN: TOKEN });
+    const google = await startUpstreamIdp({ kind: 'google', redirectUris: [`${own.base}/signin-googlegws`] });
+    try {
+      const admin = await bootstrapTokenHttp(own.base, own.tenant);
+      const put = (path: string, body: unknown) =>
+        fetch(own.base + path, { method: 'PUT', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      expect((await put('/api/upstream/Google/gws', { displayName: 'Google Workspace', clientId: google.clientId, clientSecret: google.clientSecret, hostedDomain: 'fabrikam.com', trustAllUsers: true, defaultUserRoles: [], discoveryUrl: google.discoveryUrl, domains: ['fabrikam.com'] })).status).toBeLessThan(300);
+      const appRedirect = 'https://backoffice.example.com/signin-oidc';
+      expect((await put('/api/downstream/InteractiveApplication/backoffice', { displayName: 'Back office', allowedScopes: ['openid', 'email'], redirectUris: [appRedirect], clientSecret: 'b'.repeat(40) })).status).toBeLessThan(300);
+      const ownScrape = async () => parse(await (await fetch(`${own.base}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text());
+      const before = await ownScrape();
+
+      // Outside the hosted domain: a failure.
+      google.nextLogin({ sub: 'g-out', email: 'someone@gmail.com', email_verified: true });
+      expect((await new Browser().follow(`${own.base}/login/upstream/Google/gws?return_to=/`, (u) => u.startsWith('https://'))).res.status).toBe(400);
+      // A downstream application's sign-in through Google, then its code for tokens.
+      const config = await oidc.discovery(new URL(own.base), 'backoffice', 'b'.repeat(40), undefined, { execute: [oidc.allowInsecureRequests] });
+      const verifier = oidc.randomPKCECodeVerifier();
+      const url = oidc.buildAuthorizationUrl(config, { redirect_uri: appRedirect, scope: 'openid email', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state: 'st', login_hint: 'new@fabrikam.com' });
+      google.nextLogin({ sub: 'g-in', email: 'new@fabrikam.com', email_verified: true, hd: 'fabrikam.com' });
+      const done = await new Browser().follow(url.toString(), (u) => u.startsWith(appRedirect));
+      expect(done.url.startsWith(appRedirect), done.url).toBe(true);
+      await oidc.authorizationCodeGrant(config, new URL(done.url), { pkceCodeVerifier: verifier, expectedState: 'st' });
+
+      const after = await ownScrape();
+      const delta = (name: string, labels: Record<string, string>) => value(after, name, labels) - value(before, name, labels);
+      expect(delta('iam_signins_total', { provider_type: 'Google', outcome: 'failure' })).toBe(1);
+      expect(delta('iam_signins_total', { provider_type: 'Google', outcome: 'success' })).toBe(1);
+      expect(delta('iam_tokens_issued_total', { grant_type: 'authorization_code', client_type: 'InteractiveApplication' })).toBe(1);
+      // The provider's id (`gws`) is tenant data: it is in no label.
+      expect(after.flatMap((s) => Object.values(s.labels)).filter((v) => v.includes('gws'))).toEqual([]);
+    } finally {
+      await google.close();
+      await own.close();
     }
   });
 
