@@ -38,6 +38,9 @@ import { Invalidation } from './platform/invalidation.ts';
 import { FailureLimiter } from './platform/rate-limit.ts';
 import { outboundFromConfig } from './platform/outbound.ts';
 import { Jobs } from './platform/jobs.ts';
+import { Metrics } from './platform/metrics.ts';
+import { grants } from './oauth/grants/index.ts';
+import { CLIENT_TYPES, UPSTREAM_TYPES } from './db/schema/index.ts';
 import { rejectInvalidCharacters, routeMalformedPaths } from './platform/input-guard.ts';
 import { auditTrip } from './audit/rate-limit-trips.ts';
 import { ClientDirectory } from './downstream/directory.ts';
@@ -77,6 +80,10 @@ export async function buildApp({ config, database, keyring, logger, now, jobsWor
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 256 },
     frameworkErrors: routeMalformedPaths(() => app),
   });
+  // Prometheus metrics (METRICS_TOKEN): its onResponse hook goes on the root before any context exists.
+  const metrics = new Metrics({ token: config.METRICS_TOKEN, pools: { app: database.pool, global: database.globalPool }, queueDepths: () => jobs.queueDepths() });
+  metrics.initialize({ grantTypes: [...grants.keys()], clientTypes: CLIENT_TYPES, signinProviders: ['password', ...UPSTREAM_TYPES, 'oidc_connection', 'saml_connection'] });
+  metrics.install(app);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.decorateRequest('principal', null);
@@ -104,7 +111,7 @@ export async function buildApp({ config, database, keyring, logger, now, jobsWor
   const routePermissions = new Map<string, string>();
   // Background work (pg-boss): capabilities define their queues when they register; `start` runs once all have.
   const jobs = new Jobs({ connectionString: database.url, log: app.log, worker: jobsWorker ?? false });
-  app.decorate('services', { keys, tokens, resolver, directory, invalidation, routePermissions, jobs });
+  app.decorate('services', { keys, tokens, resolver, directory, invalidation, routePermissions, jobs, metrics });
   app.addHook('onReady', () => invalidation.start());
   app.addHook('onReady', () => jobs.start());
   app.addHook('onClose', () => invalidation.stop());
@@ -121,17 +128,18 @@ export async function buildApp({ config, database, keyring, logger, now, jobsWor
 
   await app.register(async function tenantScoped(scoped) {
     await scoped.register(tenancyPlugin, { resolver });
-    await scoped.register(oauthPlugin, { scopeFor, keyring, keys, tokens, directory, limiter, accessTokenTtl: config.ACCESS_TOKEN_TTL_SECONDS });
-    await scoped.register(signinPlugin, { scopeFor, keyring, limiter, outbound });
+    await scoped.register(oauthPlugin, { scopeFor, keyring, keys, tokens, directory, limiter, metrics, accessTokenTtl: config.ACCESS_TOKEN_TTL_SECONDS });
+    await scoped.register(signinPlugin, { scopeFor, keyring, limiter, outbound, metrics });
     // SCIM 2.0 (RFC 7644): its own parser, error bodies and bearer hook. The tenant's own users at /scim/v2, with
     // access tokens; each directory's partition at its own base URL, with that directory's tokens only (ADR 0010).
     await scoped.register(scimPlugin, {
       prefix: SCIM_PREFIX,
       scopeOf: (request) => scopeFor(request.tenant.id),
       basePath: () => SCIM_PREFIX,
+      metrics,
       strategies: [accessTokenStrategy(tokens, userAuthority)],
     });
-    await scoped.register(scimPlugin, directoryScimMount({ scopeFor, directoryScopeFor, limiter }));
+    await scoped.register(scimPlugin, { ...directoryScimMount({ scopeFor, directoryScopeFor, limiter }), metrics });
     await scoped.register(async function managementApi(api) {
       api.setErrorHandler(problemErrorHandler);
       // `/api` speaks JSON only: anything else is 415 rather than a string handed to validation.
@@ -182,6 +190,6 @@ export async function buildApp({ config, database, keyring, logger, now, jobsWor
 
 declare module 'fastify' {
   interface FastifyInstance {
-    services: { keys: KeyStore; tokens: AccessTokens; resolver: TenantResolver; directory: ClientDirectory; invalidation: Invalidation; routePermissions: ReadonlyMap<string, string>; jobs: Jobs };
+    services: { keys: KeyStore; tokens: AccessTokens; resolver: TenantResolver; directory: ClientDirectory; invalidation: Invalidation; routePermissions: ReadonlyMap<string, string>; jobs: Jobs; metrics: Metrics };
   }
 }

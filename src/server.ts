@@ -2,6 +2,8 @@
  * The process: configuration, the database (embedded PostgreSQL when DATABASE_URL is unset), migrations, first-start
  * bootstrap, listening, and graceful shutdown. Nothing testable lives here; `buildApp` is the service.
  */
+// First: tracing patches node:http and pg as they load (src/instrumentation.ts).
+import { tracing } from './instrumentation.ts';
 import { loadDotEnv, loadConfig, ConfigError, type Config } from './platform/config.ts';
 import { openDatabase, runMigrations } from './platform/db.ts';
 import { keyring, loadMasterKey } from './platform/crypto.ts';
@@ -78,6 +80,7 @@ async function main(config: Config) {
     };
     await step('http', () => app.close()); // stops accepting, waits for in-flight requests
     await step('pool', () => database.close());
+    await step('tracing', () => tracing?.shutdown()); // exports the spans still buffered
     await step('postgres', () => embedded?.stop());
     app.log.info('stopped');
     process.exit(failed ? 1 : 0);

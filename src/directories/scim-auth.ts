@@ -29,7 +29,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
  * `scimBaseUrl` gives it; anything else is 404 before anything else runs), the token decides, and every resource
  * request works in that directory's partition.
  */
-export function directoryScimMount(deps: DirectoryTokenDeps & { directoryScopeFor(tenantId: TenantId, directoryId: string): TenantScope }): ScimPluginOptions & { prefix: string } {
+export function directoryScimMount(deps: DirectoryTokenDeps & { directoryScopeFor(tenantId: TenantId, directoryId: string): TenantScope }): Omit<ScimPluginOptions, 'metrics'> & { prefix: string } {
   return {
     prefix: directoryScimPath(':directoryId'),
     basePath: (request) => {

@@ -11,6 +11,7 @@ import { InvalidClient, InvalidRequest, OAuthError, ServerError, TemporarilyUnav
 import type { ScopeFor, TenantScope } from '../platform/db.ts';
 import type { Keyring } from '../platform/crypto.ts';
 import { TooManyAttempts, type FailureLimiter } from '../platform/rate-limit.ts';
+import type { OAuthMetrics } from '../platform/metrics.ts';
 import type { ClientDirectory } from '../downstream/directory.ts';
 import type { KeyStore } from './keys.ts';
 import type { AccessTokens } from './tokens.ts';
@@ -31,6 +32,7 @@ export interface OAuthDeps {
   tokens: AccessTokens;
   directory: ClientDirectory;
   limiter: FailureLimiter;
+  metrics: OAuthMetrics;
   accessTokenTtl: number;
 }
 

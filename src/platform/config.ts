@@ -54,6 +54,13 @@ export const configSchema = z
     OUTBOUND_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
     /** The largest response body an outbound fetch reads (discovery documents, JWKS, token responses). */
     OUTBOUND_MAX_BYTES: z.coerce.number().int().min(1024).max(50 * 1024 * 1024).default(1024 * 1024),
+    /** Bearer token for `GET /metrics` (Prometheus); unset: no metrics at all (src/platform/metrics.ts). */
+    METRICS_TOKEN: z.string().regex(/^[\x21-\x7e]{32,512}$/, '32 to 512 printable characters without spaces (openssl rand -base64 32)').optional(),
+    /**
+     * OTLP/HTTP collector base URL (`/v1/traces` is appended); unset: no tracing. Read by src/instrumentation.ts
+     * before anything else loads; validated here so a malformed one stops the start with one line.
+     */
+    OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
     /** Comma-separated DNS servers (IP or IP:port) for domain verification; empty: the system's resolvers. */
     DNS_SERVERS: z
       .string()
@@ -100,5 +107,5 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 }
 
 function redactIfSecret(name: string, value: string): string {
-  return /SECRET|KEY|PASSWORD|DATABASE_URL/.test(name) ? '[redacted]' : value;
+  return /SECRET|KEY|PASSWORD|TOKEN|DATABASE_URL/.test(name) ? '[redacted]' : value;
 }

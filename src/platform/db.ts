@@ -58,6 +58,8 @@ export interface Database {
   db: Db;
   /** The bypass for `*.global.ts`: a small pool running as `iam_global`. */
   global: GlobalDb;
+  /** The pool under `global`; only its counters are read outside this file (metrics). */
+  globalPool: pg.Pool;
   close(): Promise<void>;
 }
 
@@ -135,7 +137,7 @@ export function openDatabase(url: string, opts: { max?: number; applicationName?
   const handles = { pool, tenants: new Map<string, Db>() };
   scopedHandles.set(db, handles);
   scopedHandles.set(global, handles);
-  return { url, pool, db, global, close: async () => void (await Promise.all([pool.end(), globalPool.end()])) };
+  return { url, pool, db, global, globalPool, close: async () => void (await Promise.all([pool.end(), globalPool.end()])) };
 }
 
 // Any constant works; it only has to be the same for every instance of this service.

@@ -29,6 +29,18 @@ export interface QueueDefinition<T extends object = object> {
   expireInSeconds?: number;
 }
 
+/** One queue's jobs by state, as pg-boss counts them. */
+export interface QueueDepth {
+  queue: string;
+  /** Queued and due now. */
+  ready: number;
+  /** Queued with a `startAfter` still ahead (retries waiting out their backoff are here). */
+  deferred: number;
+  active: number;
+  /** Failed jobs pg-boss still retains. */
+  failed: number;
+}
+
 export interface SendOptions {
   singletonKey?: string;
   startAfter?: Date;
@@ -57,6 +69,8 @@ export class Jobs {
   readonly #boss: PgBoss;
   readonly #log: JobLogger;
   readonly #queues = new Map<string, QueueDefinition<never>>();
+  /** The cron jobs' queues, once `work` has scheduled them. */
+  readonly #cronQueues: string[] = [];
   #started = false;
 
   constructor(opts: { connectionString: string; log: JobLogger; worker?: boolean }) {
@@ -119,6 +133,7 @@ export class Jobs {
     }
     for (const job of crons) {
       await this.#boss.createQueue(job.name).catch(() => undefined);
+      this.#cronQueues.push(job.name);
       await this.#boss.schedule(job.name, job.cron, null, { tz: 'UTC' });
       await this.#boss.work(job.name, async () => {
         this.#log.info({ job: job.name }, 'job started');
@@ -155,6 +170,24 @@ export class Jobs {
   /** Jobs of `queue` in a state (for tests and the delivery log): pg-boss's own record. */
   find(queue: string, opts: { id?: string } = {}) {
     return this.#boss.findJobs(queue, opts);
+  }
+
+  /**
+   * Jobs per state for every queue this app defined or scheduled (the metrics gauge, src/platform/metrics.ts).
+   * pg-boss's `getQueueStats` serves the counts its monitor caches on the queue table; `force` recounts when they are
+   * over a minute old. So the depths are at most about a minute old, and a scrape does not scan the job table each
+   * time.
+   */
+  async queueDepths(): Promise<QueueDepth[]> {
+    if (!this.#started) return [];
+    const names = [...this.#queues.keys(), ...this.#cronQueues];
+    const depths = await Promise.all(
+      names.map(async (queue) => {
+        const [s] = await this.#boss.getQueueStats(queue, { force: true }).catch(() => []);
+        return s ? { queue, ready: s.readyCount, deferred: s.deferredCount, active: s.activeCount, failed: s.failedCount } : undefined;
+      }),
+    );
+    return depths.filter((d) => d !== undefined);
   }
 
   async stop(): Promise<void> {

@@ -2,11 +2,12 @@
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import { migrationsApplied } from './db.ts';
+import { HEALTH_PATH, READY_PATH } from './ops-paths.ts';
 
 export function opsRoutes(app: FastifyInstance, deps: { pool: pg.Pool; invalidation: { readonly connected: boolean } }) {
-  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  app.get(HEALTH_PATH, { schema: { hide: true } }, async () => ({ status: 'ok' }));
   let migrated = false;
-  app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
+  app.get(READY_PATH, { schema: { hide: true } }, async (_request, reply) => {
     try {
       await deps.pool.query('SELECT 1');
       migrated ||= await migrationsApplied(deps.pool);

@@ -7,6 +7,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TenantScope } from '../platform/db.ts';
+import type { ScimMetrics } from '../platform/metrics.ts';
 import { SECURITY_SCHEME } from '../platform/openapi.ts';
 import { scimAuthHook, SCIM_WRITE, type ScimAuthStrategy } from './auth.ts';
 import { ScimError, scimErrorHandler } from './errors.ts';
@@ -25,6 +26,13 @@ export interface ScimPluginOptions {
   basePath(request: FastifyRequest): string;
   /** Tried in order; the first that recognises the bearer credential decides (auth.ts). */
   strategies: readonly ScimAuthStrategy[];
+  metrics: ScimMetrics;
+}
+
+/** `/scim/v2/Users/:id` → `Users`; the root query (`/`, `/.search`) → `root`. Route templates only, so bounded. */
+function scimResource(routeUrl: string, prefix: string): string {
+  const first = routeUrl.slice(prefix.length).split('/')[1] ?? '';
+  return first === '' || first === '.search' ? 'root' : first;
 }
 
 export async function scimPlugin(app: FastifyInstance, opts: ScimPluginOptions) {
@@ -54,6 +62,12 @@ export async function scimPlugin(app: FastifyInstance, opts: ScimPluginOptions) 
   });
 
   await app.register(async function scimResources(resources) {
+    // Every resource request counts, refused ones (401, 403, 4xx) included: a provisioning client failing is the signal.
+    resources.addHook('onResponse', (request, reply, done) => {
+      const route = request.routeOptions.url;
+      if (route) opts.metrics.recordScimOperation(scimResource(route, app.prefix), request.method, reply.statusCode);
+      done();
+    });
     resources.addHook('onRequest', scimAuthHook(opts.strategies));
     resources.addHook('onRoute', (route) => {
       const scope = (route.config as { scimScope?: string } | undefined)?.scimScope ?? SCIM_WRITE;

@@ -16,6 +16,7 @@ import type { Keyring } from '../platform/crypto.ts';
 import type { Outbound } from '../platform/outbound.ts';
 import { setCookie } from '../platform/cookies.ts';
 import { recordAudit, systemActor } from '../audit/service.ts';
+import type { SigninMetrics } from '../platform/metrics.ts';
 import { connectionClientSecret, findActiveConnection, type RoutableConnection } from '../connections/service.ts';
 import { membershipOf, setMembership } from '../organizations/service.ts';
 import { organizationForVerifiedDomain } from '../organizations/domains.ts';
@@ -35,6 +36,7 @@ export interface ConnectionSigninDeps {
   scopeFor: ScopeFor;
   keyring: Keyring;
   outbound: Outbound;
+  metrics: SigninMetrics;
 }
 
 /** Where a sign-in through `connection` starts; `returnTo` is where the browser goes afterwards. */
@@ -64,6 +66,11 @@ async function federated(scope: TenantScope, keyring: Keyring, c: Extract<Routab
 }
 
 /** The JIT policy of a connection as an admission source (issue #11 item 7). */
+/** The metrics label of a connection's sign-ins: its protocol, never its id. */
+function connectionProviderType(type: RoutableConnection['type']): 'oidc_connection' | 'saml_connection' {
+  return type === 'saml' ? 'saml_connection' : 'oidc_connection';
+}
+
 export function connectionSource(connection: RoutableConnection): AdmissionSource {
   const inVerifiedDomain = async (tx: TenantScope, email: string) => (await organizationForVerifiedDomain(tx, email))?.organizationId === connection.organizationId;
   return {
@@ -91,16 +98,18 @@ const fail = (request: FastifyRequest, reply: FastifyReply, status: number, titl
 export async function completeConnectionSignIn(
   request: FastifyRequest,
   reply: FastifyReply,
-  deps: { scopeFor: ScopeFor; keyring: Keyring },
+  deps: { scopeFor: ScopeFor; keyring: Keyring; metrics: SigninMetrics },
   input: { connection: RoutableConnection; identity: VerifiedIdentity; returnTo: string },
 ): Promise<FastifyReply> {
   const { connection, identity } = input;
   const scope = deps.scopeFor(request.tenant.id);
   const method = `connection:${connection.type}:${connection.id}`;
   const audit = { type: 'system' as const, id: `connection:${connection.id}`, ip: request.ip };
+  const providerType = connectionProviderType(connection.type);
   const refuse = async (reason: string, message: string) => {
     request.log.info({ connection: connection.id, reason }, 'connection user not admitted');
     await recordAudit(scope, audit, { action: 'signin.failure', targetType: 'connection', targetId: connection.id, after: { method, outcome: 'not admitted', reason, subject: identity.subject } });
+    deps.metrics.recordSignin(providerType, 'failure');
     return fail(request, reply, 403, 'Not allowed', message);
   };
   const admission = await admit(scope, connectionSource(connection), identity, { ip: request.ip });
@@ -115,6 +124,7 @@ export async function completeConnectionSignIn(
     await recordAudit(tx, { type: 'user', id: admission.userId, ip: request.ip }, { action: 'signin.success', targetType: 'user', targetId: admission.userId, after: { method, sid: created.session.sid, organizationId: connection.organizationId } });
     return created;
   });
+  deps.metrics.recordSignin(providerType, 'success');
   setCookie(request, reply, SESSION_COOKIE, cookie, { maxAgeSeconds: SESSION_ABSOLUTE_SECONDS });
   clearRestart(request, reply);
   return reply.header('cache-control', 'no-store').redirect(resumeInOrganization(input.returnTo, connection.organizationId), 303);
@@ -164,6 +174,7 @@ export function connectionSigninRoutes(app: FastifyInstance, deps: ConnectionSig
       if (e instanceof FederationError) {
         request.log.warn({ connection: id, reason: e.message }, 'connection sign-in rejected');
         await recordAudit(scope, { type: 'system', id: `connection:${id}`, ip: request.ip }, { action: 'signin.failure', targetType: 'connection', targetId: id, after: { method: `connection:oidc:${id}`, outcome: 'rejected', reason: e.message.slice(0, 300) } });
+        deps.metrics.recordSignin('oidc_connection', 'failure');
         return fail(request, reply, 400, 'Sign-in failed', e.userMessage);
       }
       throw e;
@@ -233,6 +244,7 @@ export function connectionSigninRoutes(app: FastifyInstance, deps: ConnectionSig
       if (e instanceof SamlError) {
         request.log.warn({ connection: id, reason: e.reason, detail: e.message }, 'SAML response rejected');
         await recordAudit(scope, { type: 'system', id: `connection:${id}`, ip: request.ip }, { action: 'signin.failure', targetType: 'connection', targetId: id, after: { method: `connection:saml:${id}`, outcome: 'rejected', reason: e.reason, detail: e.message } });
+        deps.metrics.recordSignin('saml_connection', 'failure');
         return fail(request, reply, 400, 'Sign-in failed', 'Sign-in with your identity provider did not succeed. Please try again.');
       }
       throw e;

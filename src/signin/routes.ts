@@ -13,6 +13,7 @@ import { clearCookie, readCookie, setCookie } from '../platform/cookies.ts';
 import { csrfToken, isCrossSite, verifyCsrf } from '../platform/csrf.ts';
 import { failureFloor, TooManyAttempts, type FailureLimiter } from '../platform/rate-limit.ts';
 import { recordAudit } from '../audit/service.ts';
+import type { SigninMetrics } from '../platform/metrics.ts';
 import { escapeHtml, loginPage, messagePage, page } from './pages.ts';
 import { allProviders, route } from './routing.ts';
 import { routedStartPath } from './connection-routes.ts';
@@ -33,6 +34,7 @@ export interface SigninDeps {
   scopeFor: ScopeFor;
   keyring: Keyring;
   limiter: FailureLimiter;
+  metrics: SigninMetrics;
 }
 
 async function providerLinks(scope: TenantScope, returnTo: string) {
@@ -115,6 +117,7 @@ export function signinRoutes(app: FastifyInstance, deps: SigninDeps) {
       await deps.limiter.fail(attempt);
       // The typed name is the target: whether such an account exists is not recorded (nor shown) here.
       await recordAudit(scope, { type: 'system', id: 'signin', ip: request.ip }, { action: 'signin.failure', targetType: 'login', targetId: normalized, after: { method: 'pwd', outcome: 'rejected' } });
+      deps.metrics.recordSignin('password', 'failure');
       await failureFloor(started, LOGIN_FAILURE_FLOOR_MS);
       return again(401, 'The email or password is not correct.');
     }
@@ -124,6 +127,7 @@ export function signinRoutes(app: FastifyInstance, deps: SigninDeps) {
       await recordAudit(tx, { type: 'user', id: user.id, ip: request.ip }, { action: 'signin.success', targetType: 'user', targetId: user.id, after: { method: 'pwd', sid: created.session.sid } });
       return created;
     });
+    deps.metrics.recordSignin('password', 'success');
     setCookie(request, reply, SESSION_COOKIE, cookie, { maxAgeSeconds: SESSION_ABSOLUTE_SECONDS });
     clearCookie(request, reply, LOGIN_COOKIE);
     return reply.redirect(returnTo, 303);

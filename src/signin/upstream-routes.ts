@@ -19,6 +19,7 @@ import { htmlReply, safeReturnTo } from './routes.ts';
 import { authorizationUrl, completeSignIn, FederationError, type Transaction } from './federation.ts';
 import { admit, upstreamSource, type AdmissionRefusal } from './admission.ts';
 import { recordAudit } from '../audit/service.ts';
+import type { SigninMetrics } from '../platform/metrics.ts';
 import { createSession, SESSION_ABSOLUTE_SECONDS, SESSION_COOKIE } from './sessions.ts';
 
 export const UPSTREAM_START_PATH = '/login/upstream';
@@ -75,7 +76,7 @@ export function startPath(type: UpstreamType, id: string, returnTo: string, hint
   return `${UPSTREAM_START_PATH}/${type}/${encodeURIComponent(id)}?${q.toString()}`;
 }
 
-export function upstreamRoutes(app: FastifyInstance, deps: { scopeFor: ScopeFor; keyring: Keyring; outbound: Outbound }) {
+export function upstreamRoutes(app: FastifyInstance, deps: { scopeFor: ScopeFor; keyring: Keyring; outbound: Outbound; metrics: SigninMetrics }) {
   const fail = (request: FastifyRequest, reply: FastifyReply, status: number, title: string, message: string) =>
     htmlReply(reply, status, messagePage({ title, tenantName: request.tenant.displayName, message, status: 'error' }));
 
@@ -124,6 +125,7 @@ export function upstreamRoutes(app: FastifyInstance, deps: { scopeFor: ScopeFor;
           request.log.warn({ provider: `${type}:${id}`, reason: e.message }, 'upstream sign-in rejected');
           // A failed sign-in is a security event: the reason (never a token) goes to the trail.
           await recordAudit(scope, { type: 'system', id: `upstream:${type}:${id}`, ip: request.ip }, { action: 'signin.failure', targetType: 'upstream', targetId: `${type}/${id}`, after: { method: `upstream:${type}:${id}`, outcome: 'rejected', reason: e.message.slice(0, 300) } });
+          deps.metrics.recordSignin(type, 'failure');
           return fail(request, reply, 400, 'Sign-in failed', e.userMessage);
         }
         throw e;
@@ -132,6 +134,7 @@ export function upstreamRoutes(app: FastifyInstance, deps: { scopeFor: ScopeFor;
       if (!admission.ok) {
         request.log.info({ provider: `${type}:${id}`, reason: admission.reason }, 'upstream user not admitted');
         await recordAudit(scope, { type: 'system', id: `upstream:${type}:${id}`, ip: request.ip }, { action: 'signin.failure', targetType: 'upstream', targetId: `${type}/${id}`, after: { method: `upstream:${type}:${id}`, outcome: 'not admitted', reason: admission.reason, subject: identity.subject } });
+        deps.metrics.recordSignin(type, 'failure');
         return fail(request, reply, 403, 'Not allowed', REFUSAL_MESSAGES[admission.reason]);
       }
       const method = `upstream:${type}:${id}`;
@@ -140,6 +143,7 @@ export function upstreamRoutes(app: FastifyInstance, deps: { scopeFor: ScopeFor;
         await recordAudit(tx, { type: 'user', id: admission.userId, ip: request.ip }, { action: 'signin.success', targetType: 'user', targetId: admission.userId, after: { method, sid: created.session.sid } });
         return created;
       });
+      deps.metrics.recordSignin(type, 'success');
       setCookie(request, reply, SESSION_COOKIE, cookie, { maxAgeSeconds: SESSION_ABSOLUTE_SECONDS });
       clearRestart(request, reply);
       return reply.header('cache-control', 'no-store').redirect(txn.returnTo, 303);

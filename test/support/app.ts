@@ -34,7 +34,8 @@ export function testConfig(env: Record<string, string> = {}): Config {
   return loadConfig({ DATABASE_URL: inject('databaseUrl'), MASTER_KEY: inject('masterKey'), TENANCY_MODE: 'multi', LOG_LEVEL: 'info', OUTBOUND_ALLOW_LOOPBACK: 'true', ...env });
 }
 
-export async function testEnv(env: Record<string, string> = {}, opts: { now?: () => number } = {}): Promise<TestEnv> {
+/** `beforeReady`: runs between buildApp and ready, e.g. to define a pg-boss queue of the test's own. */
+export async function testEnv(env: Record<string, string> = {}, { beforeReady, ...opts }: { now?: () => number; beforeReady?: (app: FastifyInstance) => void } = {}): Promise<TestEnv> {
   const config = testConfig(env);
   const database = openDatabase(config.DATABASE_URL!, { max: 5 });
   const keys = keyring(Buffer.from(config.MASTER_KEY!, 'base64'));
@@ -47,6 +48,7 @@ export async function testEnv(env: Record<string, string> = {}, opts: { now?: ()
   });
   const logger = pino(loggerOptions(config.LOG_LEVEL), sink);
   const app = await buildApp({ config, database, keyring: keys, logger, ...opts });
+  beforeReady?.(app);
   await app.ready();
   return {
     app,

@@ -59,7 +59,7 @@ export function tokenRoute(app: FastifyInstance, deps: OAuthDeps) {
       const grant = grants.get(grantTypeParam);
       if (!grant) throw new UnsupportedGrantType(`Unsupported grant_type: ${grantTypeParam}.`);
       const params = Object.fromEntries(grant.parameters.filter((p) => body[p] !== undefined).map((p) => [p, body[p]!]));
-      return grant.handle({
+      const response = await grant.handle({
         tenant: request.tenant,
         scope: deps.scopeFor(request.tenant.id),
         client,
@@ -70,6 +70,9 @@ export function tokenRoute(app: FastifyInstance, deps: OAuthDeps) {
         defaultAccessTokenTtl: deps.accessTokenTtl,
         ip: request.ip,
       });
+      // Both labels come from fixed lists: the grant registry and CLIENT_TYPES.
+      deps.metrics.recordTokenIssued(grant.grantType, client.client.clientType);
+      return response;
     },
   });
 }
