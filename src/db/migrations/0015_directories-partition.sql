@@ -46,11 +46,19 @@ BEGIN
   FOR k IN SELECT DISTINCT x FROM unnest(ARRAY[NEW.user_name_key, NEW.email_key]) AS x WHERE x IS NOT NULL ORDER BY x LOOP
     PERFORM pg_advisory_xact_lock(hashtextextended(NEW.tenant_id::text || '/' || coalesce(NEW.directory_id::text, '') || '/login/' || k, 0));
   END LOOP;
-  IF EXISTS (SELECT 1 FROM users u WHERE u.tenant_id = NEW.tenant_id AND u.directory_id IS NOT DISTINCT FROM NEW.directory_id AND u.id <> NEW.id AND u.email_key = NEW.user_name_key) THEN
+  -- `directory_id = …` or `IS NULL`, never IS NOT DISTINCT FROM: only those use the (tenant_id, directory_id, …) index.
+  IF EXISTS (SELECT 1 FROM users u WHERE u.tenant_id = NEW.tenant_id AND u.email_key = NEW.user_name_key AND u.id <> NEW.id
+             AND (CASE WHEN NEW.directory_id IS NULL THEN u.directory_id IS NULL ELSE u.directory_id = NEW.directory_id END)) THEN
     RAISE EXCEPTION 'the userName is another user''s email address'
       USING ERRCODE = 'unique_violation', CONSTRAINT = 'users_user_name_is_another_email';
   END IF;
-  IF NEW.email_key IS NOT NULL AND EXISTS (SELECT 1 FROM users u WHERE u.tenant_id = NEW.tenant_id AND u.directory_id IS NOT DISTINCT FROM NEW.directory_id AND u.id <> NEW.id AND u.user_name_key = NEW.email_key) THEN
+  IF NEW.email_key IS NOT NULL AND NEW.directory_id IS NULL
+     AND EXISTS (SELECT 1 FROM users u WHERE u.tenant_id = NEW.tenant_id AND u.directory_id IS NULL AND u.user_name_key = NEW.email_key AND u.id <> NEW.id) THEN
+    RAISE EXCEPTION 'the email address is another user''s userName'
+      USING ERRCODE = 'unique_violation', CONSTRAINT = 'users_email_is_another_user_name';
+  END IF;
+  IF NEW.email_key IS NOT NULL AND NEW.directory_id IS NOT NULL
+     AND EXISTS (SELECT 1 FROM users u WHERE u.tenant_id = NEW.tenant_id AND u.directory_id = NEW.directory_id AND u.user_name_key = NEW.email_key AND u.id <> NEW.id) THEN
     RAISE EXCEPTION 'the email address is another user''s userName'
       USING ERRCODE = 'unique_violation', CONSTRAINT = 'users_email_is_another_user_name';
   END IF;
