@@ -202,6 +202,24 @@ describe('the partition: a directory sees only its own records', () => {
     expect((await b.call('GET', `/Users/${ub.json().id}`)).json().meta.location).toBe(`${admin.tenant.tenant.issuer}${b.base}/Users/${ub.json().id}`);
   });
 
+  it('discovery and Bulk are served at the directory base URL, scoped to it', async () => {
+    const a = await directoryScimClient(env, admin.tenant);
+    const spc = await env.app.inject({ method: 'GET', url: `${a.base}/ServiceProviderConfig`, headers: { host: admin.tenant.host } });
+    expect(spc.statusCode).toBe(200);
+    expect(spc.json().meta.location).toBe(`${admin.tenant.tenant.issuer}${a.base}/ServiceProviderConfig`);
+    const bulk = await a.call('POST', '/Bulk', {
+      schemas: ['urn:ietf:params:scim:api:messages:2.0:BulkRequest'],
+      Operations: [
+        { method: 'POST', path: '/Users', bulkId: 'u1', data: user('bulk1@acme.example') },
+        { method: 'POST', path: '/Groups', bulkId: 'g1', data: { schemas: [GROUP], displayName: 'Bulk', members: [{ value: 'bulkId:u1' }] } },
+      ],
+    });
+    expect(bulk.statusCode, bulk.body).toBe(200);
+    expect(bulk.json().Operations.map((o: { status: string }) => o.status)).toEqual(['201', '201']);
+    expect(bulk.json().Operations[0].location).toContain(`${a.base}/Users/`);
+    expect((await admin.call('GET', `/api/directories/${a.directoryId}`)).json()).toMatchObject({ userCount: 1, groupCount: 1 });
+  });
+
   it('row-level security keeps the partition even for raw SQL', async () => {
     const a = await directoryScimClient(env, admin.tenant);
     const b = await directoryScimClient(env, admin.tenant);
