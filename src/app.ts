@@ -36,6 +36,8 @@ import { Invalidation } from './platform/invalidation.ts';
 import { FailureLimiter } from './platform/rate-limit.ts';
 import { outboundFromConfig } from './platform/outbound.ts';
 import { Jobs } from './platform/jobs.ts';
+import { Mailer } from './mail/service.ts';
+import { mailTransport } from './mail/transport.ts';
 import { rejectInvalidCharacters, routeMalformedPaths } from './platform/input-guard.ts';
 import { auditTrip } from './audit/rate-limit-trips.ts';
 import { ClientDirectory } from './downstream/directory.ts';
@@ -98,11 +100,14 @@ export async function buildApp({ config, database, keyring, logger, now, jobsWor
   const routePermissions = new Map<string, string>();
   // Background work (pg-boss): capabilities define their queues when they register; `start` runs once all have.
   const jobs = new Jobs({ connectionString: database.url, log: app.log, worker: jobsWorker ?? false });
-  app.decorate('services', { keys, tokens, resolver, directory, invalidation, routePermissions, jobs });
+  // Outgoing mail through the `mail.send` queue: SMTP_URL, or .eml files under DATA_DIR/mail (src/mail/).
+  const mailer = new Mailer({ jobs, keyring, transport: mailTransport(config, app.log), from: config.MAIL_FROM, log: app.log });
+  app.decorate('services', { keys, tokens, resolver, directory, invalidation, routePermissions, jobs, mailer });
   app.addHook('onReady', () => invalidation.start());
   app.addHook('onReady', () => jobs.start());
   app.addHook('onClose', () => invalidation.stop());
   app.addHook('onClose', () => jobs.stop());
+  app.addHook('onClose', () => mailer.close());
   // User tokens hold what their roles grant, read on every request; machine tokens are authorized by scope alone
   // (src/platform/permissions.ts).
   const userAuthority: UserAuthority = (tenant, userId) => authorityOfUser(scopeFor(tenant.id), userId);
@@ -168,6 +173,6 @@ export async function buildApp({ config, database, keyring, logger, now, jobsWor
 
 declare module 'fastify' {
   interface FastifyInstance {
-    services: { keys: KeyStore; tokens: AccessTokens; resolver: TenantResolver; directory: ClientDirectory; invalidation: Invalidation; routePermissions: ReadonlyMap<string, string>; jobs: Jobs };
+    services: { keys: KeyStore; tokens: AccessTokens; resolver: TenantResolver; directory: ClientDirectory; invalidation: Invalidation; routePermissions: ReadonlyMap<string, string>; jobs: Jobs; mailer: Mailer };
   }
 }
