@@ -50,6 +50,8 @@ import { identitiesRoutes } from './users/identities-routes.ts';
 import { organizationRoutes } from './organizations/routes.ts';
 import { txtResolver } from './organizations/dns.ts';
 import { connectionRoutes } from './connections/routes.ts';
+import { invitationRoutes } from './invitations/routes.ts';
+import { invitationPagesPlugin } from './invitations/plugin.ts';
 
 export interface AppDeps {
   config: Config;
@@ -61,9 +63,11 @@ export interface AppDeps {
   now?: () => number;
   /** True in the process that runs the job workers and schedules (src/server.ts); other apps only send jobs. */
   jobsWorker?: boolean;
+  /** The mail queue's name (default `mail.send`); tests give each app its own. */
+  mailQueue?: string;
 }
 
-export async function buildApp({ config, database, keyring, logger, now, jobsWorker }: AppDeps): Promise<FastifyInstance> {
+export async function buildApp({ config, database, keyring, logger, now, jobsWorker, mailQueue }: AppDeps): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     ...(logger ? { loggerInstance: logger } : { logger: loggerOptions(config.LOG_LEVEL) }),
     // One line per request comes from `requestLogging`, not Fastify's pair of lines.
@@ -101,7 +105,7 @@ export async function buildApp({ config, database, keyring, logger, now, jobsWor
   // Background work (pg-boss): capabilities define their queues when they register; `start` runs once all have.
   const jobs = new Jobs({ connectionString: database.url, log: app.log, worker: jobsWorker ?? false });
   // Outgoing mail through the `mail.send` queue: SMTP_URL, or .eml files under DATA_DIR/mail (src/mail/).
-  const mailer = new Mailer({ jobs, keyring, transport: mailTransport(config, app.log), from: config.MAIL_FROM, log: app.log });
+  const mailer = new Mailer({ jobs, keyring, transport: mailTransport(config, app.log), from: config.MAIL_FROM, log: app.log, queue: mailQueue });
   app.decorate('services', { keys, tokens, resolver, directory, invalidation, routePermissions, jobs, mailer });
   app.addHook('onReady', () => invalidation.start());
   app.addHook('onReady', () => jobs.start());
@@ -122,6 +126,7 @@ export async function buildApp({ config, database, keyring, logger, now, jobsWor
     await scoped.register(tenancyPlugin, { resolver });
     await scoped.register(oauthPlugin, { scopeFor, keyring, keys, tokens, directory, limiter, accessTokenTtl: config.ACCESS_TOKEN_TTL_SECONDS });
     await scoped.register(signinPlugin, { scopeFor, keyring, limiter, outbound });
+    await scoped.register(invitationPagesPlugin, { scopeFor, keyring });
     // SCIM 2.0 (RFC 7644): its own parser, error bodies and bearer hook; a directory-token strategy joins the list later.
     await scoped.register(scimPlugin, { prefix: '/scim/v2', scopeFor, strategies: [accessTokenStrategy(tokens, userAuthority)] });
     await scoped.register(async function managementApi(api) {
@@ -165,6 +170,7 @@ export async function buildApp({ config, database, keyring, logger, now, jobsWor
       await capability('audit', (p) => auditRoutes(p, { scopeFor }));
       await capability('organizations', (p) => organizationRoutes(p, { scopeFor, resolver: txtResolver(config.DNS_SERVERS) }));
       await capability('connections', (p) => connectionRoutes(p, { scopeFor, keyring }));
+      await capability('invitations', (p) => invitationRoutes(p, { scopeFor, keyring, mailer }));
     });
     await scoped.register(apiReferenceRoutes, { tokenPath: TOKEN_PATH });
   });

@@ -34,15 +34,18 @@ export class Mailer {
   readonly #transport: MailTransport;
   readonly #from: string;
   readonly #log: MailLogger;
+  /** The pg-boss queue; tests give each app its own, so parallel test files never take each other's jobs. */
+  readonly queueName: string;
 
-  constructor(opts: { jobs: Jobs; keyring: Keyring; transport: MailTransport; from: string; log: MailLogger }) {
+  constructor(opts: { jobs: Jobs; keyring: Keyring; transport: MailTransport; from: string; log: MailLogger; queue?: string | undefined }) {
+    this.queueName = opts.queue ?? MAIL_QUEUE;
     this.#jobs = opts.jobs;
     this.#keyring = opts.keyring;
     this.#transport = opts.transport;
     this.#from = opts.from;
     this.#log = opts.log;
     this.#jobs.define<MailJob>({
-      name: MAIL_QUEUE,
+      name: this.queueName,
       retry: MAIL_RETRY,
       expireInSeconds: 120,
       handler: (data, job) => this.#deliver(data, job.retryCount),
@@ -56,7 +59,7 @@ export class Mailer {
   /** Enqueues `message` in `scope`'s transaction; it is sent once that commits. */
   async queue(scope: TenantScope, message: MailMessage): Promise<void> {
     const sealed = this.#keyring.seal(JSON.stringify(message), sealContext(scope.tenantId));
-    await this.#jobs.send(scope, MAIL_QUEUE, { sealed });
+    await this.#jobs.send(scope, this.queueName, { sealed });
   }
 
   async #deliver(data: MailJob, attempt: number): Promise<void> {

@@ -34,7 +34,7 @@ export function testConfig(env: Record<string, string> = {}): Config {
   return loadConfig({ DATABASE_URL: inject('databaseUrl'), MASTER_KEY: inject('masterKey'), TENANCY_MODE: 'multi', LOG_LEVEL: 'info', OUTBOUND_ALLOW_LOOPBACK: 'true', ...env });
 }
 
-export async function testEnv(env: Record<string, string> = {}, opts: { now?: () => number } = {}): Promise<TestEnv> {
+export async function testEnv(env: Record<string, string> = {}, opts: { now?: () => number; mailQueue?: string } = {}): Promise<TestEnv> {
   const config = testConfig(env);
   const database = openDatabase(config.DATABASE_URL!, { max: 5 });
   const keys = keyring(Buffer.from(config.MASTER_KEY!, 'base64'));
