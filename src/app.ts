@@ -51,6 +51,7 @@ import { organizationRoutes } from './organizations/routes.ts';
 import { txtResolver } from './organizations/dns.ts';
 import { connectionRoutes } from './connections/routes.ts';
 import { invitationRoutes } from './invitations/routes.ts';
+import { inviteToTenant } from './invitations/service.ts';
 import { invitationPagesPlugin } from './invitations/plugin.ts';
 
 export interface AppDeps {
@@ -128,7 +129,13 @@ export async function buildApp({ config, database, keyring, logger, now, jobsWor
     await scoped.register(signinPlugin, { scopeFor, keyring, limiter, outbound });
     await scoped.register(invitationPagesPlugin, { scopeFor, keyring });
     // SCIM 2.0 (RFC 7644): its own parser, error bodies and bearer hook; a directory-token strategy joins the list later.
-    await scoped.register(scimPlugin, { prefix: '/scim/v2', scopeFor, strategies: [accessTokenStrategy(tokens, userAuthority)] });
+    await scoped.register(scimPlugin, {
+      prefix: '/scim/v2',
+      scopeFor,
+      strategies: [accessTokenStrategy(tokens, userAuthority)],
+      // STACKIT's sendInvitation: the same invitation email as an organization's, through the mail queue.
+      invite: async (tx, actor, tenant, user) => (await inviteToTenant(tx, { mailer, keyring }, tenant, actor, user, 'scim')) !== undefined,
+    });
     await scoped.register(async function managementApi(api) {
       api.setErrorHandler(problemErrorHandler);
       // `/api` speaks JSON only: anything else is 415 rather than a string handed to validation.

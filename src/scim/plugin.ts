@@ -17,11 +17,14 @@ import { scimUserRoutes } from './routes/users.ts';
 import { scimGroupRoutes } from './routes/groups.ts';
 import { scimBulkRoutes } from './routes/bulk.ts';
 import { scimRootRoutes } from './routes/root.ts';
+import type { ScimInviter } from './invitations.ts';
 
 export interface ScimPluginOptions {
   scopeFor: ScopeFor;
   /** Tried in order; the first that recognises the bearer credential decides (auth.ts). */
   strategies: readonly ScimAuthStrategy[];
+  /** Sends `sendInvitation: true` invitations (src/invitations); without it they are only recorded. */
+  invite?: ScimInviter | undefined;
 }
 
 export async function scimPlugin(app: FastifyInstance, opts: ScimPluginOptions) {
