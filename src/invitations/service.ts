@@ -214,7 +214,7 @@ export async function resendInvitation(scope: TenantScope, deps: InvitationDeps,
     if (!current) throw new NotFound('No invitation with this id in this organization.');
     const now = new Date();
     const status = statusOf(current, now);
-    if (status === 'accepted' || status === 'revoked') throw new Conflict(`This invitation is ${status}; it cannot be sent again.`, { status });
+    if (status === 'accepted' || status === 'revoked') throw new Conflict(`This invitation is ${status}; it cannot be sent again.`, { invitationStatus: status });
     if (current.sendCount >= MAX_SENDS) throw new TooManyRequests(`An invitation is sent at most ${MAX_SENDS} times; revoke it and invite again.`, { limit: MAX_SENDS });
     // An expired invitation's membership may have been removed meanwhile: it is pending again.
     await addPendingMembership(tx, organizationId, current.userId, current.roles);
@@ -235,7 +235,7 @@ export async function revokeInvitation(scope: TenantScope, actor: Actor, organiz
     if (!current) throw new NotFound('No invitation with this id in this organization.');
     const now = new Date();
     const status = statusOf(current, now);
-    if (status === 'accepted' || status === 'revoked') throw new Conflict(`This invitation is ${status}; it cannot be revoked.`, { status });
+    if (status === 'accepted' || status === 'revoked') throw new Conflict(`This invitation is ${status}; it cannot be revoked.`, { invitationStatus: status });
     const row = (await repo.markRevoked(id, now))!;
     const membershipRemoved = await removePendingMembership(tx, organizationId, current.userId);
     const invitation = toInvitation(row, now);
