@@ -20,6 +20,8 @@ let userX: string;
 let userY: string;
 let domainX: string;
 let domainY: string;
+let invitationX: string;
+let invitationY: string;
 let clientToken: string;
 const SECRET = 'o'.repeat(40);
 
@@ -64,6 +66,9 @@ beforeAll(async () => {
   userY = await member(orgY);
   domainX = await domain(orgX, 'x-corp.example');
   domainY = await domain(orgY, 'y-corp.example');
+  const invitation = async (org: string, address: string) => (await admin.call('POST', `/api/organizations/${org}/invitations`, { email: address, send: false })).json().id as string;
+  invitationX = await invitation(orgX, 'invited-x@x-corp.example');
+  invitationY = await invitation(orgY, 'invited-y@y-corp.example');
   const put = await admin.call('PUT', '/api/downstream/MachineClient/x-sync', { displayName: 'X sync', allowedScopes: ['iam/organization', 'damapi/'], organizationId: orgX, clientSecret: SECRET });
   expect(put.statusCode, put.body).toBe(201);
   const res = await tokenFor(admin.tenant, 'x-sync', SECRET, 'iam/organization');
@@ -187,6 +192,12 @@ describe('cross-organization matrix: every organizations route', () => {
     { method: 'GET', path: '/api/organizations/:organizationId/domains/:domainId', own: () => ({ url: `/api/organizations/${orgX}/domains/${domainX}` }), foreign: () => ({ url: `/api/organizations/${orgY}/domains/${domainY}` }), ownStatus: 200, foreignStatus: 404 },
     { method: 'POST', path: '/api/organizations/:organizationId/domains/:domainId/verify', own: () => ({ url: `/api/organizations/${orgX}/domains/${domainX}/verify` }), foreign: () => ({ url: `/api/organizations/${orgY}/domains/${domainY}/verify` }), ownStatus: 200, foreignStatus: 404 },
     { method: 'POST', path: '/api/organizations/:organizationId/domains/:domainId/mark-verified', own: () => ({ url: `/api/organizations/${orgX}/domains/${domainX}/mark-verified` }), foreign: () => ({ url: `/api/organizations/${orgY}/domains/${domainY}/mark-verified` }), ownStatus: 403, foreignStatus: 403 },
+    // Invitations: the organization's members permissions, confined like the members routes.
+    { method: 'POST', path: '/api/organizations/:organizationId/invitations', own: () => ({ url: `/api/organizations/${orgX}/invitations`, body: { email: 'new-x@x-corp.example', send: false } }), foreign: () => ({ url: `/api/organizations/${orgY}/invitations`, body: { email: 'new-y@y-corp.example', send: false } }), ownStatus: 201, foreignStatus: 404 },
+    { method: 'GET', path: '/api/organizations/:organizationId/invitations', own: () => ({ url: `/api/organizations/${orgX}/invitations` }), foreign: () => ({ url: `/api/organizations/${orgY}/invitations` }), ownStatus: 200, foreignStatus: 404 },
+    { method: 'GET', path: '/api/organizations/:organizationId/invitations/:invitationId', own: () => ({ url: `/api/organizations/${orgX}/invitations/${invitationX}` }), foreign: () => ({ url: `/api/organizations/${orgY}/invitations/${invitationY}` }), ownStatus: 200, foreignStatus: 404 },
+    { method: 'POST', path: '/api/organizations/:organizationId/invitations/:invitationId/resend', own: () => ({ url: `/api/organizations/${orgX}/invitations/${invitationX}/resend` }), foreign: () => ({ url: `/api/organizations/${orgY}/invitations/${invitationY}/resend` }), ownStatus: 200, foreignStatus: 404 },
+    { method: 'POST', path: '/api/organizations/:organizationId/invitations/:invitationId/revoke', own: () => ({ url: `/api/organizations/${orgX}/invitations/${invitationX}/revoke` }), foreign: () => ({ url: `/api/organizations/${orgY}/invitations/${invitationY}/revoke` }), ownStatus: 200, foreignStatus: 404 },
     // Removals last: the own row really removes; the foreign one must leave Y untouched.
     { method: 'DELETE', path: '/api/organizations/:organizationId/domains/:domainId', own: () => ({ url: `/api/organizations/${orgX}/domains/${domainX}` }), foreign: () => ({ url: `/api/organizations/${orgY}/domains/${domainY}` }), ownStatus: 204, foreignStatus: 404 },
     // Connections need connections:* permissions, which an organization-scoped client does not hold.

@@ -26,5 +26,6 @@ ALTER TABLE "organization_memberships" ADD COLUMN "status" text DEFAULT 'active'
 ALTER TABLE "invitations" ADD CONSTRAINT "invitations_organization_fk" FOREIGN KEY ("tenant_id","organization_id") REFERENCES "public"."organizations"("tenant_id","id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "invitations" ADD CONSTRAINT "invitations_user_fk" FOREIGN KEY ("tenant_id","user_id") REFERENCES "public"."users"("tenant_id","id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 CREATE UNIQUE INDEX "invitations_tenant_id_token_hash_idx" ON "invitations" USING btree ("tenant_id","token_hash");--> statement-breakpoint
+CREATE UNIQUE INDEX "invitations_tenant_id_organization_id_user_id_open_idx" ON "invitations" USING btree ("tenant_id","organization_id","user_id") WHERE "invitations"."accepted_at" IS NULL AND "invitations"."revoked_at" IS NULL AND "invitations"."organization_id" IS NOT NULL;--> statement-breakpoint
 CREATE INDEX "invitations_tenant_id_organization_id_created_at_idx" ON "invitations" USING btree ("tenant_id","organization_id","created_at","id");--> statement-breakpoint
 CREATE INDEX "invitations_tenant_id_user_id_idx" ON "invitations" USING btree ("tenant_id","user_id");

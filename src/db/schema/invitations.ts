@@ -45,6 +45,10 @@ export const invitations = pgTable(
     foreignKey({ name: 'invitations_organization_fk', columns: [t.tenantId, t.organizationId], foreignColumns: [organizations.tenantId, organizations.id] }).onDelete('cascade'),
     foreignKey({ name: 'invitations_user_fk', columns: [t.tenantId, t.userId], foreignColumns: [users.tenantId, users.id] }).onDelete('cascade'),
     uniqueIndex('invitations_tenant_id_token_hash_idx').on(t.tenantId, t.tokenHash),
+    // One open (pending or expired) invitation per user and organization: concurrent invitations of one address race here.
+    uniqueIndex('invitations_tenant_id_organization_id_user_id_open_idx')
+      .on(t.tenantId, t.organizationId, t.userId)
+      .where(sql`${t.acceptedAt} IS NULL AND ${t.revokedAt} IS NULL AND ${t.organizationId} IS NOT NULL`),
     index('invitations_tenant_id_organization_id_created_at_idx').on(t.tenantId, t.organizationId, t.createdAt, t.id),
     index('invitations_tenant_id_user_id_idx').on(t.tenantId, t.userId),
   ],
