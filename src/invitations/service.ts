@@ -17,7 +17,7 @@ import type { TenantScope } from '../platform/db.ts';
 import type { Tenant } from '../platform/tenancy/tenant.ts';
 import { generateSecret, type Keyring } from '../platform/crypto.ts';
 import { Conflict, Forbidden, NotFound, TooManyRequests } from '../platform/errors/domain.ts';
-import { foreignKeyViolation } from '../platform/db-errors.ts';
+import { foreignKeyViolation, uniqueViolation } from '../platform/db-errors.ts';
 import { decodeCursor, pageOf, type Page } from '../platform/cursor.ts';
 import { recordAudit, systemActor, type Actor, type AuditActor } from '../audit/service.ts';
 import { createUser, findUserById, updateUser, userForEmail, type User } from '../users/service.ts';
@@ -179,6 +179,10 @@ export async function createInvitation(
       });
     } catch (e) {
       if (foreignKeyViolation(e) === 'invitations_organization_fk') throw new NotFound('No organization with this id in this tenant.');
+      // An expired (still open) invitation, or a concurrent invitation of the same address.
+      if (uniqueViolation(e) === 'invitations_tenant_id_organization_id_user_id_open_idx') {
+        throw new Conflict('This address already has an open (pending or expired) invitation to this organization; resend or revoke it.', { field: 'email' });
+      }
       throw e;
     }
     if (send) await queueEmail(tx, deps, tenant, row, token);

@@ -226,6 +226,8 @@ describe('expiry, resend, revoke', () => {
     expect((await openLink(env, host(), token!)).res.body).toContain('expired');
     expect((await api.call('GET', `/api/organizations/${org}/invitations?status=expired`)).json().items.map((i: { id: string }) => i.id)).toEqual([invitation.id]);
     expect((await api.call('GET', `/api/organizations/${org}/invitations?status=pending`)).json().items).toEqual([]);
+    // Still open: inviting the address again is 409 (resend it instead), never a 500.
+    expect((await invite(org, { email: address })).statusCode).toBe(409);
 
     const resent = await api.call('POST', `/api/organizations/${org}/invitations/${invitation.id}/resend`);
     expect(resent.statusCode, resent.body).toBe(200);
