@@ -41,6 +41,8 @@ import { Jobs } from './platform/jobs.ts';
 import { Metrics } from './platform/metrics.ts';
 import { grants } from './oauth/grants/index.ts';
 import { CLIENT_TYPES, UPSTREAM_TYPES } from './db/schema/index.ts';
+import { Mailer } from './mail/service.ts';
+import { mailTransport } from './mail/transport.ts';
 import { rejectInvalidCharacters, routeMalformedPaths } from './platform/input-guard.ts';
 import { auditTrip } from './audit/rate-limit-trips.ts';
 import { ClientDirectory } from './downstream/directory.ts';
@@ -56,6 +58,9 @@ import { connectionRoutes } from './connections/routes.ts';
 import { directoryRoutes } from './directories/routes.ts';
 import { directoryScimMount } from './directories/scim-auth.ts';
 import { SCIM_PREFIX } from './scim/routes/shared.ts';
+import { invitationRoutes } from './invitations/routes.ts';
+import { inviteToTenant } from './invitations/service.ts';
+import { invitationPagesPlugin } from './invitations/plugin.ts';
 
 export interface AppDeps {
   config: Config;
@@ -67,9 +72,11 @@ export interface AppDeps {
   now?: () => number;
   /** True in the process that runs the job workers and schedules (src/server.ts); other apps only send jobs. */
   jobsWorker?: boolean;
+  /** The mail queue's name (default `mail.send`); tests give each app its own. */
+  mailQueue?: string;
 }
 
-export async function buildApp({ config, database, keyring, logger, now, jobsWorker }: AppDeps): Promise<FastifyInstance> {
+export async function buildApp({ config, database, keyring, logger, now, jobsWorker, mailQueue }: AppDeps): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     ...(logger ? { loggerInstance: logger } : { logger: loggerOptions(config.LOG_LEVEL) }),
     // One line per request comes from `requestLogging`, not Fastify's pair of lines.
@@ -111,11 +118,14 @@ export async function buildApp({ config, database, keyring, logger, now, jobsWor
   const routePermissions = new Map<string, string>();
   // Background work (pg-boss): capabilities define their queues when they register; `start` runs once all have.
   const jobs = new Jobs({ connectionString: database.url, log: app.log, worker: jobsWorker ?? false });
-  app.decorate('services', { keys, tokens, resolver, directory, invalidation, routePermissions, jobs, metrics });
+  // Outgoing mail through the `mail.send` queue: SMTP_URL, or .eml files under DATA_DIR/mail (src/mail/).
+  const mailer = new Mailer({ jobs, keyring, transport: mailTransport(config, app.log), from: config.MAIL_FROM, log: app.log, queue: mailQueue });
+  app.decorate('services', { keys, tokens, resolver, directory, invalidation, routePermissions, jobs, metrics, mailer });
   app.addHook('onReady', () => invalidation.start());
   app.addHook('onReady', () => jobs.start());
   app.addHook('onClose', () => invalidation.stop());
   app.addHook('onClose', () => jobs.stop());
+  app.addHook('onClose', () => mailer.close());
   // User tokens hold what their roles grant, read on every request; machine tokens are authorized by scope alone
   // (src/platform/permissions.ts).
   const userAuthority: UserAuthority = (tenant, userId) => authorityOfUser(scopeFor(tenant.id), userId);
@@ -130,6 +140,7 @@ export async function buildApp({ config, database, keyring, logger, now, jobsWor
     await scoped.register(tenancyPlugin, { resolver });
     await scoped.register(oauthPlugin, { scopeFor, keyring, keys, tokens, directory, limiter, metrics, accessTokenTtl: config.ACCESS_TOKEN_TTL_SECONDS });
     await scoped.register(signinPlugin, { scopeFor, keyring, limiter, outbound, metrics });
+    await scoped.register(invitationPagesPlugin, { scopeFor, keyring });
     // SCIM 2.0 (RFC 7644): its own parser, error bodies and bearer hook. The tenant's own users at /scim/v2, with
     // access tokens; each directory's partition at its own base URL, with that directory's tokens only (ADR 0010).
     await scoped.register(scimPlugin, {
@@ -138,6 +149,8 @@ export async function buildApp({ config, database, keyring, logger, now, jobsWor
       basePath: () => SCIM_PREFIX,
       metrics,
       strategies: [accessTokenStrategy(tokens, userAuthority)],
+      // STACKIT's sendInvitation: the same invitation email as an organization's, through the mail queue.
+      invite: async (tx, actor, tenant, user) => (await inviteToTenant(tx, { mailer, keyring }, tenant, actor, user, 'scim')) !== undefined,
     });
     await scoped.register(scimPlugin, { ...directoryScimMount({ scopeFor, directoryScopeFor, limiter }), metrics });
     await scoped.register(async function managementApi(api) {
@@ -182,6 +195,7 @@ export async function buildApp({ config, database, keyring, logger, now, jobsWor
       await capability('organizations', (p) => organizationRoutes(p, { scopeFor, resolver: txtResolver(config.DNS_SERVERS) }));
       await capability('connections', (p) => connectionRoutes(p, { scopeFor, keyring }));
       await capability('directories', (p) => directoryRoutes(p, { scopeFor, directoryScopeFor }));
+      await capability('invitations', (p) => invitationRoutes(p, { scopeFor, keyring, mailer }));
     });
     await scoped.register(apiReferenceRoutes, { tokenPath: TOKEN_PATH });
   });
@@ -190,6 +204,6 @@ export async function buildApp({ config, database, keyring, logger, now, jobsWor
 
 declare module 'fastify' {
   interface FastifyInstance {
-    services: { keys: KeyStore; tokens: AccessTokens; resolver: TenantResolver; directory: ClientDirectory; invalidation: Invalidation; routePermissions: ReadonlyMap<string, string>; jobs: Jobs; metrics: Metrics };
+    services: { keys: KeyStore; tokens: AccessTokens; resolver: TenantResolver; directory: ClientDirectory; invalidation: Invalidation; routePermissions: ReadonlyMap<string, string>; jobs: Jobs; metrics: Metrics; mailer: Mailer };
   }
 }

@@ -70,17 +70,41 @@ export function organizationsRepository(scope: TenantScope) {
       return row;
     },
 
-    /** Adds the membership or replaces its roles. */
+    /** Adds the membership (active) or replaces its roles, activating a pending one. */
     async upsertMembership(organizationId: string, userId: string, roles: string[]): Promise<MembershipRow> {
       const now = new Date();
       const [row] = await scope
-        .insert(organizationMemberships, { organizationId, userId, roles, createdAt: now, updatedAt: now })
+        .insert(organizationMemberships, { organizationId, userId, roles, status: 'active', createdAt: now, updatedAt: now })
         .onConflictDoUpdate({
           target: [organizationMemberships.tenantId, organizationMemberships.organizationId, organizationMemberships.userId],
-          set: { roles, updatedAt: now },
+          set: { roles, status: 'active', updatedAt: now },
         })
         .returning();
       return row!;
+    },
+
+    /** Adds a pending membership, or sets the roles of one that is still pending; an active one is left as it is. */
+    async upsertPendingMembership(organizationId: string, userId: string, roles: string[]): Promise<MembershipRow | undefined> {
+      const now = new Date();
+      const m = organizationMemberships;
+      const [row] = await scope
+        .insert(m, { organizationId, userId, roles, status: 'pending', createdAt: now, updatedAt: now })
+        .onConflictDoUpdate({ target: [m.tenantId, m.organizationId, m.userId], set: { roles, updatedAt: now }, setWhere: sql`${m.status} = 'pending'` })
+        .returning();
+      return row;
+    },
+
+    /** pending → active; undefined when there is no pending membership. */
+    async activateMembership(organizationId: string, userId: string): Promise<MembershipRow | undefined> {
+      const m = organizationMemberships;
+      const [row] = await scope.update(m, { status: 'active', updatedAt: new Date() }, eq(m.organizationId, organizationId), eq(m.userId, userId), eq(m.status, 'pending')).returning();
+      return row;
+    },
+
+    async deletePendingMembership(organizationId: string, userId: string): Promise<MembershipRow | undefined> {
+      const m = organizationMemberships;
+      const [row] = await scope.delete(m, eq(m.organizationId, organizationId), eq(m.userId, userId), eq(m.status, 'pending')).returning();
+      return row;
     },
 
     async deleteMembership(organizationId: string, userId: string): Promise<MembershipRow | undefined> {

@@ -1,6 +1,6 @@
 /** The wire format of `/api/organizations` (camelCase JSON). Types come from these schemas; nothing is declared twice. */
 import { z } from 'zod';
-import { DOMAIN_STATUSES, DOMAIN_VERIFICATION_METHODS } from '../db/schema/index.ts';
+import { DOMAIN_STATUSES, DOMAIN_VERIFICATION_METHODS, MEMBERSHIP_STATUSES } from '../db/schema/index.ts';
 import type { OrganizationDomain } from './domains.ts';
 import { MAX_MEMBERSHIP_ROLES, METADATA_MAX_KEY_LENGTH, METADATA_MAX_KEYS, METADATA_MAX_VALUE_LENGTH, type Membership, type Organization } from './service.ts';
 
@@ -83,6 +83,7 @@ export const membershipResponse = z.object({
   organizationId: z.uuid(),
   userId: z.uuid(),
   roles: z.array(z.string()),
+  status: z.enum(MEMBERSHIP_STATUSES).describe('`pending`: invited and not yet accepted (no organization claims until `active`); `active` otherwise.'),
   createdAt: z.iso.datetime(),
   updatedAt: z.iso.datetime(),
 });

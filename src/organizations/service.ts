@@ -16,6 +16,7 @@ import { decodeCursor, pageOf, type Page } from '../platform/cursor.ts';
 import { recordAudit, type Actor } from '../audit/service.ts';
 import { findUserById } from '../users/service.ts';
 import { publish } from '../events/in-transaction.ts';
+import type { MembershipStatus } from '../db/schema/index.ts';
 import { organizationsRepository, type MembershipRow, type OrganizationChanges, type OrganizationRow } from './repository.ts';
 
 export const METADATA_MAX_KEYS = 50;
@@ -54,6 +55,8 @@ export interface Membership {
   organizationId: string;
   userId: string;
   roles: string[];
+  /** `pending`: invited, not yet accepted (src/invitations); it grants nothing until `active`. */
+  status: MembershipStatus;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -73,7 +76,7 @@ function toOrganization(r: OrganizationRow): Organization {
 }
 
 function toMembership(r: MembershipRow): Membership {
-  return { organizationId: r.organizationId, userId: r.userId, roles: r.roles, createdAt: r.createdAt, updatedAt: r.updatedAt };
+  return { organizationId: r.organizationId, userId: r.userId, roles: r.roles, status: r.status, createdAt: r.createdAt, updatedAt: r.updatedAt };
 }
 
 function auditView(o: Organization): Record<string, unknown> {
@@ -208,7 +211,10 @@ export async function deleteOrganization(scope: TenantScope, actor: Actor, id: s
   });
 }
 
-/** Adds `userId` to the organization or replaces the roles of its membership. `created` tells which happened. */
+/**
+ * Adds `userId` to the organization or replaces the roles of its membership. `created` tells which happened. A
+ * pending (invited) membership becomes active: an administrator adding the member directly needs no acceptance.
+ */
 export async function setMembership(
   scope: TenantScope,
   actor: Actor,
@@ -225,7 +231,7 @@ export async function setMembership(
     if (!(await repo.findOrganization(organizationId))) throw new NotFound('No organization with this id in this tenant.');
     if (!(await findUserById(tx, userId))) throw new NotFound('No user with this id in this tenant.', { field: 'userId' });
     const before = await repo.findMembership(organizationId, userId);
-    if (before && before.roles.join('\n') === wanted.join('\n')) return { membership: toMembership(before), created: false };
+    if (before && before.status === 'active' && before.roles.join('\n') === wanted.join('\n')) return { membership: toMembership(before), created: false };
     let row: MembershipRow;
     try {
       row = await repo.upsertMembership(organizationId, userId, wanted);
@@ -240,7 +246,7 @@ export async function setMembership(
       action: before ? 'organization.membership.update' : 'organization.membership.add',
       targetType: 'organization',
       targetId: organizationId,
-      before: before ? { userId, roles: before.roles } : null,
+      before: before ? { userId, roles: before.roles, ...(before.status !== 'active' ? { status: before.status } : {}) } : null,
       after: { userId, roles: membership.roles },
     });
     return { membership, created: !before };
@@ -286,5 +292,35 @@ export async function membershipCountOfUser(scope: TenantScope, userId: string):
 export async function membershipOf(scope: TenantScope, organizationId: string, userId: string): Promise<{ organizationId: string; roles: string[] } | undefined> {
   if (!isUuid(organizationId) || !isUuid(userId)) return undefined;
   const row = await organizationsRepository(scope).findMembership(organizationId, userId);
-  return row ? { organizationId: row.organizationId, roles: row.roles } : undefined;
+  // A pending (invited, not accepted) membership grants nothing.
+  return row?.status === 'active' ? { organizationId: row.organizationId, roles: row.roles } : undefined;
+}
+
+/** A membership that is still pending (invited), or undefined. */
+export async function pendingMembershipOf(scope: TenantScope, organizationId: string, userId: string): Promise<{ roles: string[] } | undefined> {
+  const row = await organizationsRepository(scope).findMembership(organizationId, userId);
+  return row?.status === 'pending' ? { roles: row.roles } : undefined;
+}
+
+/**
+ * For invitations (inside their transaction): a pending membership with `roles`, or new roles for one still pending.
+ * 409 when the user is already an active member. The invitation's own audit entry records it.
+ */
+export async function addPendingMembership(tx: TenantScope, organizationId: string, userId: string, roles: string[]): Promise<Membership> {
+  const wanted = [...new Set(roles)].toSorted();
+  if (wanted.length > MAX_MEMBERSHIP_ROLES) throw new Invalid(`A membership has at most ${MAX_MEMBERSHIP_ROLES} roles.`, { field: 'roles' });
+  const row = await organizationsRepository(tx).upsertPendingMembership(organizationId, userId, wanted);
+  if (!row) throw new Conflict('This user is already a member of this organization.', { field: 'email', userId });
+  return toMembership(row);
+}
+
+/** For invitations: the pending membership becomes active (undefined when it is not pending: removed, or active already). */
+export async function activatePendingMembership(tx: TenantScope, organizationId: string, userId: string): Promise<Membership | undefined> {
+  const row = await organizationsRepository(tx).activateMembership(organizationId, userId);
+  return row ? toMembership(row) : undefined;
+}
+
+/** For invitations: a revoked invitation takes its pending membership with it (an active one stays). */
+export async function removePendingMembership(tx: TenantScope, organizationId: string, userId: string): Promise<boolean> {
+  return (await organizationsRepository(tx).deletePendingMembership(organizationId, userId)) !== undefined;
 }

@@ -67,6 +67,13 @@ export const configSchema = z
       .default('')
       .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
       .refine(acceptedByResolver, 'IP addresses, optionally with :port (IPv6 as [addr]:port), separated by commas'),
+    /**
+     * Outgoing mail (invitations): `smtp://user:pass@host:587` (STARTTLS when offered) or `smtps://…:465`. Unset: each
+     * message is written as an .eml file under DATA_DIR/mail and its link logged (the embedded default).
+     */
+    SMTP_URL: z.url({ protocol: /^smtps?$/ }).optional(),
+    /** The From of every message (RFC 5322 §3.6.2): an address, optionally with a display name. */
+    MAIL_FROM: z.string().min(3).max(320).default('IAM <no-reply@localhost>'),
   })
   .refine((c) => !(c.BOOTSTRAP_CLIENT_SECRET && !c.BOOTSTRAP_CLIENT_ID), {
     path: ['BOOTSTRAP_CLIENT_ID'],
@@ -107,5 +114,5 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 }
 
 function redactIfSecret(name: string, value: string): string {
-  return /SECRET|KEY|PASSWORD|TOKEN|DATABASE_URL/.test(name) ? '[redacted]' : value;
+  return /SECRET|KEY|PASSWORD|TOKEN|DATABASE_URL|SMTP_URL/.test(name) ? '[redacted]' : value;
 }

@@ -18,6 +18,7 @@ import { scimUserRoutes } from './routes/users.ts';
 import { scimGroupRoutes } from './routes/groups.ts';
 import { scimBulkRoutes } from './routes/bulk.ts';
 import { scimRootRoutes } from './routes/root.ts';
+import type { ScimInviter } from './invitations.ts';
 
 export interface ScimPluginOptions {
   /** The tenant's own users (`/scim/v2`), or one directory's partition at its own base URL (ADR 0010). */
@@ -27,6 +28,8 @@ export interface ScimPluginOptions {
   /** Tried in order; the first that recognises the bearer credential decides (auth.ts). */
   strategies: readonly ScimAuthStrategy[];
   metrics: ScimMetrics;
+  /** Sends `sendInvitation: true` invitations (src/invitations); without it they are only recorded. */
+  invite?: ScimInviter | undefined;
 }
 
 /** `/scim/v2/Users/:id` → `Users`; the root query (`/`, `/.search`) → `root`. Route templates only, so bounded. */

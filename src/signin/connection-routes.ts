@@ -18,7 +18,7 @@ import { setCookie } from '../platform/cookies.ts';
 import { recordAudit, systemActor } from '../audit/service.ts';
 import type { SigninMetrics } from '../platform/metrics.ts';
 import { connectionClientSecret, findActiveConnection, type RoutableConnection } from '../connections/service.ts';
-import { membershipOf, setMembership } from '../organizations/service.ts';
+import { membershipOf, pendingMembershipOf, setMembership } from '../organizations/service.ts';
 import { organizationForVerifiedDomain } from '../organizations/domains.ts';
 import { messagePage } from './pages.ts';
 import { htmlReply, safeReturnTo } from './routes.ts';
@@ -117,7 +117,9 @@ export async function completeConnectionSignIn(
   const member = await membershipOf(scope, connection.organizationId, admission.userId);
   if (!member) {
     if (connection.jitPolicy === 'existing_members') return refuse('not-a-member', REFUSAL_MESSAGES['not-allowed']);
-    await setMembership(scope, systemActor(`connection:${connection.id}`, request.ip), connection.organizationId, admission.userId, connection.defaultOrganizationRoles);
+    // An invitee who signs in through the organization's IdP before accepting keeps the roles they were invited with.
+    const invited = await pendingMembershipOf(scope, connection.organizationId, admission.userId);
+    await setMembership(scope, systemActor(`connection:${connection.id}`, request.ip), connection.organizationId, admission.userId, invited?.roles ?? connection.defaultOrganizationRoles);
   }
   const { cookie } = await scope.transaction(async (tx) => {
     const created = await createSession(tx, deps.keyring, admission.userId, method);

@@ -19,6 +19,10 @@ const tenantResponse = z.object({
   hosts: z.array(z.string()),
   settings: z.object({
     scim: z.object({ passwordChange: z.boolean().describe('Provisioning (SCIM PUT/PATCH) may set passwords; a change ends the user\'s sessions and refresh tokens.') }),
+    branding: z.object({
+      logoUrl: z.string().nullable().describe('Logo shown in the emails the tenant sends (invitations); null: the name alone.'),
+      color: z.string().nullable().describe('Accent colour of those emails, #rrggbb; null: the default.'),
+    }),
   }),
 });
 
@@ -26,8 +30,15 @@ const tenantPatch = z
   .strictObject({
     displayName: z.string().trim().min(1).max(200).optional().describe('The name shown to users on sign-in pages.'),
     scim: z.strictObject({ passwordChange: z.boolean().optional().describe('Default false. /scim/v2/ServiceProviderConfig and /Schemas follow it.') }).optional(),
+    branding: z
+      .strictObject({
+        // https only: a mail client fetching it over http would leak who reads the message to the network.
+        logoUrl: z.url({ protocol: /^https$/ }).max(2048).nullable().optional().describe('An https URL of the logo (at most 2048 characters); null removes it.'),
+        color: z.string().regex(/^#[0-9a-fA-F]{6}$/, '#rrggbb').nullable().optional().describe('Accent colour, #rrggbb; null restores the default.'),
+      })
+      .optional(),
   })
-  .refine((b) => b.displayName !== undefined || b.scim !== undefined, { message: 'Send displayName or scim.' });
+  .refine((b) => b.displayName !== undefined || b.scim !== undefined || b.branding !== undefined, { message: 'Send displayName, scim or branding.' });
 
 export interface TenantRouteDeps {
   listHosts(tenantId: TenantId): Promise<string[]>;
@@ -55,12 +66,12 @@ export function tenantRoutes(app: FastifyInstance, deps: TenantRouteDeps) {
       tags: ['Tenant'],
       summary: 'Rename the current tenant or change its settings',
       description: 'Changes the display name shown to users, and/or settings (audited as tenant.settings.update; a rename as tenant.update). Unknown fields are rejected.',
-      body: tenantPatch.meta({ examples: [{ displayName: 'Acme Corporation' }, { scim: { passwordChange: true } }] }),
+      body: tenantPatch.meta({ examples: [{ displayName: 'Acme Corporation' }, { scim: { passwordChange: true } }, { branding: { logoUrl: 'https://acme.example/logo.png', color: '#0b57d0' } }] }),
       response: { 200: tenantResponse, ...problemResponses(400, 401, 403, 413, 415) },
     },
     handler: async (request) => {
       const scope = deps.scopeFor(request.tenant.id);
-      const settings = request.body.scim ? await updateTenantSettings(scope, actorOf(request), request.body) : await getTenantSettings(scope);
+      const settings = request.body.scim || request.body.branding ? await updateTenantSettings(scope, actorOf(request), request.body) : await getTenantSettings(scope);
       const tenant = request.body.displayName !== undefined ? await deps.updateDisplayName(request.tenant.id, request.body.displayName, actorOf(request)) : request.tenant;
       return { ...tenant, hosts: await deps.listHosts(tenant.id), settings };
     },

@@ -9,7 +9,7 @@ export function tenantSettingsRepository(scope: TenantScope) {
       const [row] = await scope.select(tenantSettings, eq(tenantSettings.tenantId, scope.tenantId));
       return row;
     },
-    async upsert(set: { scimPasswordChange: boolean }) {
+    async upsert(set: { scimPasswordChange: boolean; brandLogoUrl: string | null; brandColor: string | null }) {
       const [row] = await scope
         .insert(tenantSettings, set)
         .onConflictDoUpdate({ target: tenantSettings.tenantId, set: { ...set, updatedAt: new Date() } })

@@ -21,7 +21,7 @@ import { uniqueViolation } from '../platform/db-errors.ts';
 import { decodeCursor, pageOf, type Page } from '../platform/cursor.ts';
 import { hashPassword } from './password.ts';
 import { effectiveEmails, emailsChanged, syncEmailIndex, withSignInEmail } from './email-index.ts';
-import { checkIdentifier, requireIdentifier } from './identifiers.ts';
+import { checkIdentifier, loginKey, requireIdentifier } from './identifiers.ts';
 
 /** A user as every caller sees it: never the password hash. */
 export interface User {
@@ -222,6 +222,19 @@ export async function findUsersByEmail(scope: TenantScope, email: string, limit:
 export async function findUserById(scope: TenantScope, id: string): Promise<User | undefined> {
   const row = await usersRepository(scope).findUser(id);
   return row ? toUser(row, await roleAssignmentsRepository(scope).rolesOfUser(id)) : undefined;
+}
+
+/**
+ * The user an email address names, by the sign-in rule (users/login.ts): the user whose userName has its key, else
+ * the one user whose email has it. `ambiguous` when several users share the address and none has it as userName.
+ */
+export async function userForEmail(scope: TenantScope, email: string): Promise<{ user: User | undefined; ambiguous: boolean }> {
+  const key = loginKey(email);
+  if (key === undefined) return { user: undefined, ambiguous: false };
+  const repo = usersRepository(scope);
+  const row = (await repo.findByUserNameKey(key)) ?? (await repo.listByEmailKey(key, 2)).find((_, i, all) => all.length === 1);
+  if (row) return { user: toUser(row, await roleAssignmentsRepository(scope).rolesOfUser(row.id)), ambiguous: false };
+  return { user: undefined, ambiguous: (await repo.listByEmailKey(key, 2)).length > 1 };
 }
 
 export async function getUser(scope: TenantScope, id: string): Promise<User> {

@@ -20,6 +20,8 @@ let userX: string;
 let userY: string;
 let domainX: string;
 let domainY: string;
+let invitationX: string;
+let invitationY: string;
 let clientToken: string;
 const SECRET = 'o'.repeat(40);
 
@@ -66,6 +68,9 @@ beforeAll(async () => {
   domainY = await domain(orgY, 'y-corp.example');
   const dirY = await admin.call('POST', `/api/organizations/${orgY}/directories`, { displayName: 'Y Entra' });
   expect(dirY.statusCode, dirY.body).toBe(201);
+  const invitation = async (org: string, address: string) => (await admin.call('POST', `/api/organizations/${org}/invitations`, { email: address, send: false })).json().id as string;
+  invitationX = await invitation(orgX, 'invited-x@x-corp.example');
+  invitationY = await invitation(orgY, 'invited-y@y-corp.example');
   const put = await admin.call('PUT', '/api/downstream/MachineClient/x-sync', { displayName: 'X sync', allowedScopes: ['iam/organization', 'damapi/'], organizationId: orgX, clientSecret: SECRET });
   expect(put.statusCode, put.body).toBe(201);
   const res = await tokenFor(admin.tenant, 'x-sync', SECRET, 'iam/organization');
@@ -192,6 +197,12 @@ describe('cross-organization matrix: every organizations route', () => {
     { method: 'POST', path: '/api/organizations/:organizationId/directories', own: () => ({ url: `/api/organizations/${orgX}/directories`, body: { displayName: 'X Okta', provider: 'okta' } }), foreign: () => ({ url: `/api/organizations/${orgY}/directories`, body: { displayName: 'Planted' } }), ownStatus: 201, foreignStatus: 404 },
     { method: 'GET', path: '/api/organizations/:organizationId/directories', own: () => ({ url: `/api/organizations/${orgX}/directories` }), foreign: () => ({ url: `/api/organizations/${orgY}/directories` }), ownStatus: 200, foreignStatus: 404 },
     { method: 'GET', path: '/api/organizations/:organizationId/directories/primary', own: () => ({ url: `/api/organizations/${orgX}/directories/primary` }), foreign: () => ({ url: `/api/organizations/${orgY}/directories/primary` }), ownStatus: 200, foreignStatus: 404 },
+    // Invitations: the organization's members permissions, confined like the members routes.
+    { method: 'POST', path: '/api/organizations/:organizationId/invitations', own: () => ({ url: `/api/organizations/${orgX}/invitations`, body: { email: 'new-x@x-corp.example', send: false } }), foreign: () => ({ url: `/api/organizations/${orgY}/invitations`, body: { email: 'new-y@y-corp.example', send: false } }), ownStatus: 201, foreignStatus: 404 },
+    { method: 'GET', path: '/api/organizations/:organizationId/invitations', own: () => ({ url: `/api/organizations/${orgX}/invitations` }), foreign: () => ({ url: `/api/organizations/${orgY}/invitations` }), ownStatus: 200, foreignStatus: 404 },
+    { method: 'GET', path: '/api/organizations/:organizationId/invitations/:invitationId', own: () => ({ url: `/api/organizations/${orgX}/invitations/${invitationX}` }), foreign: () => ({ url: `/api/organizations/${orgY}/invitations/${invitationY}` }), ownStatus: 200, foreignStatus: 404 },
+    { method: 'POST', path: '/api/organizations/:organizationId/invitations/:invitationId/resend', own: () => ({ url: `/api/organizations/${orgX}/invitations/${invitationX}/resend` }), foreign: () => ({ url: `/api/organizations/${orgY}/invitations/${invitationY}/resend` }), ownStatus: 200, foreignStatus: 404 },
+    { method: 'POST', path: '/api/organizations/:organizationId/invitations/:invitationId/revoke', own: () => ({ url: `/api/organizations/${orgX}/invitations/${invitationX}/revoke` }), foreign: () => ({ url: `/api/organizations/${orgY}/invitations/${invitationY}/revoke` }), ownStatus: 200, foreignStatus: 404 },
     // Removals last: the own row really removes; the foreign one must leave Y untouched.
     { method: 'DELETE', path: '/api/organizations/:organizationId/domains/:domainId', own: () => ({ url: `/api/organizations/${orgX}/domains/${domainX}` }), foreign: () => ({ url: `/api/organizations/${orgY}/domains/${domainY}` }), ownStatus: 204, foreignStatus: 404 },
     // Connections need connections:* permissions, which an organization-scoped client does not hold.

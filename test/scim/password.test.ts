@@ -80,7 +80,7 @@ describe('RFC 7643 §7, RFC 7644 §4: password change is a tenant setting that d
   it('off by default: changePassword false, password immutable, PUT and PATCH of a password are 400 mutability', async () => {
     expect(await changePassword()).toEqual({ supported: false });
     expect(await passwordDef()).toMatchObject({ mutability: 'immutable', returned: 'never' });
-    expect((await call('GET', '/api/tenant', admin)).body.settings).toEqual({ scim: { passwordChange: false } });
+    expect((await call('GET', '/api/tenant', admin)).body.settings).toMatchObject({ scim: { passwordChange: false } });
     const p = await call('PATCH', `/scim/v2/Users/${id}`, scimToken, { schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'password', value: NEW_PASSWORD }] });
     expect(p.status).toBe(400);
     expect(p.body).toMatchObject({ status: '400', scimType: 'mutability' });
@@ -93,7 +93,7 @@ describe('RFC 7643 §7, RFC 7644 §4: password change is a tenant setting that d
   it('on (PATCH /api/tenant, audited): discovery says so; PATCH hashes the new password and ends sessions and refresh tokens', async () => {
     const set = await call('PATCH', '/api/tenant', admin, { scim: { passwordChange: true } });
     expect(set.status).toBe(200);
-    expect(set.body.settings).toEqual({ scim: { passwordChange: true } });
+    expect(set.body.settings).toMatchObject({ scim: { passwordChange: true } });
     const scope = forTenant(env.database.db, env.tenant.tenant.id);
     expect(await scope.select(auditEvents, eq(auditEvents.action, 'tenant.settings.update'))).toMatchObject([{ actorId: 'bootstrap', after: { scim: { passwordChange: true } } }]);
     expect(await changePassword()).toEqual({ supported: true });

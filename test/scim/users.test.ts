@@ -63,7 +63,7 @@ describe('RFC 7644 §3.3 create', () => {
     expect(row.passwordHash).toMatch(/^\$argon2id\$/);
     expect(await verifyPassword(row.passwordHash!, 'plain password')).toBe(true);
     const inv = await scope.select(invitationRequests, eq(invitationRequests.userId, u.id));
-    expect(inv).toMatchObject([{ source: 'scim', status: 'pending' }]);
+    expect(inv).toMatchObject([{ source: 'scim', status: 'sent' }]);
     const audit = await scope.select(auditEvents, eq(auditEvents.targetId, u.id));
     expect(audit.map((a) => a.action).sort()).toEqual(['invitation.request', 'user.create']);
     expect(audit[0]!.actorId).toBe('provisioner');

@@ -35,7 +35,7 @@ export function testConfig(env: Record<string, string> = {}): Config {
 }
 
 /** `beforeReady`: runs between buildApp and ready, e.g. to define a pg-boss queue of the test's own. */
-export async function testEnv(env: Record<string, string> = {}, { beforeReady, ...opts }: { now?: () => number; beforeReady?: (app: FastifyInstance) => void } = {}): Promise<TestEnv> {
+export async function testEnv(env: Record<string, string> = {}, { beforeReady, ...opts }: { now?: () => number; mailQueue?: string; beforeReady?: (app: FastifyInstance) => void } = {}): Promise<TestEnv> {
   const config = testConfig(env);
   const database = openDatabase(config.DATABASE_URL!, { max: 5 });
   const keys = keyring(Buffer.from(config.MASTER_KEY!, 'base64'));

@@ -25,7 +25,7 @@ describe('GET /api/tenant', () => {
   it('200 with scope iam/', async () => {
     const res = await get(a.host, `Bearer ${tokenA}`);
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ id: a.tenant.id, slug: a.tenant.slug, displayName: a.tenant.displayName, issuer: `http://${a.host}`, hosts: [a.host], settings: { scim: { passwordChange: false } } });
+    expect(res.json()).toEqual({ id: a.tenant.id, slug: a.tenant.slug, displayName: a.tenant.displayName, issuer: `http://${a.host}`, hosts: [a.host], settings: { scim: { passwordChange: false }, branding: { logoUrl: null, color: null } } });
   });
 
   it('RFC 6750 §3.1: no token → 401, a challenge without an error code, problem+json', async () => {
@@ -124,7 +124,7 @@ describe('PATCH /api/tenant and RFC 9457 problems', () => {
     const on = await patch(b.host, JSON.stringify({ scim: { passwordChange: true } }), { authorization: `Bearer ${await bootstrapToken(env.app, b)}` });
     expect(on.statusCode).toBe(200);
     expect(on.json()).toMatchObject({ displayName: b.tenant.displayName, settings: { scim: { passwordChange: true } } });
-    expect((await get(a.host, `Bearer ${tokenA}`)).json().settings).toEqual({ scim: { passwordChange: false } });
+    expect((await get(a.host, `Bearer ${tokenA}`)).json().settings).toEqual({ scim: { passwordChange: false }, branding: { logoUrl: null, color: null } });
     const audit = await forTenant(env.database.db, b.tenant.id).select(auditEvents, eq(auditEvents.action, 'tenant.settings.update'));
     expect(audit).toMatchObject([{ targetType: 'tenant', targetId: b.tenant.id, before: { scim: { passwordChange: false } }, after: { scim: { passwordChange: true } } }]);
     for (const body of [{}, { scim: { passwordChange: 'yes' } }, { scim: { other: true } }]) expect((await patch(a.host, JSON.stringify(body))).statusCode, JSON.stringify(body)).toBe(400);

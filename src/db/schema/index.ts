@@ -8,3 +8,4 @@ export * from './scim.ts';
 export * from './organizations.ts';
 export * from './connections.ts';
 export * from './directories.ts';
+export * from './invitations.ts';

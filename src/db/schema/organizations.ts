@@ -31,7 +31,13 @@ export const organizations = pgTable(
   ],
 );
 
-/** A user's membership of an organization, with the organization roles it grants (free-form names). */
+export const MEMBERSHIP_STATUSES = ['active', 'pending'] as const;
+export type MembershipStatus = (typeof MEMBERSHIP_STATUSES)[number];
+
+/**
+ * A user's membership of an organization, with the organization roles it grants (free-form names). `pending`: invited
+ * and not yet accepted; it grants nothing (no org claims, not a member for sign-in policies) until it is `active`.
+ */
 export const organizationMemberships = pgTable(
   'organization_memberships',
   {
@@ -39,6 +45,7 @@ export const organizationMemberships = pgTable(
     organizationId: uuid('organization_id').notNull(),
     userId: uuid('user_id').notNull(),
     roles: text('roles').array().notNull().default(sql`'{}'::text[]`),
+    status: text('status', { enum: MEMBERSHIP_STATUSES }).notNull().default('active'),
     ...timestamps,
   },
   (t) => [

@@ -32,5 +32,8 @@ export const tenantSettings = pgTable('tenant_settings', {
     .references(() => tenants.id, { onDelete: 'cascade' }),
   /** SCIM: provisioning may set a user's password with PUT/PATCH (and it ends their sessions). Default off. */
   scimPasswordChange: boolean('scim_password_change').notNull().default(false),
+  /** Branding of the emails the tenant sends (and, later, its pages): an https logo URL and a #rrggbb colour. */
+  brandLogoUrl: text('brand_logo_url'),
+  brandColor: text('brand_color'),
   ...timestamps,
 });

@@ -16,3 +16,5 @@ export class Invalid extends DomainError {}
 export class Forbidden extends DomainError {}
 /** The stored version differs from the one the caller saw (If-Match). */
 export class PreconditionFailed extends DomainError {}
+/** An abuse limit was reached (e.g. invitations per organization per day); `details.retryAfterSeconds` when known. */
+export class TooManyRequests extends DomainError {}

@@ -18,6 +18,7 @@ import { BULK_MAX_OPERATIONS, BULK_MAX_PAYLOAD_BYTES } from '../limits.ts';
 import { BULK_REQUEST, BULK_RESPONSE } from '../schema/definitions.ts';
 import { bulkBody, errorResponses, resourceResponse } from '../schemas.ts';
 import { createScimUser, deleteScimUser, patchScimUser, replaceScimUser } from '../users/service.ts';
+import { inviterFor, type InvitationSender, type ScimInviter } from '../invitations.ts';
 import { createGroup, deleteGroup, patchGroup, replaceGroup } from '../groups/service.ts';
 import { scimBase, type ScimScopes } from './shared.ts';
 
@@ -93,7 +94,7 @@ function substitute(v: unknown, ids: Map<string, string>): unknown {
   return v;
 }
 
-async function runOne(scope: TenantScope, actor: Actor, base: string, op: BulkOp): Promise<BulkResult> {
+async function runOne(scope: TenantScope, actor: Actor, base: string, op: BulkOp, sendInvitation?: InvitationSender): Promise<BulkResult> {
   const m = /^\/(Users|Groups)(?:\/([^/]+))?$/.exec(op.path);
   if (!m) throw badRequest('invalidPath', `Unknown bulk path "${op.path.slice(0, 100)}"; use /Users, /Users/{id}, /Groups or /Groups/{id}.`);
   const [, kind, rawId] = m;
@@ -115,7 +116,7 @@ async function runOne(scope: TenantScope, actor: Actor, base: string, op: BulkOp
   if (op.method === 'POST') {
     if (id) throw badRequest('invalidPath', 'POST goes to /Users or /Groups.');
     if (kind === 'Users') {
-      const u = await createScimUser(scope, actor, op.data);
+      const u = await createScimUser(scope, actor, op.data, { sendInvitation });
       return res(201, u.id, u.version);
     }
     const g = await createGroup(scope, actor, op.data);
@@ -135,7 +136,7 @@ async function runOne(scope: TenantScope, actor: Actor, base: string, op: BulkOp
   return res(200, g.id, g.version);
 }
 
-export function scimBulkRoutes(app: FastifyInstance, deps: ScimScopes) {
+export function scimBulkRoutes(app: FastifyInstance, deps: ScimScopes & { invite?: ScimInviter | undefined }) {
   const r = app.withTypeProvider<ZodTypeProvider>();
   r.post(BULK_PATH, {
     config: { scimScope: SCIM_WRITE },
@@ -180,7 +181,7 @@ export function scimBulkRoutes(app: FastifyInstance, deps: ScimScopes) {
             continue;
           }
           try {
-            const result = await runOne(scope, actor, base, { ...op, path: op.path.replace(/bulkId:([^/]+)$/, (m, b: string) => ids.get(b) ?? m), data: substitute(op.data, ids) });
+            const result = await runOne(scope, actor, base, { ...op, path: op.path.replace(/bulkId:([^/]+)$/, (m, b: string) => ids.get(b) ?? m), data: substitute(op.data, ids) }, inviterFor(deps.invite, request.tenant));
             results[i] = result;
             if (op.bulkId && result.location) ids.set(op.bulkId, result.location.slice(result.location.lastIndexOf('/') + 1));
           } catch (e) {

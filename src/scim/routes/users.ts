@@ -14,6 +14,7 @@ import { parseListQuery, searchParams } from '../query.ts';
 import { USER_TYPE } from '../schema/definitions.ts';
 import { conditionalHeaders, errorResponses, getHeaders, getQuery, idParams, listQuery, listResponseSchema, noContent, patchBody, resourceResponse, searchBody, userBody } from '../schemas.ts';
 import { createScimUser, deleteScimUser, getScimUser, listScimUsers, patchScimUser, replaceScimUser, representUser } from '../users/service.ts';
+import { inviterFor, type ScimInviter } from '../invitations.ts';
 import { notModified, scimBase, type ScimScopes } from './shared.ts';
 
 export const USERS_PATH = '/Users';
@@ -22,7 +23,7 @@ export const USERS_SEARCH_PATH = '/Users/.search';
 
 const TAGS = ['SCIM Users'];
 
-export function scimUserRoutes(app: FastifyInstance, deps: ScimScopes) {
+export function scimUserRoutes(app: FastifyInstance, deps: ScimScopes & { invite?: ScimInviter | undefined }) {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const scope = (request: FastifyRequest) => deps.scopeOf(request);
   const projectionOf = (q: { attributes?: unknown; excludedAttributes?: unknown }) => parseProjection(USER_TYPE, q.attributes as string | undefined, q.excludedAttributes as string | undefined);
@@ -62,13 +63,13 @@ export function scimUserRoutes(app: FastifyInstance, deps: ScimScopes) {
       summary: 'Create a user',
       description:
         'RFC 7644 §3.3. userName is unique per tenant regardless of case: 409 uniqueness otherwise (also when two creates race). ' +
-        'password is hashed with argon2id and never returned. sendInvitation (notifications extension) records an invitation request.',
+        'password is hashed with argon2id and never returned. sendInvitation (notifications extension) emails the new user an invitation (a link to choose a password or continue with SSO).',
       querystring: getQuery,
       body: userBody,
       response: { 201: resourceResponse, ...errorResponses(400, 401, 403, 409, 413, 415) },
     },
     handler: async (request, reply) => {
-      const user = await createScimUser(scope(request), scimActor(request), request.body);
+      const user = await createScimUser(scope(request), scimActor(request), request.body, { sendInvitation: inviterFor(deps.invite, request.tenant) });
       const res = await representUser(scope(request), user, scimBase(request), projectionOf(request.query), { fresh: true });
       return sendScim(request, reply.status(201).header('Location', `${scimBase(request)}/Users/${user.id}`).header('ETag', weakEtag(user.version)), res);
     },

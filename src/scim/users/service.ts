@@ -22,7 +22,7 @@ import { listResponse, whereOf, type ListQuery } from '../query.ts';
 import { project, wants, type Projection } from '../projection.ts';
 import { formatAttrPath } from '../filter/format.ts';
 import { sql, type SQL } from 'drizzle-orm';
-import { requestInvitation } from '../invitations.ts';
+import { requestInvitation, type InvitationSender } from '../invitations.ts';
 import { getTenantSettings } from '../../tenancy/settings.ts';
 import { verifyPassword } from '../../users/password.ts';
 
@@ -58,7 +58,7 @@ function toPatch(f: UserFields, password?: string): UserPatch {
 }
 
 /** RFC 7644 §3.3. `sendInvitation: true` records an invitation request in the same transaction. */
-export async function createScimUser(scope: TenantScope, actor: Actor, body: unknown): Promise<User> {
+export async function createScimUser(scope: TenantScope, actor: Actor, body: unknown, opts: { sendInvitation?: InvitationSender | undefined } = {}): Promise<User> {
   const checked = checkedUser(body);
   const { fields } = checked;
   // A directory's records never sign in (ADR 0010): a password (Okta's password sync) or an invitation is not kept.
@@ -78,7 +78,7 @@ export async function createScimUser(scope: TenantScope, actor: Actor, body: unk
       attributes: fields.attributes,
       password,
     },
-    { alsoInTransaction: sendInvitation ? (tx, user) => requestInvitation(tx, actor, user.id, 'scim').then(() => {}) : undefined },
+    { alsoInTransaction: sendInvitation ? (tx, user) => requestInvitation(tx, actor, user, 'scim', opts.sendInvitation).then(() => {}) : undefined },
   );
 }
 
