@@ -48,6 +48,8 @@ import { identitiesRoutes } from './users/identities-routes.ts';
 import { organizationRoutes } from './organizations/routes.ts';
 import { txtResolver } from './organizations/dns.ts';
 import { connectionRoutes } from './connections/routes.ts';
+import { eventRoutes } from './events/routes.ts';
+import { eventCatalogOpenApi } from './events/catalog.ts';
 
 export interface AppDeps {
   config: Config;
@@ -110,6 +112,7 @@ export async function buildApp({ config, database, keyring, logger, now, jobsWor
   await app.register(swaggerPlugin, {
     tokenPath: TOKEN_PATH,
     scopes: Object.fromEntries(BUILT_IN_APIS.flatMap((a) => a.scopes.map((s) => [s, a.displayName]))),
+    webhooks: eventCatalogOpenApi,
   });
   opsRoutes(app, { pool: database.pool, invalidation });
 
@@ -160,6 +163,7 @@ export async function buildApp({ config, database, keyring, logger, now, jobsWor
       await capability('audit', (p) => auditRoutes(p, { scopeFor }));
       await capability('organizations', (p) => organizationRoutes(p, { scopeFor, resolver: txtResolver(config.DNS_SERVERS) }));
       await capability('connections', (p) => connectionRoutes(p, { scopeFor, keyring }));
+      await capability('events', (p) => eventRoutes(p, { scopeFor }));
     });
     await scoped.register(apiReferenceRoutes, { tokenPath: TOKEN_PATH });
   });

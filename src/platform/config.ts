@@ -54,6 +54,8 @@ export const configSchema = z
     OUTBOUND_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
     /** The largest response body an outbound fetch reads (discovery documents, JWKS, token responses). */
     OUTBOUND_MAX_BYTES: z.coerce.number().int().min(1024).max(50 * 1024 * 1024).default(1024 * 1024),
+    /** The event feed keeps events this many days; a daily job deletes older ones (a cursor before them: 410). */
+    EVENT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
     /** Comma-separated DNS servers (IP or IP:port) for domain verification; empty: the system's resolvers. */
     DNS_SERVERS: z
       .string()

@@ -23,6 +23,7 @@ export const PERMISSIONS = [
   'organizations:write',
   'connections:read',
   'connections:write',
+  'events:read',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -40,6 +41,7 @@ export const PERMISSION_DESCRIPTIONS: Record<Permission, string> = {
   'organizations:write': 'Create, change and delete organizations; manage their members and domains',
   'connections:read': 'List and read organizations\' SSO connections (never their secrets)',
   'connections:write': 'Configure, activate and delete organizations\' SSO connections',
+  'events:read': 'Read the event feed and its catalog (an organization-scoped client: its organization\'s events)',
 };
 
 /** The built-in role that grants every permission. It cannot be changed or deleted. */
@@ -75,9 +77,9 @@ export interface Authority {
 /** Admin-equivalent: machine clients with `iam/`, the service itself (upstream admission, SCIM, bootstrap). */
 export const FULL_AUTHORITY: Authority = Object.freeze({ admin: true, permissions: new Set(PERMISSIONS), roles: new Set<string>() });
 
-/** An organization-scoped machine client: organization management, of its own organization only (ADR 0009). */
+/** An organization-scoped machine client: organization management and the event feed, of its own organization only (ADR 0009). */
 export function organizationAuthority(organizationId: string): Authority {
-  return { admin: false, permissions: new Set<Permission>(['organizations:read', 'organizations:write']), roles: new Set<string>(), organizationId };
+  return { admin: false, permissions: new Set<Permission>(['organizations:read', 'organizations:write', 'events:read']), roles: new Set<string>(), organizationId };
 }
 
 /** The authority of a set of roles: `admin` grants everything, each custom role its permissions. */

@@ -7,3 +7,4 @@ export * from './audit.ts';
 export * from './scim.ts';
 export * from './organizations.ts';
 export * from './connections.ts';
+export * from './events.ts';

@@ -16,3 +16,5 @@ export class Invalid extends DomainError {}
 export class Forbidden extends DomainError {}
 /** The stored version differs from the one the caller saw (If-Match). */
 export class PreconditionFailed extends DomainError {}
+/** What the caller refers to existed once and is gone for good (e.g. a feed cursor past retention). */
+export class Gone extends DomainError {}
