@@ -49,6 +49,7 @@ import { organizationRoutes } from './organizations/routes.ts';
 import { txtResolver } from './organizations/dns.ts';
 import { connectionRoutes } from './connections/routes.ts';
 import { eventRoutes } from './events/routes.ts';
+import { webhookRoutes } from './webhooks/routes.ts';
 import { eventCatalogOpenApi } from './events/catalog.ts';
 
 export interface AppDeps {
@@ -164,6 +165,7 @@ export async function buildApp({ config, database, keyring, logger, now, jobsWor
       await capability('organizations', (p) => organizationRoutes(p, { scopeFor, resolver: txtResolver(config.DNS_SERVERS) }));
       await capability('connections', (p) => connectionRoutes(p, { scopeFor, keyring }));
       await capability('events', (p) => eventRoutes(p, { scopeFor }));
+      await capability('webhooks', (p) => webhookRoutes(p, { scopeFor, keyring, outbound, jobs }));
     });
     await scoped.register(apiReferenceRoutes, { tokenPath: TOKEN_PATH });
   });

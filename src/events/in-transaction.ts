@@ -61,9 +61,18 @@ type Handler<T extends PublishedEventType> = (tx: TenantScope, event: Extract<Pu
 const MUST_BE_HANDLED: ReadonlySet<string> = new Set(['user.deactivated', 'user.deleted', 'user.password_changed', 'session.revoked', 'client.deleted', 'organization.deleted']);
 
 const handlers = new Map<string, Handler<never>[]>();
+const feedConsumers: ((tx: TenantScope, event: FeedEvent) => Promise<void>)[] = [];
 
 export function subscribe<T extends PublishedEventType>(type: T, handler: Handler<T>): void {
   handlers.set(type, [...(handlers.get(type) ?? []), handler as unknown as Handler<never>]);
+}
+
+/**
+ * Runs `handler` in the transaction of every feed event, after the event's row is written: for consumers of the
+ * whole feed (webhooks schedule their dispatch in the same commit). It must be cheap and must not publish.
+ */
+export function subscribeFeed(handler: (tx: TenantScope, event: FeedEvent) => Promise<void>): void {
+  feedConsumers.push(handler);
 }
 
 function isFeedEvent(event: PublishedEvent): event is FeedEvent {
@@ -78,7 +87,10 @@ export async function publish(tx: TenantScope, event: PublishedEvent): Promise<v
   if (!tx.inTransaction) throw new Error(`event ${event.type} published outside a transaction`);
   const list = handlers.get(event.type) ?? [];
   if (!list.length && MUST_BE_HANDLED.has(event.type)) throw new Error(`event ${event.type} has no subscriber: import the capability subscriptions (src/app.ts)`);
-  if (isFeedEvent(event)) await appendToFeed(tx, event);
+  if (isFeedEvent(event)) {
+    await appendToFeed(tx, event);
+    for (const consumer of feedConsumers) await consumer(tx, event);
+  }
   for (const handler of list) await (handler as unknown as Handler<typeof event.type>)(tx, event as never);
 }
 

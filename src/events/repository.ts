@@ -2,7 +2,7 @@
  * Drizzle queries for the event feed; every one goes through the tenant scope. Positions are (xid, seq): see
  * docs/adr/0010-event-positions.md for why the reader's horizon makes them never skip.
  */
-import { asc, eq, inArray, like, or, sql, type SQL } from 'drizzle-orm';
+import { asc, desc, eq, inArray, like, or, sql, type SQL } from 'drizzle-orm';
 import type { TenantScope } from '../platform/db.ts';
 import { eventHorizons, events } from '../db/schema/index.ts';
 
@@ -55,6 +55,33 @@ export function eventsRepository(scope: TenantScope) {
         )
         .orderBy(asc(events.xid), asc(events.seq))
         .limit(filter.limit);
+    },
+
+    async findEvent(id: string): Promise<EventRow | undefined> {
+      const [row] = await scope.select(events, eq(events.id, id));
+      return row;
+    },
+
+    /** The newest readable position (below the horizon): every event that becomes readable later sorts after it. */
+    async lastReadablePosition(): Promise<FeedPosition | undefined> {
+      const [row] = await scope
+        .selectFields({ xid: events.xid, seq: events.seq }, events, sql`${events.xid} < pg_snapshot_xmin(pg_current_snapshot())`)
+        .orderBy(desc(events.xid), desc(events.seq))
+        .limit(1);
+      return row;
+    },
+
+    /** True when committed events exist that the horizon still holds back (an older transaction is running). */
+    async hasHeldBackEvents(after: FeedPosition | undefined): Promise<boolean> {
+      const [row] = await scope
+        .selectFields(
+          { id: events.id },
+          events,
+          sql`${events.xid} >= pg_snapshot_xmin(pg_current_snapshot())`,
+          after ? sql`(${events.xid}, ${events.seq}) > (${after.xid}::xid8, ${after.seq}::bigint)` : undefined,
+        )
+        .limit(1);
+      return row !== undefined;
     },
 
     /** The position the retention job has deleted through, if it has deleted anything in this tenant. */

@@ -72,6 +72,22 @@ function toRecord(r: EventRow): FeedEventRecord {
   };
 }
 
+export async function findFeedEvent(scope: TenantScope, id: string): Promise<FeedEventRecord | undefined> {
+  const row = await eventsRepository(scope).findEvent(id);
+  return row ? toRecord(row) : undefined;
+}
+
+/** The cursor at the end of what is readable now (null for an empty feed): a new follower starts there. */
+export async function feedEnd(scope: TenantScope): Promise<string | null> {
+  const p = await eventsRepository(scope).lastReadablePosition();
+  return p ? encodePosition(p) : null;
+}
+
+/** True when committed events after `after` are still held back by the horizon: read again shortly. */
+export async function feedHeldBack(scope: TenantScope, after: string | null): Promise<boolean> {
+  return eventsRepository(scope).hasHeldBackEvents(after ? decodePosition(after) : undefined);
+}
+
 export async function readFeed(scope: TenantScope, query: FeedQuery = {}): Promise<FeedPage> {
   const limit = Math.min(Math.max(query.limit ?? DEFAULT_EVENTS_LIMIT, 1), MAX_EVENTS_LIMIT);
   const after = query.after !== undefined ? decodePosition(query.after) : undefined;

@@ -24,6 +24,8 @@ export const PERMISSIONS = [
   'connections:read',
   'connections:write',
   'events:read',
+  'webhooks:read',
+  'webhooks:write',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -42,6 +44,8 @@ export const PERMISSION_DESCRIPTIONS: Record<Permission, string> = {
   'connections:read': 'List and read organizations\' SSO connections (never their secrets)',
   'connections:write': 'Configure, activate and delete organizations\' SSO connections',
   'events:read': 'Read the event feed and its catalog (an organization-scoped client: its organization\'s events)',
+  'webhooks:read': 'List webhook endpoints and read their delivery logs (never their secrets)',
+  'webhooks:write': 'Register, change, rotate and delete webhook endpoints',
 };
 
 /** The built-in role that grants every permission. It cannot be changed or deleted. */

@@ -8,3 +8,4 @@ export * from './scim.ts';
 export * from './organizations.ts';
 export * from './connections.ts';
 export * from './events.ts';
+export * from './webhooks.ts';
