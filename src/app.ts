@@ -61,6 +61,9 @@ import { SCIM_PREFIX } from './scim/routes/shared.ts';
 import { invitationRoutes } from './invitations/routes.ts';
 import { inviteToTenant } from './invitations/service.ts';
 import { invitationPagesPlugin } from './invitations/plugin.ts';
+import { eventRoutes } from './events/routes.ts';
+import { webhookRoutes } from './webhooks/routes.ts';
+import { eventCatalogOpenApi } from './events/catalog.ts';
 
 export interface AppDeps {
   config: Config;
@@ -133,6 +136,7 @@ export async function buildApp({ config, database, keyring, logger, now, jobsWor
   await app.register(swaggerPlugin, {
     tokenPath: TOKEN_PATH,
     scopes: Object.fromEntries(BUILT_IN_APIS.flatMap((a) => a.scopes.map((s) => [s, a.displayName]))),
+    webhooks: eventCatalogOpenApi,
   });
   opsRoutes(app, { pool: database.pool, invalidation });
 
@@ -196,6 +200,8 @@ export async function buildApp({ config, database, keyring, logger, now, jobsWor
       await capability('connections', (p) => connectionRoutes(p, { scopeFor, keyring }));
       await capability('directories', (p) => directoryRoutes(p, { scopeFor, directoryScopeFor }));
       await capability('invitations', (p) => invitationRoutes(p, { scopeFor, keyring, mailer }));
+      await capability('events', (p) => eventRoutes(p, { scopeFor }));
+      await capability('webhooks', (p) => webhookRoutes(p, { scopeFor, keyring, outbound, jobs }));
     });
     await scoped.register(apiReferenceRoutes, { tokenPath: TOKEN_PATH });
   });

@@ -16,6 +16,9 @@ import { checkUpstreamSecretExpiry, UPSTREAM_SECRET_EXPIRY_JOB } from './upstrea
 import { DOMAIN_VERIFICATION_JOB, recheckDueDomains } from './organizations/domain-verification.global.ts';
 import { txtResolver } from './organizations/dns.ts';
 import { purgeExpiredSamlAssertions } from './connections/maintenance.global.ts';
+import { deleteExpiredEvents, EVENT_RETENTION_JOB } from './events/retention.global.ts';
+import { sweepWebhookDispatch } from './webhooks/sweep.global.ts';
+import { DISPATCH_SWEEP_JOB } from './webhooks/delivery.ts';
 
 /** What start-up has started so far, stopped in reverse order when start-up fails (PostgreSQL is never orphaned). */
 const started: (() => Promise<unknown>)[] = [];
@@ -103,6 +106,8 @@ async function main(config: Config) {
         { name: UPSTREAM_SECRET_EXPIRY_JOB, cron: '0 6 * * *', handler: () => checkUpstreamSecretExpiry({ db: database.global, log: app.log }) },
         { name: PURGE_JOB, cron: '17 * * * *', handler: async () => ({ ...(await purgeExpired(database.global)), samlAssertions: await purgeExpiredSamlAssertions(database.global) }) },
         // Each pending domain's own backoff decides whether this minute's run looks it up.
+        { name: DISPATCH_SWEEP_JOB, cron: '* * * * *', handler: () => sweepWebhookDispatch(database.global, app.services.jobs) },
+        { name: EVENT_RETENTION_JOB, cron: '41 2 * * *', handler: () => deleteExpiredEvents(database.global, config.EVENT_RETENTION_DAYS) },
         { name: DOMAIN_VERIFICATION_JOB, cron: '* * * * *', handler: () => recheckDueDomains({ db: database.global, resolver: txtResolver(config.DNS_SERVERS) }) },
         ...(config.KEY_ROTATION_DAYS > 0
           ? [{ name: KEY_ROTATION_JOB, cron: '23 3 * * *', handler: () => rotateDueKeys(database.global, app.services.keys, config.KEY_ROTATION_DAYS) }]

@@ -16,6 +16,8 @@ import { getOrganization, isUuid } from '../organizations/service.ts';
 import { organizationForVerifiedDomain } from '../organizations/domains.ts';
 import type { ConnectionStatus, ConnectionType, JitPolicy } from '../db/schema/index.ts';
 import { connectionsRepository, type ConnectionRow } from './repository.ts';
+import { previousAttributes, publish } from '../events/in-transaction.ts';
+import { connectionData } from './events.ts';
 import { oidcSettings, samlSettings, type ConnectionCreateBody, type ConnectionPatchBody, type OidcSettings, type SamlSettings } from './schemas.ts';
 
 export const MAX_CONNECTIONS_PER_ORGANIZATION = 20;
@@ -108,6 +110,7 @@ export async function createConnection(scope: TenantScope, actor: Actor, keyring
     if (body.type === 'oidc' && body.clientSecret) sealed = (await repo.update(row.id, { secretSealed: keyring.seal(body.clientSecret, sealContext(tx.tenantId, row.id)) }))!;
     const c = toConnection(sealed, issuer);
     await recordAudit(tx, actor, { action: 'connection.create', targetType: 'connection', targetId: c.id, after: auditView(c) });
+    await publish(tx, { type: 'connection.created', organizationId, data: connectionData(c) });
     return c;
   });
 }
@@ -136,6 +139,8 @@ export async function updateConnection(scope: TenantScope, actor: Actor, keyring
     const before = toConnection(current, issuer);
     const after = toConnection(row, issuer);
     await recordAudit(tx, actor, { action: 'connection.update', targetType: 'connection', targetId: id, before: auditView(before), after: auditView(after) });
+    const changed = previousAttributes(connectionData(before), connectionData(after));
+    if (changed) await publish(tx, { type: 'connection.updated', organizationId: row.organizationId, data: connectionData(after), previousAttributes: changed });
     return after;
   });
 }
@@ -155,6 +160,8 @@ export async function setConnectionStatus(scope: TenantScope, actor: Actor, issu
     const row = current.status === status ? current : (await connectionsRepository(tx).update(id, { status }))!;
     if (current.status !== status) {
       await recordAudit(tx, actor, { action: status === 'active' ? 'connection.activate' : 'connection.deactivate', targetType: 'connection', targetId: id, before: { status: current.status }, after: { status } });
+      const after = connectionData(toConnection(row, issuer));
+      await publish(tx, { type: status === 'active' ? 'connection.activated' : 'connection.deactivated', organizationId: row.organizationId, data: after, previousAttributes: previousAttributes(connectionData(toConnection(current, issuer)), after) });
     }
     return toConnection(row, issuer);
   });
@@ -165,6 +172,7 @@ export async function deleteConnection(scope: TenantScope, actor: Actor, issuer:
     const current = await loadOrThrow(tx, id, true);
     await connectionsRepository(tx).delete(id);
     await recordAudit(tx, actor, { action: 'connection.delete', targetType: 'connection', targetId: id, before: auditView(toConnection(current, issuer)) });
+    await publish(tx, { type: 'connection.deleted', organizationId: current.organizationId, data: connectionData(toConnection(current, issuer)) });
   });
 }
 

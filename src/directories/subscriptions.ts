@@ -14,7 +14,7 @@ subscribe('user.changed', async (tx, event) => {
 
 subscribe('user.deleted', async (tx, event) => {
   const directory = await provisioningDirectory(tx);
-  if (directory) await memberDeleted(tx, directory, event.userId);
+  if (directory) await memberDeleted(tx, directory, event.data.id);
 });
 
 subscribe('group.members_changed', async (tx, event) => {

@@ -6,7 +6,8 @@
 import type { TenantScope } from '../platform/db.ts';
 import { generateSecret, type Keyring } from '../platform/crypto.ts';
 import { Conflict, Forbidden, Invalid, NotFound } from '../platform/errors/domain.ts';
-import { publish } from '../events/in-transaction.ts';
+import { previousAttributes, publish } from '../events/in-transaction.ts';
+import './events.ts';
 import type { Invalidation } from '../platform/invalidation.ts';
 import { recordAudit, type Actor } from '../audit/service.ts';
 import type { ClientType } from '../db/schema/index.ts';
@@ -137,11 +138,18 @@ export async function putClient(
         const created = await repo.insertSecret({ clientId, secretHash: hash, description: 'initial' });
         // A credential added by any route is in the trail, not only by POST …/secrets.
         await recordAudit(tx, ctx.actor, { action: 'client.secret.create', targetType: 'client', targetId: clientId, after: { ...secretView(created), via: 'PUT' } });
+        await publish(tx, { type: 'client.secret_created', organizationId: row.organizationId, data: { clientId, ...secretView(created) } });
         secretCount += 1;
       }
     }
     await ctx.invalidation.publish(tx, 'client', clientId);
-    return { created: !existing, client: toClientResponse(row, secretCount) };
+    const client = toClientResponse(row, secretCount);
+    if (existing) {
+      const was = toClientResponse(existing, secrets.length);
+      const changed = previousAttributes({ ...was, updatedAt: client.updatedAt }, client);
+      if (changed) await publish(tx, { type: 'client.updated', organizationId: row.organizationId, data: client, previousAttributes: { ...changed, updatedAt: was.updatedAt } });
+    } else await publish(tx, { type: 'client.created', organizationId: row.organizationId, data: client });
+    return { created: !existing, client };
   });
   ctx.invalidation.local('client', ctx.scope.tenantId, clientId);
   return result;
@@ -167,7 +175,7 @@ export async function deleteClient(ctx: DownstreamContext, type: ClientType, cli
     const existing = await repo.lockClient(clientId);
     if (!existing || existing.clientType !== type) throw new NotFound(`No ${type} "${clientId}".`);
     assertMayManage(ctx.actor, clientId, existing.allowedScopes);
-    await publish(tx, { type: 'client.deleted', clientId });
+    await publish(tx, { type: 'client.deleted', organizationId: existing.organizationId, data: toClientResponse(existing, (await repo.listSecrets(clientId)).length) });
     await repo.deleteClient(clientId);
     await recordAudit(tx, ctx.actor, { action: 'client.delete', targetType: 'client', targetId: clientId, before: auditView(existing), after: null });
     await ctx.invalidation.publish(tx, 'client', clientId);
@@ -182,7 +190,7 @@ export async function deleteClient(ctx: DownstreamContext, type: ClientType, cli
 export async function deleteClientsOfOrganization(tx: TenantScope, actor: AuditActor, organizationId: string): Promise<void> {
   const repo = clientsRepository(tx);
   for (const client of await repo.lockClientsOfOrganization(organizationId)) {
-    await publish(tx, { type: 'client.deleted', clientId: client.clientId });
+    await publish(tx, { type: 'client.deleted', organizationId, data: toClientResponse(client, (await repo.listSecrets(client.clientId)).length), actor });
     await repo.deleteClient(client.clientId);
     await recordAudit(tx, actor, { action: 'client.delete', targetType: 'client', targetId: client.clientId, before: auditView(client), after: { reason: 'organization deleted', organizationId } });
     await publishInvalidation(tx, 'client', client.clientId);
@@ -211,11 +219,12 @@ export async function createSecret(
   if (expiresAt && expiresAt.getTime() <= Date.now()) throw new Invalid('expiresAt must be in the future.');
   const secret = generateSecret();
   const row = await ctx.scope.transaction(async (tx) => {
-    await confidentialClient(tx, type, clientId, ctx.actor);
+    const client = await confidentialClient(tx, type, clientId, ctx.actor);
     const repo = clientsRepository(tx);
     if ((await repo.listSecrets(clientId)).length >= 20) throw new Conflict('A client may have at most 20 secrets; delete an old one first.');
     const created = await repo.insertSecret({ clientId, secretHash: ctx.keyring.hashSecret(secret), description: input.description ?? null, expiresAt });
     await recordAudit(tx, ctx.actor, { action: 'client.secret.create', targetType: 'client', targetId: clientId, after: secretView(created) });
+    await publish(tx, { type: 'client.secret_created', organizationId: client.organizationId, data: { clientId, ...secretView(created) } });
     await ctx.invalidation.publish(tx, 'client', clientId);
     return created;
   });
@@ -232,9 +241,10 @@ export async function listSecrets(scope: TenantScope, type: ClientType, clientId
 
 export async function deleteSecret(ctx: DownstreamContext, type: ClientType, clientId: string, secretId: string): Promise<void> {
   await ctx.scope.transaction(async (tx) => {
-    await confidentialClient(tx, type, clientId, ctx.actor);
+    const client = await confidentialClient(tx, type, clientId, ctx.actor);
     const deleted = await clientsRepository(tx).deleteSecret(clientId, secretId);
     if (!deleted) throw new NotFound(`No secret ${secretId} on "${clientId}".`);
+    await publish(tx, { type: 'client.secret_deleted', organizationId: client.organizationId, data: { clientId, ...secretView(deleted) } });
     await recordAudit(tx, ctx.actor, { action: 'client.secret.delete', targetType: 'client', targetId: clientId, before: secretView(deleted) });
     await ctx.invalidation.publish(tx, 'client', clientId);
   });

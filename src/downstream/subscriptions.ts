@@ -5,4 +5,5 @@
 import { subscribe } from '../events/in-transaction.ts';
 import { deleteClientsOfOrganization } from './service.ts';
 
-subscribe('organization.deleted', (tx, e) => deleteClientsOfOrganization(tx, e.actor, e.organizationId));
+// The actor of the organization's deletion is audited as the actor of its clients' deletion too.
+subscribe('organization.deleted', (tx, e) => deleteClientsOfOrganization(tx, e.actor ?? { type: 'system', id: 'organization.deleted' }, e.data.id));

@@ -3,6 +3,8 @@
  * master key (AES-256-GCM, tenant and kid as associated data). Keys are cached per tenant: signing needs no query.
  * JWK thumbprints (RFC 7638) are the key ids.
  */
+import { publish } from '../events/in-transaction.ts';
+import './events.ts';
 import { and, eq, gt, inArray, isNull, or } from 'drizzle-orm';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
 import type { ScopeFor, TenantScope } from '../platform/db.ts';
@@ -77,6 +79,7 @@ export class KeyStore {
       const newNext = await this.#insertKey(tx, tenantId, alg, 'next');
       await this.#invalidation?.publish(tx, 'keys');
       const rotated = { active: next.kid, next: newNext.kid, retired: active?.kid ?? null };
+      await publish(tx, { type: 'key.rotated', data: { alg, ...rotated } });
       await within?.(tx, rotated);
       return rotated;
     });
@@ -111,6 +114,7 @@ export class KeyStore {
       }
       await this.#invalidation?.publish(tx, 'keys');
       const revoked = { revoked: kid, active };
+      await publish(tx, { type: 'key.revoked', data: revoked });
       await within?.(tx, revoked);
       return revoked;
     });

@@ -7,9 +7,9 @@ import { revokeEverythingOfClient, revokeEverythingOfUser } from './revocation.t
 
 // Sessions end and refresh tokens die; access tokens fail `isActive` (inactive user, or `iat` before the cutoff).
 subscribe('user.deactivated', (tx, e) => revokeEverythingOfUser(tx, e.userId));
-subscribe('user.deleted', (tx, e) => revokeEverythingOfUser(tx, e.userId));
-subscribe('user.sessions_revoked', (tx, e) => revokeEverythingOfUser(tx, e.userId));
+subscribe('user.deleted', (tx, e) => revokeEverythingOfUser(tx, e.data.id));
+subscribe('session.revoked', (tx, e) => revokeEverythingOfUser(tx, e.data.userId));
 // There is no self-service password change yet, so a change by an administrator or SCIM ends every session.
 subscribe('user.password_changed', (tx, e) => revokeEverythingOfUser(tx, e.userId));
 // Access tokens of a deleted client fail `isActive` (no client, or a re-created one with another instance id).
-subscribe('client.deleted', (tx, e) => revokeEverythingOfClient(tx, e.clientId));
+subscribe('client.deleted', (tx, e) => revokeEverythingOfClient(tx, e.data.clientId));

@@ -19,6 +19,8 @@ import { generateSecret, safeEqual } from '../platform/crypto.ts';
 import { recordAudit, systemActor, type Actor } from '../audit/service.ts';
 import type { DomainStatus, DomainVerificationMethod } from '../db/schema/index.ts';
 import { organizationsRepository, type DomainChanges, type DomainRow } from './repository.ts';
+import { publish } from '../events/in-transaction.ts';
+import { domainData } from './events.ts';
 import { CHALLENGE_LABEL, canonicalDomain, tryCanonicalDomain } from './domain-name.ts';
 import { lookupTxt, type TxtLookup, type TxtResolver } from './dns.ts';
 
@@ -123,6 +125,7 @@ export async function addDomain(scope: TenantScope, actor: Actor, organizationId
       throw e;
     }
     await recordAudit(tx, actor, { action: 'organization.domain.add', targetType: 'organization', targetId: organizationId, after: auditView(row) });
+    await publish(tx, { type: 'domain.created', organizationId, data: domainData(toDomain(row)) });
     return toDomain(row);
   });
 }
@@ -148,6 +151,7 @@ export async function deleteDomain(scope: TenantScope, actor: Actor, organizatio
     const removed = await organizationsRepository(tx).deleteDomain(organizationId, id);
     if (!removed) throw new NotFound('No domain with this id in this organization.');
     await recordAudit(tx, actor, { action: 'organization.domain.delete', targetType: 'organization', targetId: organizationId, before: auditView(removed) });
+    await publish(tx, { type: 'domain.deleted', organizationId, data: domainData(toDomain(removed)) });
   });
 }
 
@@ -188,6 +192,7 @@ async function applyCheck(tx: TenantScope, actor: Actor, row: DomainRow, lookup:
         verifiedAt: now,
       });
       await recordAudit(tx, actor, { action: 'organization.domain.verify', targetType: 'organization', targetId: row.organizationId, before: auditView(row), after: auditView(verified!) });
+      await publish(tx, { type: 'domain.verified', organizationId: row.organizationId, data: domainData(toDomain(verified!)) });
       return { row: verified!, claimedElsewhere };
     }
   }
@@ -196,6 +201,7 @@ async function applyCheck(tx: TenantScope, actor: Actor, row: DomainRow, lookup:
   if (now.getTime() >= row.expiresAt.getTime()) {
     const failed = await repo.updateDomain(row.id, { ...changes, status: 'failed', nextCheckAt: null, failedAt: now });
     await recordAudit(tx, actor, { action: 'organization.domain.fail', targetType: 'organization', targetId: row.organizationId, before: auditView(row), after: { ...auditView(failed!), lastError } });
+    await publish(tx, { type: 'domain.verification_failed', organizationId: row.organizationId, data: domainData(toDomain(failed!)) });
     return { row: failed!, claimedElsewhere };
   }
   const next = Math.min(now.getTime() + recheckDelayMs(attempts), row.expiresAt.getTime());
@@ -257,6 +263,7 @@ export async function markDomainVerified(scope: TenantScope, actor: Actor, organ
       throw e;
     }
     await recordAudit(tx, actor, { action: 'organization.domain.verify', targetType: 'organization', targetId: organizationId, before: auditView(row), after: auditView(verified!) });
+    await publish(tx, { type: 'domain.verified', organizationId, data: domainData(toDomain(verified!)) });
     return toDomain(verified!);
   });
 }

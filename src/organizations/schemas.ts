@@ -2,7 +2,8 @@
 import { z } from 'zod';
 import { DOMAIN_STATUSES, DOMAIN_VERIFICATION_METHODS, MEMBERSHIP_STATUSES } from '../db/schema/index.ts';
 import type { OrganizationDomain } from './domains.ts';
-import { MAX_MEMBERSHIP_ROLES, METADATA_MAX_KEY_LENGTH, METADATA_MAX_KEYS, METADATA_MAX_VALUE_LENGTH, type Membership, type Organization } from './service.ts';
+import { MAX_MEMBERSHIP_ROLES, METADATA_MAX_KEY_LENGTH, METADATA_MAX_KEYS, METADATA_MAX_VALUE_LENGTH } from './limits.ts';
+import type { Membership, Organization } from './service.ts';
 
 const displayName = z.string().trim().min(1).max(256).describe('The name shown to people, e.g. "Acme Corporation".');
 const slug = z

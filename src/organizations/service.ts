@@ -15,14 +15,14 @@ import { uniqueViolation, foreignKeyViolation } from '../platform/db-errors.ts';
 import { decodeCursor, pageOf, type Page } from '../platform/cursor.ts';
 import { recordAudit, type Actor } from '../audit/service.ts';
 import { findUserById } from '../users/service.ts';
-import { publish } from '../events/in-transaction.ts';
+import { previousAttributes, publish } from '../events/in-transaction.ts';
 import type { MembershipStatus } from '../db/schema/index.ts';
 import { organizationsRepository, type MembershipRow, type OrganizationChanges, type OrganizationRow } from './repository.ts';
 
-export const METADATA_MAX_KEYS = 50;
-export const METADATA_MAX_KEY_LENGTH = 40;
-export const METADATA_MAX_VALUE_LENGTH = 500;
-export const MAX_MEMBERSHIP_ROLES = 20;
+import { MAX_MEMBERSHIP_ROLES, METADATA_MAX_KEYS } from './limits.ts';
+import { membershipData, organizationData } from './events.ts';
+
+export { MAX_MEMBERSHIP_ROLES, METADATA_MAX_KEY_LENGTH, METADATA_MAX_KEYS, METADATA_MAX_VALUE_LENGTH } from './limits.ts';
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 200;
 
@@ -126,6 +126,7 @@ export async function createOrganization(scope: TenantScope, actor: Actor, input
     }
     const org = toOrganization(row);
     await recordAudit(tx, actor, { action: 'organization.create', targetType: 'organization', targetId: org.id, after: auditView(org) });
+    await publish(tx, { type: 'organization.created', organizationId: org.id, data: organizationData(org) });
     return org;
   });
 }
@@ -184,6 +185,7 @@ export async function updateOrganization(scope: TenantScope, actor: Actor, id: s
     }
     const after = toOrganization(row!);
     await recordAudit(tx, actor, { action: 'organization.update', targetType: 'organization', targetId: id, before: auditView(before), after: auditView(after) });
+    await publish(tx, { type: 'organization.updated', organizationId: id, data: organizationData(after), previousAttributes: previousAttributes(organizationData(before), organizationData(after)) });
     return after;
   });
 }
@@ -199,7 +201,7 @@ export async function deleteOrganization(scope: TenantScope, actor: Actor, id: s
     if (!current) throw new NotFound('No organization with this id in this tenant.');
     const removed = { memberships: await repo.countMemberships(id), domains: await repo.countDomains(id) };
     // Organization-scoped machine clients are deleted by their own capability, in this transaction (ADR 0009).
-    await publish(tx, { type: 'organization.deleted', organizationId: id, actor });
+    await publish(tx, { type: 'organization.deleted', organizationId: id, data: organizationData(toOrganization(current)), actor });
     await repo.deleteOrganization(id);
     await recordAudit(tx, actor, {
       action: 'organization.delete',
@@ -242,6 +244,10 @@ export async function setMembership(
       throw e;
     }
     const membership = toMembership(row);
+    if (before) {
+      const was = toMembership(before);
+      await publish(tx, { type: 'membership.updated', organizationId, data: membershipData(membership), previousAttributes: previousAttributes(membershipData(was), membershipData(membership)) });
+    } else await publish(tx, { type: 'membership.created', organizationId, data: membershipData(membership) });
     await recordAudit(tx, actor, {
       action: before ? 'organization.membership.update' : 'organization.membership.add',
       targetType: 'organization',
@@ -257,6 +263,7 @@ export async function removeMembership(scope: TenantScope, actor: Actor, organiz
   await scope.transaction(async (tx) => {
     const removed = await organizationsRepository(tx).deleteMembership(organizationId, userId);
     if (!removed) throw new NotFound('This user is not a member of this organization.');
+    await publish(tx, { type: 'membership.deleted', organizationId, data: membershipData(toMembership(removed)) });
     await recordAudit(tx, actor, {
       action: 'organization.membership.remove',
       targetType: 'organization',

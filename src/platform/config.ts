@@ -61,6 +61,8 @@ export const configSchema = z
      * before anything else loads; validated here so a malformed one stops the start with one line.
      */
     OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+    /** The event feed keeps events this many days; a daily job deletes older ones (a cursor before them: 410). */
+    EVENT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
     /** Comma-separated DNS servers (IP or IP:port) for domain verification; empty: the system's resolvers. */
     DNS_SERVERS: z
       .string()

@@ -14,7 +14,7 @@ export const SCALAR_PATH = '/scalar';
 export const SECURITY_SCHEME = 'oauth2';
 
 export const swaggerPlugin = fp(
-  async (app: FastifyInstance, opts: { scopes: Record<string, string>; tokenPath: string }) => {
+  async (app: FastifyInstance, opts: { scopes: Record<string, string>; tokenPath: string; webhooks?: () => Record<string, unknown> }) => {
     await app.register(swagger, {
       openapi: {
         openapi: '3.1.0',
@@ -37,6 +37,9 @@ export const swaggerPlugin = fp(
       },
       hideUntagged: true,
       transform: jsonSchemaTransform,
+      // OpenAPI 3.1 §4.8.1 `webhooks`: what this service sends and what its event feed carries (src/events/catalog.ts),
+      // read when the document is first built, after every capability has defined its events.
+      ...(opts.webhooks ? { transformObject: (doc) => ('openapiObject' in doc ? ({ ...doc.openapiObject, webhooks: opts.webhooks!() }) as typeof doc.openapiObject : doc.swaggerObject) } : {}),
     });
   },
   { name: 'swagger' },

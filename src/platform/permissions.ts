@@ -25,6 +25,9 @@ export const PERMISSIONS = [
   'connections:write',
   'directories:read',
   'directories:write',
+  'events:read',
+  'webhooks:read',
+  'webhooks:write',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -44,6 +47,9 @@ export const PERMISSION_DESCRIPTIONS: Record<Permission, string> = {
   'connections:write': 'Configure, activate and delete organizations\' SSO connections',
   'directories:read': 'Read organizations\' directories and, through the Directory API, their users and groups',
   'directories:write': 'Configure and delete directories; create and revoke their SCIM tokens; map groups to roles',
+  'events:read': 'Read the event feed and its catalog (an organization-scoped client: its organization\'s events)',
+  'webhooks:read': 'List webhook endpoints and read their delivery logs (never their secrets)',
+  'webhooks:write': 'Register, change, rotate and delete webhook endpoints',
 };
 
 /** The built-in role that grants every permission. It cannot be changed or deleted. */
@@ -79,9 +85,9 @@ export interface Authority {
 /** Admin-equivalent: machine clients with `iam/`, the service itself (upstream admission, SCIM, bootstrap). */
 export const FULL_AUTHORITY: Authority = Object.freeze({ admin: true, permissions: new Set(PERMISSIONS), roles: new Set<string>() });
 
-/** An organization-scoped machine client: organization management, of its own organization only (ADR 0009). */
+/** An organization-scoped machine client: organization management and the event feed, of its own organization only (ADR 0009). */
 export function organizationAuthority(organizationId: string): Authority {
-  return { admin: false, permissions: new Set<Permission>(['organizations:read', 'organizations:write', 'directories:read', 'directories:write']), roles: new Set<string>(), organizationId };
+  return { admin: false, permissions: new Set<Permission>(['organizations:read', 'organizations:write', 'directories:read', 'directories:write', 'events:read']), roles: new Set<string>(), organizationId };
 }
 
 /** The authority of a set of roles: `admin` grants everything, each custom role its permissions. */

@@ -12,7 +12,8 @@ import type { TenantScope } from '../platform/db.ts';
 import { Conflict, Forbidden, Invalid, NotFound, PreconditionFailed } from '../platform/errors/domain.ts';
 import { foreignKeyViolation } from '../platform/db-errors.ts';
 import { recordAudit, type Actor } from '../audit/service.ts';
-import { publish } from '../events/in-transaction.ts';
+import { previousAttributes, publish } from '../events/in-transaction.ts';
+import { userData } from './events.ts';
 import { roleAssignmentsRepository } from './role-assignments-repository.ts';
 import { lockRole, rolesNamed } from '../roles/service.ts';
 import { ADMIN_ROLE, authorityOf, notHeld, type Authority } from '../platform/permissions.ts';
@@ -204,6 +205,7 @@ export async function createUser(
     await roleAssignmentsRepository(tx).addUserRoles(row.id, roles);
     const user = toUser(row, roles.toSorted());
     await recordAudit(tx, actor, { action: 'user.create', targetType: 'user', targetId: user.id, after: auditView(user) });
+    await publish(tx, { type: 'user.created', data: userData(user) });
     await syncEmailIndex(tx, row.id, effectiveEmails(row.attributes, row.email), { fresh: true });
     await opts.alsoInTransaction?.(tx, user);
     await publish(tx, { type: 'user.changed', userId: user.id });
@@ -326,6 +328,7 @@ export async function updateUser(
     await publish(tx, { type: 'user.changed', userId: id });
     const before = toUser(current, roles);
     const after = toUser(updated, roles);
+    await publish(tx, { type: 'user.updated', data: userData(after), previousAttributes: previousAttributes(userData(before), userData(after)) });
     await recordAudit(tx, actor, {
       action: 'user.update',
       targetType: 'user',
@@ -356,7 +359,7 @@ export async function signOutEverywhere(scope: TenantScope, actor: Actor, id: st
     if (!current) throw new NotFound('No user with this id in this tenant.');
     await assertMayChangeUser(tx, actor, id);
     const updated = (await repo.updateUser(id, current.version, { tokensNotBefore: tokenCutoff() }))!;
-    await publish(tx, { type: 'user.sessions_revoked', userId: id });
+    await publish(tx, { type: 'session.revoked', data: { userId: id, allSessions: true, signedOutBefore: updated.tokensNotBefore!.toISOString() } });
     const roles = await roleAssignmentsRepository(tx).rolesOfUser(id);
     await recordAudit(tx, actor, { action: 'user.sessions.revoke', targetType: 'user', targetId: id, after: { signedOutBefore: updated.tokensNotBefore?.toISOString() } });
     return toUser(updated, roles);
@@ -388,7 +391,7 @@ export async function deleteUser(
     await assertMayChangeUser(tx, actor, id);
     const roles = await roleRepo.rolesOfUser(id);
     if (roles.includes(ADMIN_ROLE) && current.active) await assertNotLastAdmin(tx, id, opts.confirm);
-    await publish(tx, { type: 'user.deleted', userId: id });
+    await publish(tx, { type: 'user.deleted', data: userData(toUser(current, roles)) });
     await repo.deleteUser(id);
     await recordAudit(tx, actor, { action: 'user.delete', targetType: 'user', targetId: id, before: auditView(toUser(current, roles)) });
   });
@@ -422,7 +425,8 @@ export async function assignRoles(scope: TenantScope, actor: Actor, userId: stri
     const users = usersRepository(tx);
     const repo = roleAssignmentsRepository(tx);
     // The user row is locked: concurrent role changes of one user are serialized, and a concurrent delete waits.
-    if (!(await users.lockUser(userId))) throw new NotFound('No user with this id in this tenant.');
+    const locked = await users.lockUser(userId);
+    if (!locked) throw new NotFound('No user with this id in this tenant.');
     const roles = await assertRolesExist(tx, wanted);
     await assertMayChangeUser(tx, actor, userId);
     assertMayGrant(actor, roles);
@@ -436,8 +440,9 @@ export async function assignRoles(scope: TenantScope, actor: Actor, userId: stri
       throw e;
     }
     if (!added.length) return before;
-    await users.touchUser(userId);
+    const touched = await users.touchUser(userId);
     const after = await repo.rolesOfUser(userId);
+    await publishRolesChanged(tx, locked, touched!, before, after);
     await recordAudit(tx, actor, { action: 'user.roles.add', targetType: 'user', targetId: userId, before: { roles: before }, after: { roles: after } });
     return after;
   });
@@ -459,11 +464,19 @@ export async function removeRole(scope: TenantScope, actor: Actor, userId: strin
     if (!before.includes(name)) throw new NotFound(`The user does not have role "${name}".`);
     if (name === ADMIN_ROLE && user.active) await assertNotLastAdmin(tx, userId, opts.confirm);
     await repo.removeUserRole(userId, name);
-    await users.touchUser(userId);
+    const touched = await users.touchUser(userId);
     const after = before.filter((r) => r !== name);
+    await publishRolesChanged(tx, user, touched!, before, after);
     await recordAudit(tx, actor, { action: 'user.roles.remove', targetType: 'user', targetId: userId, before: { roles: before }, after: { roles: after } });
     return after;
   });
+}
+
+/** `user.updated` for a change of roles: `previousAttributes` has the roles (and version) before. */
+async function publishRolesChanged(tx: TenantScope, beforeRow: UserRow, afterRow: UserRow, before: string[], after: string[]): Promise<void> {
+  const was = userData(toUser(beforeRow, before));
+  const is = userData(toUser(afterRow, after));
+  await publish(tx, { type: 'user.updated', data: is, previousAttributes: previousAttributes(was, is) });
 }
 
 /** What an active user holds through their roles; nothing for inactive or unknown users. */

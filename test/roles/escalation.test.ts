@@ -174,7 +174,7 @@ describe('the permission matrix', () => {
       expect((await p.call('POST', `/api/users/${p.id}/roles`, { roles: ['admin'] })).statusCode, permission).toBe(403);
       expect((await p.call('PATCH', `/api/roles/${p.role}`, { permissions: [...PERMISSIONS] })).statusCode, permission).toBe(403);
       expect((await p.call('PUT', `/api/downstream/MachineClient/m-${++seq}`, { displayName: 'x', allowedScopes: ['iam/'] })).statusCode, permission).toBe(403);
-      const read: Record<string, string> = { users: '/api/users', roles: '/api/roles', upstream: '/api/upstream', downstream: '/api/downstream', audit: '/api/audit', organizations: '/api/organizations', connections: '/api/connections?domain=example.com', directories: '/api/organizations/00000000-0000-4000-8000-000000000000/directories' };
+      const read: Record<string, string> = { users: '/api/users', roles: '/api/roles', upstream: '/api/upstream', downstream: '/api/downstream', audit: '/api/audit', organizations: '/api/organizations', connections: '/api/connections?domain=example.com', directories: '/api/organizations/00000000-0000-4000-8000-000000000000/directories', events: '/api/events', webhooks: '/api/webhooks' };
       const [area, verb] = permission.split(':') as [string, string];
       // Directories live under an organization: an unknown one is 404, which only a caller past the permission sees.
       if (verb === 'read') expect((await p.call('GET', read[area]!)).statusCode, permission).toBe(area === 'directories' ? 404 : 200);

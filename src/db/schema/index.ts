@@ -9,3 +9,5 @@ export * from './organizations.ts';
 export * from './connections.ts';
 export * from './directories.ts';
 export * from './invitations.ts';
+export * from './events.ts';
+export * from './webhooks.ts';

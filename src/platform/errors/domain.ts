@@ -18,3 +18,5 @@ export class Forbidden extends DomainError {}
 export class PreconditionFailed extends DomainError {}
 /** An abuse limit was reached (e.g. invitations per organization per day); `details.retryAfterSeconds` when known. */
 export class TooManyRequests extends DomainError {}
+/** What the caller refers to existed once and is gone for good (e.g. a feed cursor past retention). */
+export class Gone extends DomainError {}

@@ -6,7 +6,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { DomainError, Conflict, Forbidden, Invalid, NotFound, PreconditionFailed, TooManyRequests } from './domain.ts';
+import { DomainError, Conflict, Forbidden, Gone, Invalid, NotFound, PreconditionFailed, TooManyRequests } from './domain.ts';
 import { OAuthError, bearerChallenge } from './oauth.ts';
 import { databaseUnavailable, DATABASE_RETRY_AFTER_SECONDS } from '../db-errors.ts';
 
@@ -55,6 +55,7 @@ const DOMAIN_STATUS = new Map<Function, [number, string, string]>([
   [Forbidden, [403, 'forbidden', 'Forbidden']],
   [PreconditionFailed, [412, 'precondition-failed', 'Precondition Failed']],
   [TooManyRequests, [429, 'too-many-requests', 'Too Many Requests']],
+  [Gone, [410, 'gone', 'Gone']],
 ]);
 
 /** Maps anything thrown in an `/api` route to a Problem; unknown errors become a fixed-text 500. */
