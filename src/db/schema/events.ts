@@ -3,7 +3,7 @@
  *
  * Position = (`xid`, `seq`): the writer's transaction id (xid8, `pg_current_xact_id()`) and a per-insert sequence.
  * Readers only see rows whose `xid` is below the oldest transaction still running, so a position, once passed, is
- * never followed by an event below it (docs/adr/0010-event-positions.md).
+ * never followed by an event below it (docs/adr/0011-event-positions.md).
  */
 import { sql } from 'drizzle-orm';
 import { bigint, bigserial, customType, index, jsonb, pgTable, primaryKey, text, uuid } from 'drizzle-orm/pg-core';
