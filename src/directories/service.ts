@@ -115,6 +115,11 @@ async function markPrimary(tx: TenantScope, row: DirectoryRow): Promise<Director
   return (await repo.update(row.id, { primary: true }))!;
 }
 
+/** The organization a directory belongs to (404 when there is none): the confinement check, without the counts. */
+export async function organizationOfDirectory(scope: TenantScope, id: string): Promise<string> {
+  return (await loadOrThrow(scope, id)).organizationId;
+}
+
 export async function getDirectory(scope: TenantScope, issuer: string, id: string): Promise<Directory> {
   return scope.transaction(async (tx) => toDirectory(tx, await loadOrThrow(tx, id), issuer));
 }
