@@ -131,8 +131,11 @@ describe('directory tokens', () => {
     expect((await env.app.inject({ method: 'GET', url: '/api/users', headers: { host, authorization: `Bearer ${t1.token}` } })).statusCode).toBe(401);
     // An OAuth access token (even the administrator's) is not a directory token.
     expect((await scim(host, admin.token, 'GET', `/directories/${d1.id}/scim/v2/Users`)).statusCode).toBe(401);
-    // Another tenant's host: the directory is not there.
+    // Another tenant's host: the directory is not there, for its administrator either.
     const other = await apiFor(env, await env.newTenant());
+    for (const url of [`/api/directories/${d1.id}`, `/api/directories/${d1.id}/users`, `/api/directories/${d1.id}/tokens`]) expect((await other.call('GET', url)).statusCode, url).toBe(404);
+    expect((await other.call('POST', `/api/directories/${d1.id}/tokens`, {})).statusCode).toBe(404);
+    expect((await other.call('DELETE', `/api/directories/${d1.id}`)).statusCode).toBe(404);
     expect((await scim(other.tenant.host, t1.token, 'GET', `/directories/${d1.id}/scim/v2/Users`)).statusCode).toBe(401);
     // Malformed directory ids and tokens: SCIM errors, never a 500.
     expect((await scim(host, t1.token, 'GET', '/directories/NOT-A-UUID/scim/v2/Users')).statusCode).toBe(404);
