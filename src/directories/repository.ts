@@ -178,6 +178,11 @@ export function directoryRecordsRepository(scope: TenantScope) {
       return scope.select(users, ...keysetWhere(users.id, users.updatedAt, k), inGroup).orderBy(asc(users.id)).limit(k.limit);
     },
 
+    async usersByIds(ids: string[]): Promise<DirectoryUserRow[]> {
+      if (!ids.length) return [];
+      return scope.select(users, inArray(users.id, ids));
+    },
+
     async user(id: string): Promise<DirectoryUserRow | undefined> {
       const [row] = await scope.select(users, eq(users.id, id));
       return row;

@@ -16,6 +16,8 @@ import type { TenantScope } from '../platform/db.ts';
 import { Conflict, Invalid, NotFound } from '../platform/errors/domain.ts';
 import { decodeCursor, encodeCursor } from '../platform/cursor.ts';
 import { recordAudit, systemActor, type Actor } from '../audit/service.ts';
+import { previousAttributes, publish } from '../events/in-transaction.ts';
+import { directoryData, directoryTokenData } from './events.ts';
 import { getOrganization, membershipCountOfUser, membershipOf, removeMembership, setMembership } from '../organizations/service.ts';
 import { organizationForVerifiedDomain } from '../organizations/domains.ts';
 import { createUser, findUserById, findUsersByEmail, setActive, signOutEverywhere, toUser } from '../users/service.ts';
@@ -105,6 +107,7 @@ export async function createDirectory(scope: TenantScope, actor: Actor, issuer: 
     });
     const final = primary ? await markPrimary(tx, row) : row;
     await recordAudit(tx, actor, { action: 'directory.create', targetType: 'directory', targetId: row.id, after: auditView(final) });
+    await publish(tx, { type: 'directory.created', organizationId, data: directoryData(final) });
     return toDirectory(tx, final, issuer);
   });
 }
@@ -158,6 +161,10 @@ export async function updateDirectory(scope: TenantScope, actor: Actor, issuer: 
     let row = Object.keys(changes).length ? (await repo.update(id, changes))! : before;
     if (patch.primary === true && !before.primary) row = await markPrimary(tx, row);
     await recordAudit(tx, actor, { action: 'directory.update', targetType: 'directory', targetId: id, before: auditView(before), after: auditView(row) });
+    const was = directoryData(before);
+    const is = directoryData(row);
+    const changed = previousAttributes(was, is);
+    if (changed) await publish(tx, { type: 'directory.updated', organizationId: row.organizationId, data: is, previousAttributes: changed });
     // Turning membership provisioning on links the records already there; turning it off leaves memberships as they are.
     if (patch.provisionMembers === true && !before.provisionMembers) await tx.inPartition(id, (p) => syncAllMembers(p, row));
     return toDirectory(tx, row, issuer);
@@ -175,6 +182,7 @@ export async function deleteDirectory(scope: TenantScope, actor: Actor, id: stri
     for (const link of links) await deprovisionUser(tx, row, link.directoryUserId, link.userId, 'directory deleted');
     const counts = await tx.inPartition(id, async (p) => ({ users: await directoryRecordsRepository(p).countUsers(), groups: await directoryRecordsRepository(p).countGroups() }));
     await directoriesRepository(tx).delete(id);
+    await publish(tx, { type: 'directory.deleted', organizationId: row.organizationId, data: directoryData(row) });
     await recordAudit(tx, actor, { action: 'directory.delete', targetType: 'directory', targetId: id, before: { ...auditView(row), ...counts, membershipsEnded: links.length } });
     return { ...counts, membershipsEnded: links.length };
   });
@@ -197,7 +205,7 @@ const hashToken = (token: string) => createHash('sha256').update(token, 'utf8').
 export async function createDirectoryToken(scope: TenantScope, actor: Actor, directoryId: string, opts: { expiresInDays?: number | undefined } = {}): Promise<DirectoryToken & { token: string }> {
   return scope.transaction(async (tx) => {
     // The directory row lock serializes concurrent creations: two at once cannot both see one active token.
-    await loadOrThrow(tx, directoryId, true);
+    const directory = await loadOrThrow(tx, directoryId, true);
     const repo = directoriesRepository(tx);
     const now = new Date();
     if ((await repo.activeTokensOf(directoryId, now)).length >= MAX_ACTIVE_TOKENS) {
@@ -212,6 +220,7 @@ export async function createDirectoryToken(scope: TenantScope, actor: Actor, dir
       expiresAt: opts.expiresInDays ? new Date(now.getTime() + opts.expiresInDays * 86_400_000) : null,
     });
     await recordAudit(tx, actor, { action: 'directory.token.create', targetType: 'directory', targetId: directoryId, after: { tokenId: row.id, hint: row.hint, expiresAt: row.expiresAt?.toISOString() ?? null } });
+    await publish(tx, { type: 'directory.token_created', organizationId: directory.organizationId, data: directoryTokenData(row) });
     return { ...toToken(row), token };
   });
 }
@@ -223,7 +232,7 @@ export async function listDirectoryTokens(scope: TenantScope, directoryId: strin
 
 export async function revokeDirectoryToken(scope: TenantScope, actor: Actor, directoryId: string, tokenId: string): Promise<DirectoryToken> {
   return scope.transaction(async (tx) => {
-    await loadOrThrow(tx, directoryId);
+    const directory = await loadOrThrow(tx, directoryId);
     const repo = directoriesRepository(tx);
     const row = await repo.revokeToken(directoryId, tokenId, new Date());
     if (!row) {
@@ -232,6 +241,7 @@ export async function revokeDirectoryToken(scope: TenantScope, actor: Actor, dir
       return toToken(existing); // already revoked: idempotent
     }
     await recordAudit(tx, actor, { action: 'directory.token.revoke', targetType: 'directory', targetId: directoryId, after: { tokenId, hint: row.hint } });
+    await publish(tx, { type: 'directory.token_revoked', organizationId: directory.organizationId, data: directoryTokenData(row) });
     return toToken(row);
   });
 }
@@ -297,7 +307,7 @@ function rawOf(r: DirectoryUserRow): Record<string, unknown> {
   return toUserResource(toUser(r, []));
 }
 
-function toDirectoryUser(r: DirectoryUserRow, directory: DirectoryRow, groups: { id: string; displayName: string }[], linked: string | undefined, detail: boolean): DirectoryUser {
+export function toDirectoryUser(r: DirectoryUserRow, directory: DirectoryRow, groups: { id: string; displayName: string }[], linked: string | undefined, detail: boolean): DirectoryUser {
   const attributes = r.attributes as Record<string, unknown>;
   return {
     id: r.id,
@@ -335,7 +345,7 @@ export interface DirectoryGroup {
   raw_attributes?: Record<string, unknown>;
 }
 
-function toDirectoryGroup(r: DirectoryGroupRow, directory: DirectoryRow, detail: boolean): DirectoryGroup {
+export function toDirectoryGroup(r: DirectoryGroupRow, directory: DirectoryRow, detail: boolean): DirectoryGroup {
   return {
     id: r.id,
     directory_id: directory.id,

@@ -32,14 +32,17 @@ import { eventsRepository } from './repository.ts';
 export type { FeedEventData, FeedEventType } from './catalog.ts';
 export { defineFeedEvents, previousAttributes } from './catalog.ts';
 
+/** A direct member of a group (SCIM `members[].type`). */
+export type GroupMemberRef = { id: string; type: 'User' | 'Group' };
+
 /** Events for reactions only: never written to the feed. */
 export type DomainEvent =
   /** A user can no longer sign in: deactivated (`active` false) or deleted (the feed's `user.deleted` also runs these). */
   | { type: 'user.deactivated'; userId: string }
   /** Created or changed (any attribute, `active` included); in a directory's partition when `tx.directoryId` is set. */
   | { type: 'user.changed'; userId: string }
-  /** Members were added to or removed from a group (or the group was deleted): the user or group ids concerned. */
-  | { type: 'group.members_changed'; groupId: string; memberIds: string[] }
+  /** Direct members were added to or removed from a group, or the group was deleted with them (`groupDeleted`). */
+  | { type: 'group.members_changed'; groupId: string; added: GroupMemberRef[]; removed: GroupMemberRef[]; groupDeleted?: boolean }
   /** The password was set, changed or removed by an administrator or SCIM: whoever knew the old one keeps nothing. */
   | { type: 'user.password_changed'; userId: string }
   /** A role is about to be deleted; a subscriber throws a domain error to refuse it. */
@@ -91,13 +94,23 @@ export async function publish(tx: TenantScope, event: PublishedEvent): Promise<v
   if (!tx.inTransaction) throw new Error(`event ${event.type} published outside a transaction`);
   const list = handlers.get(event.type) ?? [];
   if (!list.length && MUST_BE_HANDLED.has(event.type)) throw new Error(`event ${event.type} has no subscriber: import the capability subscriptions (src/app.ts)`);
-  // A directory's records (ADR 0010) are not the tenant's users: their `user.*` events stay out of the feed until
-  // the `organization.directory.*` types are written for them (issue #13).
-  if (isFeedEvent(event) && !tx.directoryId) {
+  if (isFeedEvent(event) && writtenInScope(tx, event.type)) {
     await appendToFeed(tx, event);
     for (const consumer of feedConsumers) await consumer(tx, event);
   }
   for (const handler of list) await (handler as unknown as Handler<typeof event.type>)(tx, event as never);
+}
+
+/** The feed's namespace for a directory's records (the seeds' `organization.directory.user_created`, …). */
+export const DIRECTORY_RECORD_EVENTS = 'organization.directory.';
+
+/**
+ * A directory's records (ADR 0010) are not the tenant's users and groups: in a directory's partition only the
+ * `organization.directory.*` types reach the feed (src/directories/events.ts translates `user.*` and `group.*` there);
+ * outside one, only the others. The untranslated events still reach their in-transaction subscribers.
+ */
+function writtenInScope(tx: TenantScope, type: string): boolean {
+  return Boolean(tx.directoryId) === type.startsWith(DIRECTORY_RECORD_EVENTS);
 }
 
 async function appendToFeed(tx: TenantScope, event: FeedEvent): Promise<void> {

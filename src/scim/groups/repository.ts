@@ -11,6 +11,8 @@ import type { FilterMapping, MultiTarget, Target } from '../filter/to-sql.ts';
 import { findAttr, GROUP_TYPE, resolveAttr } from '../schema/definitions.ts';
 
 export type GroupRow = typeof groups.$inferSelect;
+/** A direct member of a group. */
+export type MemberRef = { id: string; type: MemberType };
 
 /** `column = any($1::uuid[])`: one bind parameter however many ids (IN lists stop at 65,535 parameters). */
 export function anyUuid(column: SQL | typeof groupMembers.memberId, ids: string[]): SQL {
@@ -129,8 +131,9 @@ export function groupsRepository(scope: TenantScope) {
     },
 
     /** Inserts memberships that do not exist yet; returns the ids actually added. */
-    async addMembers(groupId: string, members: { id: string; type: MemberType }[]): Promise<string[]> {
-      const added: string[] = [];
+    /** Inserts the members not already there; returns those inserted. */
+    async addMembers(groupId: string, members: MemberRef[]): Promise<MemberRef[]> {
+      const added: MemberRef[] = [];
       for (let i = 0; i < members.length; i += 5000) {
         const chunk = members.slice(i, i + 5000);
         const rows = await scope
@@ -139,16 +142,19 @@ export function groupsRepository(scope: TenantScope) {
             chunk.map((m) => ({ groupId, memberId: m.id, memberType: m.type })),
           )
           .onConflictDoNothing()
-          .returning({ id: groupMembers.memberId });
-        added.push(...rows.map((r) => r.id));
+          .returning({ id: groupMembers.memberId, type: groupMembers.memberType });
+        added.push(...rows);
       }
       return added;
     },
 
     /** Deletes the memberships matching `where` (ANDed with the group); returns the ids removed. */
-    async removeMembers(groupId: string, where: SQL | undefined): Promise<string[]> {
-      const rows = await scope.delete(groupMembers, eq(groupMembers.groupId, groupId), where).returning({ id: groupMembers.memberId });
-      return rows.map((r) => r.id);
+    async removeMembers(groupId: string, where: SQL | undefined): Promise<MemberRef[]> {
+      return scope.delete(groupMembers, eq(groupMembers.groupId, groupId), where).returning({ id: groupMembers.memberId, type: groupMembers.memberType });
+    },
+
+    async membersOf(groupId: string): Promise<MemberRef[]> {
+      return scope.selectFields({ id: groupMembers.memberId, type: groupMembers.memberType }, groupMembers, eq(groupMembers.groupId, groupId));
     },
 
     async memberIds(groupId: string): Promise<string[]> {

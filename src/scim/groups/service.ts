@@ -8,7 +8,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { TenantScope } from '../../platform/db.ts';
 import { recordAudit, type Actor } from '../../audit/service.ts';
-import { publish } from '../../events/in-transaction.ts';
+import { previousAttributes, publish } from '../../events/in-transaction.ts';
 import { Conflict, NotFound, PreconditionFailed } from '../../platform/errors/domain.ts';
 import { foreignKeyViolation, uniqueViolation } from '../../platform/db-errors.ts';
 import { weakEtag } from '../../users/etag.ts';
@@ -22,20 +22,36 @@ import { applyPatch, parsePatchRequest, resolvePatchPath, type PatchOperation } 
 import { listResponse, whereOf, type ListQuery } from '../query.ts';
 import { project, wants, type Projection } from '../projection.ts';
 import { MAX_MEMBERS_PER_REQUEST } from '../limits.ts';
-import { anyUuid, groupFilterMapping, groupSortExpr, groupsRepository, memberRowMapping, type GroupRow, type Member, type MemberType } from './repository.ts';
+import { anyUuid, groupFilterMapping, groupSortExpr, groupsRepository, memberRowMapping, type GroupRow, type Member, type MemberRef, type MemberType } from './repository.ts';
+import { groupData } from './events.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MEMBERS_DEF = findAttr(GROUP_TYPE.schema.attributes, 'members')!;
 const NORMALIZE = { maxValues: { members: MAX_MEMBERS_PER_REQUEST } };
 
 /** A member deleted between the check and the insert (a race) is a client-visible 400, not a 500. */
-async function addChecked(tx: TenantScope, groupId: string, members: { id: string; type: MemberType }[]): Promise<string[]> {
+async function addChecked(tx: TenantScope, groupId: string, members: { id: string; type: MemberType }[]): Promise<MemberRef[]> {
   try {
     return await groupsRepository(tx).addMembers(groupId, members);
   } catch (e) {
     if (foreignKeyViolation(e) !== undefined) throw badRequest('invalidValue', 'A member was deleted while being added; retry.');
     throw e;
   }
+}
+
+/**
+ * The events of a group change, in its transaction: `group.created` / `group.updated` with the group as it is now,
+ * then one `group.member_added` / `group.member_removed` per direct member (feed), and `group.members_changed` for
+ * the subscribers that recompute what membership grants (directories' role mappings).
+ */
+async function publishGroupChange(tx: TenantScope, kind: 'created' | 'updated', before: GroupRow | undefined, row: GroupRow, added: MemberRef[], removed: MemberRef[]): Promise<void> {
+  const data = groupData(row);
+  if (kind === 'created') await publish(tx, { type: 'group.created', data });
+  else await publish(tx, { type: 'group.updated', data, previousAttributes: previousAttributes(groupData(before!), data) });
+  const memberEvent = (m: MemberRef) => ({ groupId: row.id, memberId: m.id, memberType: m.type === 'User' ? ('user' as const) : ('group' as const) });
+  for (const m of removed) await publish(tx, { type: 'group.member_removed', data: memberEvent(m) });
+  for (const m of added) await publish(tx, { type: 'group.member_added', data: memberEvent(m) });
+  if (added.length || removed.length) await publish(tx, { type: 'group.members_changed', groupId: row.id, added, removed });
 }
 
 function conflictOn(e: unknown): never {
@@ -84,8 +100,8 @@ export async function createGroup(scope: TenantScope, actor: Actor, body: unknow
       conflictOn(e);
     }
     const members = g.members?.length ? await resolveMembers(tx, row.id, g.members) : [];
-    await addChecked(tx, row.id, members);
-    if (members.length) await publish(tx, { type: 'group.members_changed', groupId: row.id, memberIds: members.map((m) => m.id) });
+    const added = await addChecked(tx, row.id, members);
+    await publishGroupChange(tx, 'created', undefined, row, added, []);
     await recordAudit(tx, actor, { action: 'group.create', targetType: 'group', targetId: row.id, after: { ...auditView(row), members: members.map((m) => m.id) } });
     return row;
   });
@@ -124,11 +140,26 @@ export async function replaceGroup(scope: TenantScope, actor: Actor, id: string,
     } catch (e) {
       conflictOn(e);
     }
-    if (added.length || removed.length) await publish(tx, { type: 'group.members_changed', groupId: id, memberIds: [...added, ...removed] });
-    await recordAudit(tx, actor, { action: 'group.update', targetType: 'group', targetId: id, before: auditView(before), after: { ...auditView(row), membersAdded: added, membersRemoved: removed } });
+    await publishGroupChange(tx, 'updated', before, row, added, removed);
+    await recordAudit(tx, actor, { action: 'group.update', targetType: 'group', targetId: id, before: auditView(before), after: { ...auditView(row), membersAdded: idsOf(added), membersRemoved: idsOf(removed) } });
     return row;
   });
 }
+
+/**
+ * The net membership change of operations applied in order. An add succeeds only for a non-member and a remove only
+ * for a member, so a member's adds and removes alternate: one more add than removes is an addition, one more remove
+ * a removal, as many of each is no change.
+ */
+function netChange(added: MemberRef[], removed: MemberRef[]): { added: MemberRef[]; removed: MemberRef[] } {
+  const balance = new Map<string, { ref: MemberRef; n: number }>();
+  for (const m of added) balance.set(m.id, { ref: m, n: (balance.get(m.id)?.n ?? 0) + 1 });
+  for (const m of removed) balance.set(m.id, { ref: m, n: (balance.get(m.id)?.n ?? 0) - 1 });
+  const net = [...balance.values()];
+  return { added: net.filter((b) => b.n > 0).map((b) => b.ref), removed: net.filter((b) => b.n < 0).map((b) => b.ref) };
+}
+
+const idsOf = (refs: MemberRef[]) => refs.map((m) => m.id);
 
 /** Whether an operation is about `members` (its path, or the one key of a no-path value). */
 function isMembersPath(path: string | undefined): boolean {
@@ -146,8 +177,8 @@ export async function patchGroup(scope: TenantScope, actor: Actor, id: string, b
   return scope.transaction(async (tx) => {
     const repo = groupsRepository(tx);
     const before = await lockGroup(tx, id, expectedVersion);
-    const added: string[] = [];
-    const removed: string[] = [];
+    const added: MemberRef[] = [];
+    const removed: MemberRef[] = [];
     const attrOps: PatchOperation[] = [];
     for (const [i, op] of ops.entries()) {
       if (!isMembersPath(op.path)) {
@@ -186,13 +217,15 @@ export async function patchGroup(scope: TenantScope, actor: Actor, id: string, b
     } catch (e) {
       conflictOn(e);
     }
-    if (added.length || removed.length) await publish(tx, { type: 'group.members_changed', groupId: id, memberIds: [...new Set([...added, ...removed])] });
+    // Operations in order may add and remove one member: only the net change is an event.
+    const net = netChange(added, removed);
+    await publishGroupChange(tx, 'updated', before, row, net.added, net.removed);
     await recordAudit(tx, actor, {
       action: 'group.update',
       targetType: 'group',
       targetId: id,
       before: auditView(before),
-      after: { ...auditView(row), ...(added.length ? { membersAdded: added } : {}), ...(removed.length ? { membersRemoved: removed } : {}) },
+      after: { ...auditView(row), ...(added.length ? { membersAdded: idsOf(added) } : {}), ...(removed.length ? { membersRemoved: idsOf(removed) } : {}) },
     });
     return row;
   });
@@ -213,9 +246,11 @@ function splitNoPathMembers(ops: PatchOperation[]): PatchOperation[] {
 export async function deleteGroup(scope: TenantScope, actor: Actor, id: string, expectedVersion?: number): Promise<void> {
   await scope.transaction(async (tx) => {
     const before = await lockGroup(tx, id, expectedVersion);
-    const members = await groupsRepository(tx).memberIds(id);
+    const members = await groupsRepository(tx).membersOf(id);
+    // Before the delete: subscribers read the group as it was.
+    await publish(tx, { type: 'group.deleted', data: groupData(before) });
     await groupsRepository(tx).deleteGroup(id);
-    if (members.length) await publish(tx, { type: 'group.members_changed', groupId: id, memberIds: members });
+    if (members.length) await publish(tx, { type: 'group.members_changed', groupId: id, added: [], removed: members, groupDeleted: true });
     await recordAudit(tx, actor, { action: 'group.delete', targetType: 'group', targetId: id, before: auditView(before) });
   });
 }
