@@ -6,25 +6,14 @@
  */
 import type { TenantScope } from '../platform/db.ts';
 import { publish, type GroupMemberRef } from '../events/in-transaction.ts';
-import { directoriesRepository, directoryRecordsRepository, type DirectoryRow } from './repository.ts';
-import { toDirectoryGroup, toDirectoryUser } from './service.ts';
-import type { directoryUserEventData } from './events.ts';
-import type { z } from 'zod';
+import { directoryRecordsRepository } from './repository.ts';
+import { partitionDirectory, readDirectoryUser, toDirectoryGroup } from './service.ts';
 
 type UserEventType = 'organization.directory.user_created' | 'organization.directory.user_updated' | 'organization.directory.user_deleted';
 type GroupEventType = 'organization.directory.group_created' | 'organization.directory.group_updated' | 'organization.directory.group_deleted';
 
-// One read of the directory row per transaction, however many records it changes.
-const directoryOfTx = new WeakMap<TenantScope, Promise<DirectoryRow | undefined>>();
-function partitionDirectory(p: TenantScope): Promise<DirectoryRow | undefined> | undefined {
-  if (!p.directoryId) return undefined;
-  let row = directoryOfTx.get(p);
-  if (!row) directoryOfTx.set(p, (row = directoriesRepository(p).find(p.directoryId)));
-  return row;
-}
-
 /** `/api/users` field names (users/schemas.ts) → Directory API names, for `previousAttributes` of an update. */
-const USER_FIELD_NAMES: Record<string, keyof z.infer<typeof directoryUserEventData>> = {
+const USER_FIELD_NAMES: Record<string, string> = {
   userName: 'user_name',
   externalId: 'external_id',
   email: 'email',
@@ -35,19 +24,21 @@ const USER_FIELD_NAMES: Record<string, keyof z.infer<typeof directoryUserEventDa
   version: 'version',
   updatedAt: 'updated_at',
 };
+/** The `group.*` data's names (scim/groups/events.ts) → Directory API names. */
+const GROUP_FIELD_NAMES: Record<string, string> = { displayName: 'display_name', externalId: 'external_id', version: 'version', updatedAt: 'updated_at' };
+
+/** `previousAttributes` under the Directory API's names; fields it does not show are left out. */
+function renamed(previous: Record<string, unknown> | null | undefined, names: Record<string, string>): Record<string, unknown> | undefined {
+  if (!previous) return undefined;
+  return Object.fromEntries(Object.entries(previous).flatMap(([k, v]) => (Object.hasOwn(names, k) ? [[names[k]!, v]] : [])));
+}
 
 export async function publishUserRecord(p: TenantScope, type: UserEventType, userId: string, previous?: Record<string, unknown> | null): Promise<void> {
   const directory = await partitionDirectory(p);
   if (!directory) return;
-  const records = directoryRecordsRepository(p);
-  const row = await records.user(userId);
-  if (!row) return;
-  const [groups, links] = await Promise.all([records.groupsOfUsers([row.id]), directoriesRepository(p).linksOf([row.id])]);
-  const data = toDirectoryUser(row, directory, groups.get(row.id) ?? [], links.get(row.id), false);
-  const previousAttributes = previous
-    ? Object.fromEntries(Object.entries(previous).flatMap(([k, v]) => (USER_FIELD_NAMES[k] ? [[USER_FIELD_NAMES[k], v]] : [])))
-    : undefined;
-  await publish(p, { type, organizationId: directory.organizationId, directoryId: directory.id, data, previousAttributes });
+  const data = await readDirectoryUser(p, directory, userId, false);
+  if (!data) return;
+  await publish(p, { type, organizationId: directory.organizationId, directoryId: directory.id, data, previousAttributes: renamed(previous, USER_FIELD_NAMES) });
 }
 
 export async function publishGroupRecord(p: TenantScope, type: GroupEventType, groupId: string, previous?: Record<string, unknown> | null): Promise<void> {
@@ -55,10 +46,7 @@ export async function publishGroupRecord(p: TenantScope, type: GroupEventType, g
   if (!directory) return;
   const row = await directoryRecordsRepository(p).group(groupId);
   if (!row) return;
-  const previousAttributes = previous
-    ? Object.fromEntries(Object.entries(previous).flatMap(([k, v]) => (k === 'displayName' ? [['display_name', v]] : k === 'externalId' ? [['external_id', v]] : k === 'version' ? [['version', v]] : k === 'updatedAt' ? [['updated_at', v]] : [])))
-    : undefined;
-  await publish(p, { type, organizationId: directory.organizationId, directoryId: directory.id, data: toDirectoryGroup(row, directory, false), previousAttributes });
+  await publish(p, { type, organizationId: directory.organizationId, directoryId: directory.id, data: toDirectoryGroup(row, directory, false), previousAttributes: renamed(previous, GROUP_FIELD_NAMES) });
 }
 
 /** One `group_user_added` / `group_user_removed` per direct user member (nested groups are not the API's members). */

@@ -307,7 +307,7 @@ function rawOf(r: DirectoryUserRow): Record<string, unknown> {
   return toUserResource(toUser(r, []));
 }
 
-export function toDirectoryUser(r: DirectoryUserRow, directory: DirectoryRow, groups: { id: string; displayName: string }[], linked: string | undefined, detail: boolean): DirectoryUser {
+function toDirectoryUser(r: DirectoryUserRow, directory: DirectoryRow, groups: { id: string; displayName: string }[], linked: string | undefined, detail: boolean): DirectoryUser {
   const attributes = r.attributes as Record<string, unknown>;
   return {
     id: r.id,
@@ -388,12 +388,18 @@ export async function listDirectoryUsers(dscope: TenantScope, q: DirectoryPageQu
 }
 
 export async function getDirectoryUser(dscope: TenantScope, userId: string): Promise<DirectoryUser> {
-  const directory = await directoryFor(dscope);
+  const user = await readDirectoryUser(dscope, await directoryFor(dscope), userId, true);
+  if (!user) throw new NotFound('No user with this id in this directory.');
+  return user;
+}
+
+/** One directory user as the Directory API returns it, with its groups and linked tenant user. */
+export async function readDirectoryUser(dscope: TenantScope, directory: DirectoryRow, userId: string, detail: boolean): Promise<DirectoryUser | undefined> {
   const records = directoryRecordsRepository(dscope);
   const row = await records.user(userId);
-  if (!row) throw new NotFound('No user with this id in this directory.');
+  if (!row) return undefined;
   const [groups, links] = await Promise.all([records.groupsOfUsers([row.id]), directoriesRepository(dscope).linksOf([row.id])]);
-  return toDirectoryUser(row, directory, groups.get(row.id) ?? [], links.get(row.id), true);
+  return toDirectoryUser(row, directory, groups.get(row.id) ?? [], links.get(row.id), detail);
 }
 
 export async function listDirectoryGroups(dscope: TenantScope, q: DirectoryPageQuery): Promise<{ groups: DirectoryGroup[]; next_page_token: string | null }> {
@@ -554,10 +560,20 @@ async function syncAllMembers(p: TenantScope, directory: DirectoryRow): Promise<
   }
 }
 
+// One read of the directory row per partition transaction, however many records it changes.
+const directoryOfTx = new WeakMap<TenantScope, Promise<DirectoryRow | undefined>>();
+
+/** The directory of a partition scope (undefined outside a directory's partition). */
+export function partitionDirectory(p: TenantScope): Promise<DirectoryRow | undefined> {
+  if (!p.directoryId) return Promise.resolve(undefined);
+  let row = directoryOfTx.get(p);
+  if (!row) directoryOfTx.set(p, (row = directoriesRepository(p).find(p.directoryId)));
+  return row;
+}
+
 /** The directory of a partition scope, when membership provisioning is on (the subscriptions' fast path). */
 export async function provisioningDirectory(p: TenantScope): Promise<DirectoryRow | undefined> {
-  if (!p.directoryId) return undefined;
-  const row = await directoriesRepository(p).find(p.directoryId);
+  const row = await partitionDirectory(p);
   return row?.provisionMembers ? row : undefined;
 }
 

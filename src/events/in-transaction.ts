@@ -102,11 +102,11 @@ export async function publish(tx: TenantScope, event: PublishedEvent): Promise<v
 }
 
 /** The feed's namespace for a directory's records (the seeds' `organization.directory.user_created`, …). */
-export const DIRECTORY_RECORD_EVENTS = 'organization.directory.';
+const DIRECTORY_RECORD_EVENTS = 'organization.directory.';
 
 /**
  * A directory's records (ADR 0010) are not the tenant's users and groups: in a directory's partition only the
- * `organization.directory.*` types reach the feed (src/directories/events.ts translates `user.*` and `group.*` there);
+ * `organization.directory.*` types reach the feed (src/directories/record-events.ts translates `user.*` and `group.*` there);
  * outside one, only the others. The untranslated events still reach their in-transaction subscribers.
  */
 function writtenInScope(tx: TenantScope, type: string): boolean {

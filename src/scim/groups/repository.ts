@@ -130,8 +130,7 @@ export function groupsRepository(scope: TenantScope) {
       return out;
     },
 
-    /** Inserts memberships that do not exist yet; returns the ids actually added. */
-    /** Inserts the members not already there; returns those inserted. */
+    /** Inserts memberships that do not exist yet; returns the members actually added. */
     async addMembers(groupId: string, members: MemberRef[]): Promise<MemberRef[]> {
       const added: MemberRef[] = [];
       for (let i = 0; i < members.length; i += 5000) {
@@ -148,7 +147,7 @@ export function groupsRepository(scope: TenantScope) {
       return added;
     },
 
-    /** Deletes the memberships matching `where` (ANDed with the group); returns the ids removed. */
+    /** Deletes the memberships matching `where` (ANDed with the group); returns the members removed. */
     async removeMembers(groupId: string, where: SQL | undefined): Promise<MemberRef[]> {
       return scope.delete(groupMembers, eq(groupMembers.groupId, groupId), where).returning({ id: groupMembers.memberId, type: groupMembers.memberType });
     },
