@@ -16,7 +16,7 @@ export const frameOrigin = z
     try {
       const u = new URL(v);
       const secure = u.protocol === 'https:' || (u.protocol === 'http:' && LOOPBACK.has(u.hostname));
-      return secure && u.origin === v && !u.username && !u.password;
+      return secure && u.origin === v && /^([a-z0-9-]+\.)*[a-z0-9-]+$|^\[[0-9a-f:.]+\]$/.test(u.hostname);
     } catch {
       return false;
     }
