@@ -62,7 +62,9 @@ export function portalHeaders(reply: FastifyReply, frameAncestors: string[], non
   reply
     .header('content-type', 'text/html; charset=utf-8')
     .header('cache-control', 'no-store')
-    .header('referrer-policy', 'no-referrer')
+    // same-origin, not no-referrer: under no-referrer Chromium sends `Origin: null` on form posts, which the
+    // cross-site check (platform/csrf.ts) must refuse. Other origins (the IdP) get no Referer either way.
+    .header('referrer-policy', 'same-origin')
     .header('x-content-type-options', 'nosniff')
     .header('content-security-policy', `default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-${nonce}'; img-src 'self'; form-action 'self'; frame-ancestors ${ancestors}; base-uri 'none'`);
   // X-Frame-Options has no allow-list: it only backs up the refusal for browsers without CSP frame-ancestors.
@@ -125,9 +127,10 @@ export function portalPageRoutes(app: FastifyInstance, deps: PortalPagesDeps) {
   }
 
   const isCtx = (v: Ctx | FastifyReply): v is Ctx => 'session' in v && 'frame' in v;
+  // Browsers submit a textarea's line breaks as CRLF (HTML §4.10.11): PEM and XML are kept with LF.
   const str = (body: unknown, name: string): string => {
     const v = (body as Record<string, unknown> | undefined)?.[name];
-    return typeof v === 'string' ? v.trim() : '';
+    return typeof v === 'string' ? v.replace(/\r\n?/g, '\n').trim() : '';
   };
   const noticeOf = (request: FastifyRequest) => {
     const key = (request.query as { done?: string } | undefined)?.done;
