@@ -21,6 +21,10 @@ let idp: SamlTestIdp;
 let browser: Browser;
 let admin: string;
 let orgId: string;
+/** The README's screenshots, refreshed with `SCREENSHOTS=1 npx vitest run test/portal/portal.browser.test.ts`. */
+async function shoot(page: Page, name: string, fullPage = false) {
+  if (process.env.SCREENSHOTS) await page.screenshot({ path: `${IMAGES}${name}`, fullPage });
+}
 /** Requests that left loopback (there must be none). */
 const outside: string[] = [];
 
@@ -76,7 +80,7 @@ describe('Admin Portal in Chromium', () => {
     const { context, page } = await opened('sso');
     await page.getByRole('heading', { name: 'Set up single sign-on' }).waitFor();
     expect(await page.title()).toContain('Acme Corporation');
-    await page.screenshot({ path: `${IMAGES}portal-sso-pick.png`, fullPage: true });
+    await shoot(page, 'portal-sso-pick.png', true);
 
     await page.getByRole('link', { name: /^Microsoft Entra ID/ }).focus();
     await page.getByRole('link', { name: /^Okta/ }).click();
@@ -90,7 +94,7 @@ describe('Admin Portal in Chromium', () => {
     // The certificate from a file, read into its field by the page.
     await page.getByLabel('…or choose a file').setInputFiles({ name: 'okta.cert', mimeType: 'application/x-x509-ca-cert', buffer: Buffer.from(idp.keys.cert) });
     await expect.poll(() => page.getByLabel('IdP signing certificate (PEM)').inputValue()).toContain('BEGIN CERTIFICATE');
-    await page.screenshot({ path: `${IMAGES}portal-sso-setup.png`, fullPage: true });
+    await shoot(page, 'portal-sso-setup.png', true);
     await page.getByRole('button', { name: 'Save connection' }).click();
 
     // The connection has the URLs the IdP was given before it existed.
@@ -111,7 +115,7 @@ describe('Admin Portal in Chromium', () => {
     expect(await popup.locator('#profile').textContent()).toContain('ada@acme.test');
     expect(await popup.locator('#profile').textContent()).toContain('Lovelace');
     await popup.setViewportSize({ width: 620, height: 900 });
-    await popup.screenshot({ path: `${IMAGES}portal-sso-test.png`, fullPage: true });
+    await shoot(popup, 'portal-sso-test.png', true);
     expect((await context.cookies()).map((c) => c.name)).not.toContain('iam_session');
     expect(JSON.stringify((await call('GET', '/api/users')).json)).not.toContain('ada@acme.test');
     const tested = (await call('GET', `/api/audit?action=connection.test&targetId=${connectionId}`)).json.items;
@@ -180,7 +184,7 @@ describe('Admin Portal in Chromium', () => {
     await page.reload();
     expect(await page.locator('#last-request').textContent()).not.toBe('—');
     await page.getByText('refused, revoked token').waitFor();
-    await page.screenshot({ path: `${IMAGES}portal-dsync.png`, fullPage: true });
+    await shoot(page, 'portal-dsync.png', true);
     const directories = (await call('GET', `/api/organizations/${orgId}/directories`)).json.items;
     expect(directories).toHaveLength(1);
     expect(directories[0].provider).toBe('entra');
@@ -196,7 +200,7 @@ describe('Admin Portal in Chromium', () => {
     const name = (await page.locator('code[id^="txt-name-"]').textContent())!;
     const value = (await page.locator('code[id^="txt-value-"]').textContent())!;
     expect(name).toBe('_iam-challenge.acme-portal.test');
-    await page.screenshot({ path: `${IMAGES}portal-domains.png`, fullPage: true });
+    await shoot(page, 'portal-domains.png', true);
 
     await page.getByRole('button', { name: 'Verify acme-portal.test now' }).click();
     await page.getByText('is not verified yet').waitFor();
@@ -227,7 +231,7 @@ describe('Admin Portal in Chromium', () => {
     await page.getByText('The certificate was added beside the current one').waitFor();
     expect(await table.locator('tbody tr').count()).toBe(2);
     expect(await table.locator('.expiry').nth(1).textContent()).toMatch(/in (399|400) days/);
-    await page.screenshot({ path: `${IMAGES}portal-certificates.png`, fullPage: true });
+    await shoot(page, 'portal-certificates.png', true);
     expect((await call('GET', `/api/connections/${id}`)).json.settings.idpCertificates).toHaveLength(2);
 
     await table.getByRole('button', { name: 'Remove certificate 1' }).click();
@@ -262,7 +266,7 @@ describe('Admin Portal in Chromium', () => {
       // The session works inside the frame: navigate within it.
       await portal.getByRole('link', { name: /^Google Workspace/ }).click();
       await portal.getByRole('heading', { name: 'Connect Google Workspace' }).waitFor();
-      await page.screenshot({ path: `${IMAGES}portal-embedded.png` });
+      await shoot(page, 'portal-embedded.png');
     } finally {
       await call('PUT', '/api/portal/settings', { frameAncestors: [] });
       await context.close();
