@@ -15,7 +15,7 @@ let admin: string;
 let orgId: string;
 let connectionId: string;
 
-async function ok(method: string, path: string, body?: unknown) {
+async function ok(method: string, path: string, body?: unknown): Promise<any> {
   const res = await fetch(env.base + path, { method, headers: { authorization: `Bearer ${admin}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
   expect(res.status, `${method} ${path}`).toBeLessThan(300);
   return res.json();

@@ -19,7 +19,7 @@ let clock = Date.now();
 const cookieOf = (res: { headers: Record<string, unknown> }) =>
   ([] as string[])
     .concat((res.headers['set-cookie'] as string[] | string | undefined) ?? [])
-    .map((c) => c.split(';')[0])
+    .map((c) => c.split(';')[0]!)
     .filter((c) => c.startsWith('iam_portal='))
     .join('; ');
 
