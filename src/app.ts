@@ -64,6 +64,8 @@ import { invitationPagesPlugin } from './invitations/plugin.ts';
 import { eventRoutes } from './events/routes.ts';
 import { webhookRoutes } from './webhooks/routes.ts';
 import { eventCatalogOpenApi } from './events/catalog.ts';
+import { portalRoutes } from './portal/routes.ts';
+import { portalPagesPlugin } from './portal/plugin.ts';
 
 export interface AppDeps {
   config: Config;
@@ -145,6 +147,8 @@ export async function buildApp({ config, database, keyring, logger, now, jobsWor
     await scoped.register(oauthPlugin, { scopeFor, keyring, keys, tokens, directory, limiter, metrics, accessTokenTtl: config.ACCESS_TOKEN_TTL_SECONDS });
     await scoped.register(signinPlugin, { scopeFor, keyring, limiter, outbound, metrics });
     await scoped.register(invitationPagesPlugin, { scopeFor, keyring });
+    const portalClock = now ? { now: () => new Date(now()) } : {};
+    await scoped.register(portalPagesPlugin, { scopeFor, keyring, outbound, resolver: txtResolver(config.DNS_SERVERS), ...portalClock });
     // SCIM 2.0 (RFC 7644): its own parser, error bodies and bearer hook. The tenant's own users at /scim/v2, with
     // access tokens; each directory's partition at its own base URL, with that directory's tokens only (ADR 0010).
     await scoped.register(scimPlugin, {
@@ -202,6 +206,7 @@ export async function buildApp({ config, database, keyring, logger, now, jobsWor
       await capability('invitations', (p) => invitationRoutes(p, { scopeFor, keyring, mailer }));
       await capability('events', (p) => eventRoutes(p, { scopeFor }));
       await capability('webhooks', (p) => webhookRoutes(p, { scopeFor, keyring, outbound, jobs }));
+      await capability('portal', (p) => portalRoutes(p, { scopeFor, keyring, linkTtlSeconds: config.PORTAL_LINK_TTL_SECONDS, ...portalClock }));
     });
     await scoped.register(apiReferenceRoutes, { tokenPath: TOKEN_PATH });
   });

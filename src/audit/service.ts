@@ -5,6 +5,7 @@
 import type { TenantScope } from '../platform/db.ts';
 import { auditEvents, type ACTOR_TYPES } from '../db/schema/index.ts';
 import { FULL_AUTHORITY, type Authority } from '../platform/permissions.ts';
+import { auditRepository } from './repository.ts';
 
 /** Who did it, as the trail records it. */
 export interface AuditActor {
@@ -60,4 +61,10 @@ export async function recordAudit(scope: TenantScope, actor: AuditActor, entry: 
     before: entry.before ? redactSecrets(entry.before) : null,
     after: entry.after ? redactSecrets(entry.after) : null,
   });
+}
+
+/** The newest entries matching `filter`, for a capability that shows a slice of the trail (e.g. a directory's refusals). */
+export async function recentAuditEntries(scope: TenantScope, filter: { action?: string; targetType?: string; targetId?: string }, limit: number) {
+  const rows = await auditRepository(scope).listEvents(filter, { limit });
+  return rows.map((r) => ({ at: r.at, action: r.action, actorType: r.actorType, actorId: r.actorId, after: r.after as Record<string, unknown> | null }));
 }

@@ -4,7 +4,7 @@ import type { TenantScope } from '../platform/db.ts';
 import { connections, samlAssertions } from '../db/schema/index.ts';
 
 export type ConnectionRow = typeof connections.$inferSelect;
-export type ConnectionInsert = Omit<typeof connections.$inferInsert, 'tenantId' | 'id' | 'updatedAt'>;
+export type ConnectionInsert = Omit<typeof connections.$inferInsert, 'tenantId' | 'updatedAt'>;
 export type ConnectionChanges = Partial<Pick<ConnectionRow, 'displayName' | 'status' | 'settings' | 'secretSealed' | 'jitPolicy' | 'defaultOrganizationRoles'>>;
 
 export function connectionsRepository(scope: TenantScope) {

@@ -10,7 +10,7 @@
  */
 import type { TenantScope } from '../platform/db.ts';
 import type { Keyring } from '../platform/crypto.ts';
-import { Invalid, NotFound } from '../platform/errors/domain.ts';
+import { Conflict, Invalid, NotFound } from '../platform/errors/domain.ts';
 import { recordAudit, type Actor } from '../audit/service.ts';
 import { getOrganization, isUuid } from '../organizations/service.ts';
 import { organizationForVerifiedDomain } from '../organizations/domains.ts';
@@ -90,14 +90,20 @@ async function loadOrThrow(scope: TenantScope, id: string, lock = false): Promis
   return row;
 }
 
-export async function createConnection(scope: TenantScope, actor: Actor, keyring: Keyring, issuer: string, organizationId: string, body: ConnectionCreateBody): Promise<Connection> {
+/**
+ * `opts.id`: an id chosen in advance (the Admin Portal shows the IdP our URLs, which contain it, before the
+ * connection exists); a random one otherwise.
+ */
+export async function createConnection(scope: TenantScope, actor: Actor, keyring: Keyring, issuer: string, organizationId: string, body: ConnectionCreateBody, opts: { id?: string } = {}): Promise<Connection> {
   return scope.transaction(async (tx) => {
     await getOrganization(tx, organizationId);
     const repo = connectionsRepository(tx);
     if ((await repo.countOfOrganization(organizationId)) >= MAX_CONNECTIONS_PER_ORGANIZATION) {
       throw new Invalid(`An organization has at most ${MAX_CONNECTIONS_PER_ORGANIZATION} connections.`, { field: 'organizationId' });
     }
+    if (opts.id !== undefined && (await repo.find(opts.id))) throw new Conflict('A connection with this id exists already.', { field: 'id' });
     const row = await repo.insert({
+      ...(opts.id !== undefined ? { id: opts.id } : {}),
       organizationId,
       type: body.type,
       displayName: body.displayName,
@@ -176,8 +182,8 @@ export async function deleteConnection(scope: TenantScope, actor: Actor, issuer:
   });
 }
 
-function routable(row: ConnectionRow): RoutableConnection | undefined {
-  if (row.status !== 'active') return undefined;
+function routable(row: ConnectionRow, anyStatus = false): RoutableConnection | undefined {
+  if (row.status !== 'active' && !anyStatus) return undefined;
   const common = { id: row.id, organizationId: row.organizationId, displayName: row.displayName, jitPolicy: row.jitPolicy, defaultOrganizationRoles: row.defaultOrganizationRoles };
   if (row.type === 'oidc') {
     const s = oidcSettings.safeParse(row.settings);
@@ -192,6 +198,16 @@ export async function findActiveConnection(scope: TenantScope, id: string): Prom
   if (!isUuid(id)) return undefined;
   const row = await connectionsRepository(scope).find(id);
   return row ? routable(row) : undefined;
+}
+
+/**
+ * A connection whatever its status, with valid settings: what a *test* sign-in uses (it signs nobody in, so a draft
+ * can be tried before it is activated). Undefined when unknown or incomplete.
+ */
+export async function findTestableConnection(scope: TenantScope, id: string): Promise<RoutableConnection | undefined> {
+  if (!isUuid(id)) return undefined;
+  const row = await connectionsRepository(scope).find(id);
+  return row ? routable(row, true) : undefined;
 }
 
 /** The organization's first active connection in (created_at, id) order: what `organization_id` routes to. */
@@ -218,7 +234,7 @@ export async function ssoForDomain(scope: TenantScope, domainOrEmail: string) {
   const owner = await organizationForVerifiedDomain(scope, domainOrEmail);
   const domain = owner?.domain ?? domainOrEmail.slice(domainOrEmail.lastIndexOf('@') + 1).trim().toLowerCase();
   if (!owner) return { domain, sso: false, organizationId: null, connections: [] };
-  const rows = (await connectionsRepository(scope).activeOf([owner.organizationId])).map(routable).filter((c) => c !== undefined);
+  const rows = (await connectionsRepository(scope).activeOf([owner.organizationId])).map((r) => routable(r)).filter((c) => c !== undefined);
   return { domain, sso: rows.length > 0, organizationId: owner.organizationId, connections: rows.map((c) => ({ id: c.id, type: c.type, displayName: c.displayName })) };
 }
 

@@ -76,6 +76,8 @@ export const configSchema = z
     SMTP_URL: z.url({ protocol: /^smtps?$/ }).optional(),
     /** The From of every message (RFC 5322 §3.6.2): an address, optionally with a display name. */
     MAIL_FROM: z.string().min(3).max(320).default('IAM <no-reply@localhost>'),
+    /** How long an Admin Portal link stays usable before it is opened (seconds; WorkOS: 5 minutes). */
+    PORTAL_LINK_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(300),
   })
   .refine((c) => !(c.BOOTSTRAP_CLIENT_SECRET && !c.BOOTSTRAP_CLIENT_ID), {
     path: ['BOOTSTRAP_CLIENT_ID'],

@@ -28,6 +28,7 @@ export const PERMISSIONS = [
   'events:read',
   'webhooks:read',
   'webhooks:write',
+  'portal:write',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -50,6 +51,7 @@ export const PERMISSION_DESCRIPTIONS: Record<Permission, string> = {
   'events:read': 'Read the event feed and its catalog (an organization-scoped client: its organization\'s events)',
   'webhooks:read': 'List webhook endpoints and read their delivery logs (never their secrets)',
   'webhooks:write': 'Register, change, rotate and delete webhook endpoints',
+  'portal:write': 'Create Admin Portal links for an organization\'s IT administrator (SSO, directory, domains, certificates)',
 };
 
 /** The built-in role that grants every permission. It cannot be changed or deleted. */
@@ -87,7 +89,7 @@ export const FULL_AUTHORITY: Authority = Object.freeze({ admin: true, permission
 
 /** An organization-scoped machine client: organization management and the event feed, of its own organization only (ADR 0009). */
 export function organizationAuthority(organizationId: string): Authority {
-  return { admin: false, permissions: new Set<Permission>(['organizations:read', 'organizations:write', 'directories:read', 'directories:write', 'events:read']), roles: new Set<string>(), organizationId };
+  return { admin: false, permissions: new Set<Permission>(['organizations:read', 'organizations:write', 'directories:read', 'directories:write', 'events:read', 'portal:write']), roles: new Set<string>(), organizationId };
 }
 
 /** The authority of a set of roles: `admin` grants everything, each custom role its permissions. */

@@ -17,7 +17,7 @@ import type { Outbound } from '../platform/outbound.ts';
 import { setCookie } from '../platform/cookies.ts';
 import { recordAudit, systemActor } from '../audit/service.ts';
 import type { SigninMetrics } from '../platform/metrics.ts';
-import { connectionClientSecret, findActiveConnection, type RoutableConnection } from '../connections/service.ts';
+import { connectionClientSecret, findActiveConnection, findTestableConnection, type RoutableConnection } from '../connections/service.ts';
 import { membershipOf, pendingMembershipOf, setMembership } from '../organizations/service.ts';
 import { organizationForVerifiedDomain } from '../organizations/domains.ts';
 import { messagePage } from './pages.ts';
@@ -29,6 +29,7 @@ import { SAML_RESPONSE_MAX_BYTES, samlAuthnRequest, SamlError, samlServiceProvid
 import { createSession, SESSION_ABSOLUTE_SECONDS, SESSION_COOKIE } from './sessions.ts';
 import { clearRestart, REFUSAL_MESSAGES, restartOnce, saveTransaction, startPath, takeTransaction } from './upstream-routes.ts';
 import type { UpstreamType } from '../db/schema/index.ts';
+import { connectionTestResult } from './connection-test.ts';
 
 export const CONNECTION_SSO_PREFIX = '/sso';
 
@@ -52,7 +53,7 @@ function discoveryUrl(settings: { issuer: string; discoveryUrl?: string | undefi
   return settings.discoveryUrl ?? `${settings.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
 }
 
-async function federated(scope: TenantScope, keyring: Keyring, c: Extract<RoutableConnection, { type: 'oidc' }>): Promise<FederatedProvider> {
+export async function federated(scope: TenantScope, keyring: Keyring, c: Extract<RoutableConnection, { type: 'oidc' }>): Promise<FederatedProvider> {
   return {
     type: 'oidc',
     id: c.id,
@@ -161,10 +162,16 @@ export function connectionSigninRoutes(app: FastifyInstance, deps: ConnectionSig
   app.get(`${CONNECTION_SSO_PREFIX}/oidc/:id/callback`, { schema: { hide: true, params } }, async (request, reply) => {
     const { id } = request.params as { id: string };
     const scope = deps.scopeFor(request.tenant.id);
-    const connection = await findActiveConnection(scope, id);
-    if (connection?.type !== 'oidc') return fail(request, reply, 404, 'Unknown sign-in method', 'This sign-in method is not configured.');
     const txn = takeTransaction(request, reply, deps.keyring, 'oidc', id);
+    // A test (started from the Admin Portal) may try a connection that is not active yet; a sign-in never does.
+    const connection = txn?.test ? await findTestableConnection(scope, id) : await findActiveConnection(scope, id);
+    if (connection?.type !== 'oidc') return fail(request, reply, 404, 'Unknown sign-in method', 'This sign-in method is not configured.');
     if (!txn?.state || !txn.nonce || !txn.verifier) return restartOnce(request, reply, connectionStartPath(connection, '/'));
+    if (txn.test) {
+      return connectionTestResult(request, reply, deps, connection, txn.test, async () =>
+        completeSignIn(deps.outbound, await federated(scope, deps.keyring, connection), callbackUri(request.tenant.issuer, id), new URL(request.url, request.tenant.issuer), { state: txn.state!, nonce: txn.nonce!, verifier: txn.verifier! }),
+      );
+    }
     let identity: VerifiedIdentity;
     try {
       identity = await completeSignIn(deps.outbound, await federated(scope, deps.keyring, connection), callbackUri(request.tenant.issuer, id), new URL(request.url, request.tenant.issuer), {
@@ -210,7 +217,8 @@ export function connectionSigninRoutes(app: FastifyInstance, deps: ConnectionSig
   });
   app.get(`${CONNECTION_SSO_PREFIX}/saml/:id/metadata`, { schema: { hide: true, params } }, async (request, reply) => {
     const { id } = request.params as { id: string };
-    const connection = await findActiveConnection(deps.scopeFor(request.tenant.id), id);
+    // Served for a connection not active yet too: the IdP is set up from it before the first (test) sign-in.
+    const connection = await findTestableConnection(deps.scopeFor(request.tenant.id), id);
     if (connection?.type !== 'saml') return fail(request, reply, 404, 'Unknown sign-in method', 'This sign-in method is not configured.');
     return reply.type('application/samlmetadata+xml').send(samlServiceProviderMetadata(request.tenant.issuer, connection));
   });
@@ -232,12 +240,19 @@ export function connectionSigninRoutes(app: FastifyInstance, deps: ConnectionSig
   app.post(`${CONNECTION_SSO_PREFIX}/saml/:id/acs`, { schema: { hide: true, params }, bodyLimit: SAML_RESPONSE_MAX_BYTES + 16_384 }, async (request, reply) => {
     const { id } = request.params as { id: string };
     const scope = deps.scopeFor(request.tenant.id);
-    const connection = await findActiveConnection(scope, id);
+    const txn = takeTransaction(request, reply, deps.keyring, 'saml', id);
+    const connection = txn?.test ? await findTestableConnection(scope, id) : await findActiveConnection(scope, id);
     if (connection?.type !== 'saml') return fail(request, reply, 404, 'Unknown sign-in method', 'This sign-in method is not configured.');
     const body = (request.body ?? {}) as Record<string, unknown>;
-    const txn = takeTransaction(request, reply, deps.keyring, 'saml', id);
     // IdP-initiated (unsolicited) or a replay without our transaction: never a login; start SP-initiated instead.
     if (!txn?.requestId) return restartOnce(request, reply, connectionStartPath(connection, '/'));
+    if (txn.test) {
+      const requestId = txn.requestId;
+      return connectionTestResult(request, reply, deps, connection, txn.test, async () => {
+        if (typeof body.SAMLResponse !== 'string') throw new SamlError('malformed', 'no SAMLResponse');
+        return validateSamlResponse(scope, request.tenant.issuer, connection, body.SAMLResponse, requestId);
+      });
+    }
     let identity: VerifiedIdentity;
     try {
       if (typeof body.SAMLResponse !== 'string') throw new SamlError('malformed', 'no SAMLResponse');
@@ -253,6 +268,33 @@ export function connectionSigninRoutes(app: FastifyInstance, deps: ConnectionSig
     }
     return completeConnectionSignIn(request, reply, deps, { connection, identity, returnTo: txn.returnTo });
   });
+}
+
+/**
+ * Starts a *test* sign-in at `connectionId` of `organizationId` (any status: a draft can be tried before it is
+ * activated): the same request to the IdP as a sign-in, with a transaction marked as a test, whose answer
+ * (ACS or callback above) shows the outcome and signs nobody in (connection-test.ts). The caller has already
+ * established that the browser may test this organization's connections (the Admin Portal's session).
+ */
+export async function startConnectionTest(request: FastifyRequest, reply: FastifyReply, deps: Pick<ConnectionSigninDeps, 'scopeFor' | 'keyring' | 'outbound'>, organizationId: string, connectionId: string): Promise<FastifyReply> {
+  const scope = deps.scopeFor(request.tenant.id);
+  const connection = await findTestableConnection(scope, connectionId);
+  if (!connection || connection.organizationId !== organizationId) return fail(request, reply, 404, 'Unknown connection', 'This connection is not configured completely, or is not part of this organization.');
+  const test = { organizationId };
+  if (connection.type === 'saml') {
+    const { url, requestId } = await samlAuthnRequest(request.tenant.issuer, connection, '');
+    saveTransaction(request, reply, deps.keyring, { tenantId: request.tenant.id, type: 'saml', id: connection.id, returnTo: '/', requestId, test });
+    return reply.header('cache-control', 'no-store').redirect(url, 303);
+  }
+  let started;
+  try {
+    started = await authorizationUrl(deps.outbound, await federated(scope, deps.keyring, connection), callbackUri(request.tenant.issuer, connection.id), { forceLogin: true });
+  } catch (e) {
+    if (e instanceof FederationError) return fail(request, reply, 502, 'Test failed', `The identity provider could not be reached: ${e.message}`);
+    throw e;
+  }
+  saveTransaction(request, reply, deps.keyring, { ...started.transaction, tenantId: request.tenant.id, type: 'oidc', id: connection.id, returnTo: '/', test });
+  return reply.header('cache-control', 'no-store').redirect(started.url.toString(), 303);
 }
 
 /** Where a routed sign-in starts: an organization's connection or a tenant-wide upstream. */

@@ -13,7 +13,9 @@ h1{font-size:1.3rem;margin:0 0 .25rem}p.tenant{color:#555;margin:0 0 1.5rem}labe
 input{width:100%;box-sizing:border-box;padding:.6rem;border:1px solid #888;border-radius:4px;font-size:1rem}
 button,.button{display:block;width:100%;margin-top:1.25rem;padding:.7rem;border:0;border-radius:4px;background:#0b57d0;color:#fff;font-size:1rem;cursor:pointer;text-align:center;text-decoration:none;box-sizing:border-box}
 .error{background:#fde7e9;border:1px solid #d93025;padding:.6rem;border-radius:4px}.providers{margin-top:1.5rem;border-top:1px solid #ddd;padding-top:1rem}
-.button.secondary{background:#fff;color:#0b57d0;border:1px solid #0b57d0}`;
+.button.secondary{background:#fff;color:#0b57d0;border:1px solid #0b57d0}
+.ok{background:#e6f4ea;border:1px solid #137333;padding:.6rem;border-radius:4px}h2{font-size:1.05rem;margin:1.25rem 0 .5rem}
+table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{text-align:left;padding:.3rem;border-bottom:1px solid #ddd;vertical-align:top;overflow-wrap:anywhere}`;
 
 export function page(opts: { title: string; tenantName: string; body: string }): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">

@@ -37,6 +37,8 @@ export interface SealedTransaction extends Partial<Transaction> {
   exp: number;
   /** SAML: the AuthnRequest ID the response must answer (InResponseTo). */
   requestId?: string;
+  /** A connection test (signin/connection-test.ts): the result is shown, nobody is signed in. */
+  test?: { organizationId: string };
 }
 
 /** Starts the transaction cookie for a sign-in at `txn.type`/`txn.id`. */

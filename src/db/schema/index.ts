@@ -11,3 +11,4 @@ export * from './directories.ts';
 export * from './invitations.ts';
 export * from './events.ts';
 export * from './webhooks.ts';
+export * from './portal.ts';
