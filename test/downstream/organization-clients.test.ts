@@ -205,6 +205,8 @@ describe('cross-organization matrix: every organizations route', () => {
     { method: 'POST', path: '/api/organizations/:organizationId/invitations/:invitationId/revoke', own: () => ({ url: `/api/organizations/${orgX}/invitations/${invitationX}/revoke` }), foreign: () => ({ url: `/api/organizations/${orgY}/invitations/${invitationY}/revoke` }), ownStatus: 200, foreignStatus: 404 },
     // Removals last: the own row really removes; the foreign one must leave Y untouched.
     { method: 'DELETE', path: '/api/organizations/:organizationId/domains/:domainId', own: () => ({ url: `/api/organizations/${orgX}/domains/${domainX}` }), foreign: () => ({ url: `/api/organizations/${orgY}/domains/${domainY}` }), ownStatus: 204, foreignStatus: 404 },
+    // Portal links: an organization-scoped client may hand its own organization's IT admin a link (ADR 0009).
+    { method: 'POST', path: '/api/organizations/:organizationId/portal-links', own: () => ({ url: `/api/organizations/${orgX}/portal-links`, body: { intent: 'sso' } }), foreign: () => ({ url: `/api/organizations/${orgY}/portal-links`, body: { intent: 'sso' } }), ownStatus: 201, foreignStatus: 404 },
     // Connections need connections:* permissions, which an organization-scoped client does not hold.
     { method: 'GET', path: '/api/organizations/:organizationId/connections', own: () => ({ url: `/api/organizations/${orgX}/connections` }), foreign: () => ({ url: `/api/organizations/${orgY}/connections` }), ownStatus: 403, foreignStatus: 404 },
     { method: 'POST', path: '/api/organizations/:organizationId/connections', own: () => ({ url: `/api/organizations/${orgX}/connections`, body: { type: 'oidc', displayName: 'X', settings: { issuer: 'https://x.example', clientId: 'x' } } }), foreign: () => ({ url: `/api/organizations/${orgY}/connections`, body: { type: 'oidc', displayName: 'Y', settings: { issuer: 'https://y.example', clientId: 'y' } } }), ownStatus: 403, foreignStatus: 404 },
@@ -240,7 +242,7 @@ describe('cross-organization matrix: every organizations route', () => {
 
   it('its changes are audited as the client', async () => {
     const audit = (await admin.call('GET', `/api/audit?targetType=organization&targetId=${orgX}&actor=x-sync`)).json().items as { action: string; actor: { type: string; id: string } }[];
-    expect(audit.map((e) => e.action)).toEqual(['organization.membership.remove', 'organization.domain.delete', 'organization.domain.add', 'organization.membership.update']);
+    expect(audit.map((e) => e.action)).toEqual(['organization.membership.remove', 'portal.link.create', 'organization.domain.delete', 'organization.domain.add', 'organization.membership.update']);
     expect(audit[0]!.actor).toEqual({ type: 'client', id: 'x-sync' });
   });
 });
