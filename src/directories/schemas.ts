@@ -110,5 +110,8 @@ export const directoryGroupResponse = z.object({
   updated_at: z.string(),
   raw_attributes: z.record(z.string(), z.unknown()).optional(),
 });
-export const directoryUserPageResponse = z.object({ users: z.array(directoryUserResponse), next_page_token: z.string().nullable() });
-export const directoryGroupPageResponse = z.object({ groups: z.array(directoryGroupResponse), next_page_token: z.string().nullable() });
+const feedCursor = z
+  .string()
+  .describe('The event feed cursor at which the first page of this listing was read (the same on every page): list every page, then follow `GET /api/events?after=<feed_cursor>&organization_id=…&types=organization.directory.*`, applying each record by `version`, and you hold the directory\'s state.');
+export const directoryUserPageResponse = z.object({ users: z.array(directoryUserResponse), next_page_token: z.string().nullable(), feed_cursor: feedCursor });
+export const directoryGroupPageResponse = z.object({ groups: z.array(directoryGroupResponse), next_page_token: z.string().nullable(), feed_cursor: feedCursor });

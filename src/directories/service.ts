@@ -17,6 +17,7 @@ import { Conflict, Invalid, NotFound } from '../platform/errors/domain.ts';
 import { decodeCursor, encodeCursor } from '../platform/cursor.ts';
 import { recordAudit, systemActor, type Actor } from '../audit/service.ts';
 import { previousAttributes, publish } from '../events/in-transaction.ts';
+import { snapshotCursor } from '../events/service.ts';
 import { directoryData, directoryTokenData } from './events.ts';
 import { getOrganization, membershipCountOfUser, membershipOf, removeMembership, setMembership } from '../organizations/service.ts';
 import { organizationForVerifiedDomain } from '../organizations/domains.ts';
@@ -270,7 +271,8 @@ export async function checkDirectoryToken(scope: TenantScope, directoryId: strin
 
 // Directory API (reads in the directory's own scope).
 
-const pageToken = z.object({ a: z.uuid() });
+// `a`: the last id of the previous page; `c`: the feed cursor read before the first page (snapshotCursor).
+const pageToken = z.object({ a: z.uuid(), c: z.string().max(100) });
 
 export interface DirectoryUser {
   id: string;
@@ -362,8 +364,22 @@ export function toDirectoryGroup(r: DirectoryGroupRow, directory: DirectoryRow, 
 
 function keysetOf(q: DirectoryPageQuery) {
   const limit = q.page_size ?? DEFAULT_PAGE_SIZE;
-  const afterId = q.page_token !== undefined ? decodeCursor(q.page_token, pageToken).a : undefined;
-  return { limit, afterId, updatedAfter: q.updated_after ? new Date(q.updated_after) : undefined };
+  const token = q.page_token !== undefined ? decodeCursor(q.page_token, pageToken) : undefined;
+  return { limit, afterId: token?.a, feedCursor: token?.c, updatedAfter: q.updated_after ? new Date(q.updated_after) : undefined };
+}
+
+/**
+ * The feed cursor every page of one listing answers with (issue #13 item 4): read before the first page's first query
+ * and carried in the page tokens. A client that lists every page, then follows `GET /api/events?after=<feed_cursor>`
+ * applying events by `version`, ends with the directory's state: any change the pages may have missed has its event
+ * after this cursor.
+ */
+async function listingCursor(dscope: TenantScope, k: { feedCursor?: string }): Promise<string> {
+  return k.feedCursor ?? (await snapshotCursor(dscope));
+}
+
+function nextPageToken<R extends { id: string }>(rows: R[], limit: number, feedCursor: string): string | null {
+  return rows.length > limit ? encodeCursor({ a: rows[limit - 1]!.id, c: feedCursor }) : null;
 }
 
 /** `dscope` is the directory's own scope; the directory row is read through it (directories are not partitioned). */
@@ -371,9 +387,10 @@ export async function directoryFor(dscope: TenantScope): Promise<DirectoryRow> {
   return loadOrThrow(dscope, dscope.directoryId!);
 }
 
-export async function listDirectoryUsers(dscope: TenantScope, q: DirectoryPageQuery): Promise<{ users: DirectoryUser[]; next_page_token: string | null }> {
-  const directory = await directoryFor(dscope);
+export async function listDirectoryUsers(dscope: TenantScope, q: DirectoryPageQuery): Promise<{ users: DirectoryUser[]; next_page_token: string | null; feed_cursor: string }> {
   const k = keysetOf(q);
+  const feedCursor = await listingCursor(dscope, k);
+  const directory = await directoryFor(dscope);
   const records = directoryRecordsRepository(dscope);
   if (q.group_id && !(await records.groupExists(q.group_id))) throw new NotFound('No group with this id in this directory.', { parameter: 'group_id' });
   const rows = await records.users({ ...k, limit: k.limit + 1, groupId: q.group_id });
@@ -383,7 +400,8 @@ export async function listDirectoryUsers(dscope: TenantScope, q: DirectoryPageQu
   const detail = q.include_detail === 'true';
   return {
     users: page.map((r) => toDirectoryUser(r, directory, groups.get(r.id) ?? [], links.get(r.id), detail)),
-    next_page_token: rows.length > k.limit ? encodeCursor({ a: page.at(-1)!.id }) : null,
+    next_page_token: nextPageToken(rows, k.limit, feedCursor),
+    feed_cursor: feedCursor,
   };
 }
 
@@ -402,15 +420,17 @@ export async function readDirectoryUser(dscope: TenantScope, directory: Director
   return toDirectoryUser(row, directory, groups.get(row.id) ?? [], links.get(row.id), detail);
 }
 
-export async function listDirectoryGroups(dscope: TenantScope, q: DirectoryPageQuery): Promise<{ groups: DirectoryGroup[]; next_page_token: string | null }> {
+export async function listDirectoryGroups(dscope: TenantScope, q: DirectoryPageQuery): Promise<{ groups: DirectoryGroup[]; next_page_token: string | null; feed_cursor: string }> {
   if (q.group_id) throw new Invalid('`group_id` filters users, not groups.', { parameter: 'group_id' });
-  const directory = await directoryFor(dscope);
   const k = keysetOf(q);
+  const feedCursor = await listingCursor(dscope, k);
+  const directory = await directoryFor(dscope);
   const rows = await directoryRecordsRepository(dscope).groups({ ...k, limit: k.limit + 1 });
   const page = rows.slice(0, k.limit);
   return {
     groups: page.map((r) => toDirectoryGroup(r, directory, q.include_detail === 'true')),
-    next_page_token: rows.length > k.limit ? encodeCursor({ a: page.at(-1)!.id }) : null,
+    next_page_token: nextPageToken(rows, k.limit, feedCursor),
+    feed_cursor: feedCursor,
   };
 }
 

@@ -84,6 +84,15 @@ export function eventsRepository(scope: TenantScope) {
       return row !== undefined;
     },
 
+    /**
+     * The oldest transaction still running (`pg_snapshot_xmin` of this statement's snapshot): every transaction below it
+     * has ended, so its rows are visible to any statement that starts after this one.
+     */
+    async snapshotXmin(): Promise<string> {
+      const result = await scope.execute(sql`SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin`);
+      return (result as unknown as { rows: { xmin: string }[] }).rows[0]!.xmin;
+    },
+
     /** The position the retention job has deleted through, if it has deleted anything in this tenant. */
     async findHorizon(): Promise<FeedPosition | undefined> {
       const [row] = await scope.select(eventHorizons);

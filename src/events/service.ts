@@ -83,6 +83,17 @@ export async function feedEnd(scope: TenantScope): Promise<string | null> {
   return p ? encodePosition(p) : null;
 }
 
+/**
+ * A cursor for a snapshot about to be read (issue #13 item 4): every event after it belongs to a transaction that may
+ * not be visible to reads that start after this call; every event at or before it is visible to them. Read it
+ * *before* the snapshot's first query. It is (xmin, 0): `seq` starts at 1, so every event of the oldest running
+ * transaction, and of every later one, sorts after it. Following the feed from it replays some changes the snapshot
+ * already shows, never misses one.
+ */
+export async function snapshotCursor(scope: TenantScope): Promise<string> {
+  return encodePosition({ xid: await eventsRepository(scope).snapshotXmin(), seq: 0 });
+}
+
 /** True when committed events after `after` are still held back by the horizon: read again shortly. */
 export async function feedHeldBack(scope: TenantScope, after: string | null): Promise<boolean> {
   return eventsRepository(scope).hasHeldBackEvents(after ? decodePosition(after) : undefined);
