@@ -201,7 +201,7 @@ export async function buildApp({ config, database, keyring, logger, now, jobsWor
       await capability('upstream', (p) => upstreamRoutes(p, { scopeFor, keyring }));
       await capability('audit', (p) => auditRoutes(p, { scopeFor }));
       await capability('organizations', (p) => organizationRoutes(p, { scopeFor, resolver: txtResolver(config.DNS_SERVERS) }));
-      await capability('connections', (p) => connectionRoutes(p, { scopeFor, keyring }));
+      await capability('connections', (p) => connectionRoutes(p, { scopeFor, keyring, outbound }));
       await capability('directories', (p) => directoryRoutes(p, { scopeFor, directoryScopeFor }));
       await capability('invitations', (p) => invitationRoutes(p, { scopeFor, keyring, mailer }));
       await capability('events', (p) => eventRoutes(p, { scopeFor }));

@@ -7,10 +7,11 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { TenantScope } from '../platform/db.ts';
 import type { Keyring } from '../platform/crypto.ts';
+import type { Outbound } from '../platform/outbound.ts';
 import { actorOf } from '../platform/auth.ts';
 import { problemResponses } from '../platform/errors/problem-schema.ts';
 import { organizationIdParams } from '../organizations/schemas.ts';
-import { createConnection, deleteConnection, getConnection, listConnections, setConnectionStatus, ssoForDomain, updateConnection } from './service.ts';
+import { createConnection, deleteConnection, getConnection, importSamlMetadata, listConnections, setConnectionStatus, ssoForDomain, updateConnection } from './service.ts';
 import {
   connectionCreateBody,
   connectionIdParams,
@@ -20,6 +21,8 @@ import {
   connectionToWire,
   domainQuery,
   domainSsoResponse,
+  samlMetadataImportResponse,
+  samlMetadataSource,
 } from './schemas.ts';
 
 export const ORGANIZATION_CONNECTIONS_PATH = '/api/organizations/:organizationId/connections';
@@ -29,6 +32,8 @@ export const CONNECTION_PATH = '/api/connections/:connectionId';
 export interface ConnectionRouteDeps {
   scopeFor(tenantId: string): TenantScope;
   keyring: Keyring;
+  /** The bounded fetcher, for SAML metadata URLs. */
+  outbound: Outbound;
 }
 
 const TAGS = ['Connections'];
@@ -46,13 +51,14 @@ export function connectionRoutes(app: FastifyInstance, deps: ConnectionRouteDeps
       summary: 'Add an SSO connection to an organization',
       description:
         'An OIDC or SAML 2.0 identity provider of the organization. It starts as `draft`; `POST …/activate` makes it route sign-ins. ' +
-        'The answer\'s `serviceProvider` holds what to register at the IdP (OIDC redirect URI; SAML entity ID, ACS URL and metadata URL). `clientSecret` is write-only.',
+        'The answer\'s `serviceProvider` holds what to register at the IdP (OIDC redirect URI; SAML entity ID, ACS URL and metadata URL). `clientSecret` is write-only. ' +
+        'SAML: give the IdP by hand in `settings`, or its `metadata` (a URL, re-read daily, or the XML).',
       params: organizationIdParams,
       body: connectionCreateBody,
       response: { 201: connectionResponse, ...problemResponses(400, 401, 403, 404, 413, 415) },
     },
     handler: async (request, reply) => {
-      const c = await createConnection(deps.scopeFor(request.tenant.id), actorOf(request), deps.keyring, request.tenant.issuer, request.params.organizationId, request.body);
+      const c = await createConnection(deps.scopeFor(request.tenant.id), actorOf(request), deps.keyring, request.tenant.issuer, request.params.organizationId, request.body, { outbound: deps.outbound });
       return reply.status(201).header('Location', `${CONNECTIONS_PATH}/${c.id}`).send(connectionToWire(c));
     },
   });
@@ -123,6 +129,25 @@ export function connectionRoutes(app: FastifyInstance, deps: ConnectionRouteDeps
       handler: async (request) => connectionToWire(await setConnectionStatus(deps.scopeFor(request.tenant.id), actorOf(request), request.tenant.issuer, request.params.connectionId, status)),
     });
   }
+
+  r.post(`${CONNECTION_PATH}/saml-metadata`, {
+    config: WRITE,
+    schema: {
+      operationId: 'connections.importSamlMetadata',
+      tags: TAGS,
+      summary: "Read a SAML connection's IdP from its metadata",
+      description:
+        'Sets `idpEntityId`, `idpSsoUrl` (the HTTP-Redirect SingleSignOnService) and `idpCertificates` (the signing KeyDescriptors) from the IdP\'s metadata, by `url` (fetched through the bounded fetcher; kept as `idpMetadataUrl` and re-read daily, so certificate rollovers published there are picked up) or as `xml`. ' +
+        'Everything else in the settings is kept. No DOCTYPE, at most 512 KiB. Audited as connection.metadata.import when something changed.',
+      params: connectionIdParams,
+      body: samlMetadataSource,
+      response: { 200: samlMetadataImportResponse, ...problemResponses(400, 401, 403, 404, 413, 415) },
+    },
+    handler: async (request) => {
+      const r = await importSamlMetadata(deps.scopeFor(request.tenant.id), actorOf(request), deps.outbound, request.tenant.issuer, request.params.connectionId, request.body);
+      return { ...r, connection: connectionToWire(r.connection) };
+    },
+  });
 
   r.delete(CONNECTION_PATH, {
     config: WRITE,

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { CONNECTION_STATUSES, CONNECTION_TYPES, JIT_POLICIES } from '../db/schema/index.ts';
 import { organizationRole } from '../organizations/schemas.ts';
 import type { Connection } from './service.ts';
+import { MAX_METADATA_BYTES } from './saml-metadata.ts';
 
 const httpUrl = z.url({ protocol: /^https?$/ }).max(2048);
 const claimName = z.string().min(1).max(128).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');
@@ -45,14 +46,32 @@ const common = {
   defaultOrganizationRoles: z.array(organizationRole).max(20).optional().describe('Organization roles of members this connection adds.'),
 };
 
+/**
+ * Where an IdP's SAML metadata comes from: its URL (fetched through the bounded fetcher, and re-read daily) or the
+ * XML itself. `entityId` picks one IdP out of a federation's EntitiesDescriptor.
+ */
+export const samlMetadataSource = z
+  .union([
+    z.strictObject({ url: httpUrl.describe('The IdP\'s metadata URL (https). Kept as `idpMetadataUrl` and re-read every day.'), entityId: z.string().min(1).max(1024).optional() }),
+    z.strictObject({ xml: z.string().min(1).max(MAX_METADATA_BYTES).describe('The metadata document (md:EntityDescriptor).'), entityId: z.string().min(1).max(1024).optional() }),
+  ])
+  .describe('The IdP\'s SAML metadata, by URL or as XML: sets idpEntityId, idpSsoUrl (HTTP-Redirect) and idpCertificates.');
+export type SamlMetadataSource = z.infer<typeof samlMetadataSource>;
+
 export const connectionCreateBody = z
   .discriminatedUnion('type', [
     z.strictObject({ type: z.literal('oidc'), ...common, settings: oidcSettings, clientSecret: z.string().min(1).max(1024).optional().describe('Write-only.') }),
-    z.strictObject({ type: z.literal('saml'), ...common, settings: samlSettings }),
+    z.strictObject({
+      type: z.literal('saml'),
+      ...common,
+      settings: samlSettings.partial().optional().describe('The IdP by hand; with `metadata`, only what the metadata does not say (e.g. `attributeMapping`).'),
+      metadata: samlMetadataSource.optional(),
+    }),
   ])
   .meta({
     examples: [
       { type: 'oidc', displayName: 'Megacorp Okta', settings: { issuer: 'https://megacorp.okta.com', clientId: '0oa1b2c3' }, clientSecret: 'from-okta', jitPolicy: 'verified_domains', defaultOrganizationRoles: ['member'] },
+      { type: 'saml', displayName: 'Megacorp Entra ID', metadata: { url: 'https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000/federationmetadata/2007-06/federationmetadata.xml?appid=11111111-1111-1111-1111-111111111111' } },
     ],
   });
 export type ConnectionCreateBody = z.infer<typeof connectionCreateBody>;
@@ -103,3 +122,11 @@ export const domainSsoResponse = z
 export function connectionToWire(c: Connection) {
   return { ...c, createdAt: c.createdAt.toISOString(), updatedAt: c.updatedAt.toISOString() };
 }
+
+export const samlMetadataImportResponse = z
+  .object({
+    connection: connectionResponse,
+    changed: z.boolean().describe('False when the metadata said what the connection already had.'),
+    certificates: z.array(z.object({ subject: z.string(), fingerprint: z.string(), notAfter: z.iso.datetime() })),
+  })
+  .meta({ id: 'SamlMetadataImport' });

@@ -18,7 +18,9 @@ import type { ConnectionStatus, ConnectionType, JitPolicy } from '../db/schema/i
 import { connectionsRepository, type ConnectionRow } from './repository.ts';
 import { previousAttributes, publish } from '../events/in-transaction.ts';
 import { connectionData } from './events.ts';
-import { oidcSettings, samlSettings, type ConnectionCreateBody, type ConnectionPatchBody, type OidcSettings, type SamlSettings } from './schemas.ts';
+import { oidcSettings, samlSettings, type ConnectionCreateBody, type ConnectionPatchBody, type OidcSettings, type SamlMetadataSource, type SamlSettings } from './schemas.ts';
+import { describeCertificate, MAX_METADATA_BYTES, parseIdpMetadata, type CertificateInfo, type IdpMetadata } from './saml-metadata.ts';
+import { OutboundError, type Outbound } from '../platform/outbound.ts';
 
 export const MAX_CONNECTIONS_PER_ORGANIZATION = 20;
 
@@ -94,7 +96,40 @@ async function loadOrThrow(scope: TenantScope, id: string, lock = false): Promis
  * `opts.id`: an id chosen in advance (the Admin Portal shows the IdP our URLs, which contain it, before the
  * connection exists); a random one otherwise.
  */
-export async function createConnection(scope: TenantScope, actor: Actor, keyring: Keyring, issuer: string, organizationId: string, body: ConnectionCreateBody, opts: { id?: string } = {}): Promise<Connection> {
+/**
+ * The IdP's metadata, read from its URL through the bounded fetcher or from the XML given (saml-metadata.ts), as
+ * settings fields; `idpMetadataUrl` is kept for the daily refresh.
+ */
+export async function readSamlMetadata(outbound: Outbound | undefined, source: SamlMetadataSource): Promise<IdpMetadata & { idpMetadataUrl?: string }> {
+  if ('xml' in source) return parseIdpMetadata(source.xml, source.entityId);
+  if (!outbound) throw new Invalid('Metadata by URL is not available here; send the XML.', { field: 'metadata.url' });
+  let xml: string;
+  try {
+    const res = await outbound.fetch(source.url, { headers: { accept: 'application/samlmetadata+xml, application/xml, text/xml' }, maxBytes: MAX_METADATA_BYTES });
+    if (!res.ok) throw new OutboundError('status', `answered ${res.status}`);
+    xml = await res.text();
+  } catch (error) {
+    if (error instanceof OutboundError) throw new Invalid(`The metadata URL could not be read (${error.reason}): ${error.message}`, { field: 'metadata.url' });
+    throw error;
+  }
+  return { ...parseIdpMetadata(xml, source.entityId), idpMetadataUrl: source.url };
+}
+
+/** Subject, SHA-256 fingerprint and expiry of each signing certificate (unreadable ones are left out). */
+export function certificatesOf(settings: Record<string, unknown>): CertificateInfo[] {
+  const pems = Array.isArray(settings.idpCertificates) ? (settings.idpCertificates as unknown[]) : [];
+  return pems.flatMap((pem) => {
+    try {
+      return typeof pem === 'string' ? [describeCertificate(pem)] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+export async function createConnection(scope: TenantScope, actor: Actor, keyring: Keyring, issuer: string, organizationId: string, body: ConnectionCreateBody, opts: { id?: string; outbound?: Outbound } = {}): Promise<Connection> {
+  // Fetched before the transaction: no connection is held open across a network call.
+  const metadata = body.type === 'saml' && body.metadata ? await readSamlMetadata(opts.outbound, body.metadata) : undefined;
   return scope.transaction(async (tx) => {
     await getOrganization(tx, organizationId);
     const repo = connectionsRepository(tx);
@@ -107,7 +142,7 @@ export async function createConnection(scope: TenantScope, actor: Actor, keyring
       organizationId,
       type: body.type,
       displayName: body.displayName,
-      settings: settingsFor(body.type, body.settings),
+      settings: settingsFor(body.type, metadata ? { ...body.settings, ...metadata } : body.settings),
       jitPolicy: body.jitPolicy ?? 'verified_domains',
       defaultOrganizationRoles: body.defaultOrganizationRoles ?? [],
       createdAt: new Date(),
@@ -148,6 +183,31 @@ export async function updateConnection(scope: TenantScope, actor: Actor, keyring
     const changed = previousAttributes(connectionData(before), connectionData(after));
     if (changed) await publish(tx, { type: 'connection.updated', organizationId: row.organizationId, data: connectionData(after), previousAttributes: changed });
     return after;
+  });
+}
+
+/**
+ * Sets a SAML connection's IdP from its metadata (`POST /api/connections/{id}/saml-metadata`, and the daily refresh of
+ * `idpMetadataUrl`): entity ID, SSO URL and certificates are replaced, everything else is kept. Audited as
+ * `connection.metadata.import` with the certificates' fingerprints before and after; no change, no entry.
+ */
+export async function importSamlMetadata(scope: TenantScope, actor: Actor, outbound: Outbound | undefined, issuer: string, id: string, source: SamlMetadataSource): Promise<{ connection: Connection; changed: boolean; certificates: CertificateInfo[] }> {
+  const first = await loadOrThrow(scope, id);
+  if (first.type !== 'saml') throw new Invalid('Only SAML connections read SAML metadata.', { field: 'type' });
+  const metadata = await readSamlMetadata(outbound, source);
+  return scope.transaction(async (tx) => {
+    const current = await loadOrThrow(tx, id, true);
+    const settings = settingsFor('saml', { ...current.settings, ...metadata });
+    const changed = JSON.stringify(settings) !== JSON.stringify(settingsFor('saml', current.settings));
+    if (!changed) return { connection: toConnection(current, issuer), changed, certificates: certificatesOf(settings) };
+    const row = (await connectionsRepository(tx).update(id, { settings }))!;
+    const before = toConnection(current, issuer);
+    const after = toConnection(row, issuer);
+    const view = (c: Connection) => ({ ...(c.settings as object), idpCertificates: certificatesOf(c.settings).map((x) => x.fingerprint) });
+    await recordAudit(tx, actor, { action: 'connection.metadata.import', targetType: 'connection', targetId: id, before: { settings: view(before) }, after: { settings: view(after), source: 'url' in source ? source.url : 'xml' } });
+    const previous = previousAttributes(connectionData(before), connectionData(after));
+    if (previous) await publish(tx, { type: 'connection.updated', organizationId: row.organizationId, data: connectionData(after), previousAttributes: previous });
+    return { connection: after, changed, certificates: certificatesOf(settings) };
   });
 }
 
