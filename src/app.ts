@@ -36,7 +36,7 @@ import { auditRoutes } from './audit/routes.ts';
 import { recordAudit } from './audit/service.ts';
 import { Invalidation } from './platform/invalidation.ts';
 import { FailureLimiter } from './platform/rate-limit.ts';
-import { outboundFromConfig } from './platform/outbound.ts';
+import { outboundFromConfig, type Outbound } from './platform/outbound.ts';
 import { Jobs } from './platform/jobs.ts';
 import { Metrics } from './platform/metrics.ts';
 import { grants } from './oauth/grants/index.ts';
@@ -125,7 +125,7 @@ export async function buildApp({ config, database, keyring, logger, now, jobsWor
   const jobs = new Jobs({ connectionString: database.url, log: app.log, worker: jobsWorker ?? false });
   // Outgoing mail through the `mail.send` queue: SMTP_URL, or .eml files under DATA_DIR/mail (src/mail/).
   const mailer = new Mailer({ jobs, keyring, transport: mailTransport(config, app.log), from: config.MAIL_FROM, log: app.log, queue: mailQueue });
-  app.decorate('services', { keys, tokens, resolver, directory, invalidation, routePermissions, jobs, metrics, mailer });
+  app.decorate('services', { keys, tokens, resolver, directory, invalidation, routePermissions, jobs, metrics, mailer, outbound });
   app.addHook('onReady', () => invalidation.start());
   app.addHook('onReady', () => jobs.start());
   app.addHook('onClose', () => invalidation.stop());
@@ -215,6 +215,6 @@ export async function buildApp({ config, database, keyring, logger, now, jobsWor
 
 declare module 'fastify' {
   interface FastifyInstance {
-    services: { keys: KeyStore; tokens: AccessTokens; resolver: TenantResolver; directory: ClientDirectory; invalidation: Invalidation; routePermissions: ReadonlyMap<string, string>; jobs: Jobs; metrics: Metrics; mailer: Mailer };
+    services: { keys: KeyStore; tokens: AccessTokens; resolver: TenantResolver; directory: ClientDirectory; invalidation: Invalidation; routePermissions: ReadonlyMap<string, string>; jobs: Jobs; metrics: Metrics; mailer: Mailer; outbound: Outbound };
   }
 }

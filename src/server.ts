@@ -16,6 +16,7 @@ import { checkUpstreamSecretExpiry, UPSTREAM_SECRET_EXPIRY_JOB } from './upstrea
 import { DOMAIN_VERIFICATION_JOB, recheckDueDomains } from './organizations/domain-verification.global.ts';
 import { txtResolver } from './organizations/dns.ts';
 import { purgeExpiredSamlAssertions } from './connections/maintenance.global.ts';
+import { SAML_UPKEEP_JOB, samlConnectionUpkeep } from './connections/saml-upkeep.global.ts';
 import { deleteExpiredEvents, EVENT_RETENTION_JOB } from './events/retention.global.ts';
 import { sweepWebhookDispatch } from './webhooks/sweep.global.ts';
 import { DISPATCH_SWEEP_JOB } from './webhooks/delivery.ts';
@@ -104,6 +105,7 @@ async function main(config: Config) {
   try {
     await app.services.jobs.work([
         { name: UPSTREAM_SECRET_EXPIRY_JOB, cron: '0 6 * * *', handler: () => checkUpstreamSecretExpiry({ db: database.global, log: app.log }) },
+        { name: SAML_UPKEEP_JOB, cron: '10 6 * * *', handler: () => samlConnectionUpkeep({ db: database.global, outbound: app.services.outbound, log: app.log }) },
         { name: PURGE_JOB, cron: '17 * * * *', handler: async () => ({ ...(await purgeExpired(database.global)), samlAssertions: await purgeExpiredSamlAssertions(database.global) }) },
         // Each pending domain's own backoff decides whether this minute's run looks it up.
         { name: DISPATCH_SWEEP_JOB, cron: '* * * * *', handler: () => sweepWebhookDispatch(database.global, app.services.jobs) },

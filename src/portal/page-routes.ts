@@ -6,7 +6,7 @@
  * framed only by the tenant's registered origins (CSP frame-ancestors), else by nobody.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { randomBytes, X509Certificate } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { ScopeFor, TenantScope } from '../platform/db.ts';
 import type { Keyring } from '../platform/crypto.ts';
@@ -20,6 +20,7 @@ import { getOrganization } from '../organizations/service.ts';
 import { addDomain, getDomain, listDomains, verifyDomainNow } from '../organizations/domains.ts';
 import type { TxtResolver } from '../organizations/dns.ts';
 import { createConnection, getConnection, listConnections, serviceProviderOf, setConnectionStatus, updateConnection, type Connection } from '../connections/service.ts';
+import { describeCertificate } from '../connections/saml-metadata.ts';
 import { createDirectory, createDirectoryToken, getDirectory, listDirectories, listDirectoryTokens, revokeDirectoryToken } from '../directories/service.ts';
 import { DIRECTORY_PROVIDERS, type PortalIntent } from '../db/schema/index.ts';
 import { startConnectionTest } from '../signin/connection-routes.ts';
@@ -505,8 +506,8 @@ ${d.status === 'failed' ? '' : postButton(`${domainsPath}/${d.id}/verify`, ctx.f
 
   function describe(pem: string): { subject: string; notAfter: Date | null; fingerprint: string } {
     try {
-      const x = new X509Certificate(pem);
-      return { subject: x.subject.replace(/\n/g, ', '), notAfter: new Date(x.validTo), fingerprint: x.fingerprint256 };
+      const c = describeCertificate(pem);
+      return { ...c, notAfter: new Date(c.notAfter) };
     } catch {
       return { subject: 'unreadable certificate', notAfter: null, fingerprint: '' };
     }

@@ -11,6 +11,7 @@ import * as samlify from 'samlify';
 import { testEnv, type TestEnv } from '../support/app.ts';
 import { apiFor, type Api } from '../support/api.ts';
 import { selfSignedKeyPair, type KeyPair } from '../support/saml-test-idp.ts';
+import { samlConnectionUpkeep } from '../../src/connections/saml-upkeep.global.ts';
 
 let env: TestEnv;
 let api: Api;
@@ -68,8 +69,8 @@ beforeAll(async () => {
   api = await apiFor(env, await env.newTenant());
   other = await apiFor(env, await env.newTenant());
   orgId = (await api.call('POST', '/api/organizations', { displayName: 'Meta Corp' })).json().id;
-  keys = selfSignedKeyPair('meta-idp');
-  rolled = selfSignedKeyPair('meta-idp-next');
+  keys = selfSignedKeyPair('meta-idp', 365);
+  rolled = selfSignedKeyPair('meta-idp-next', 365);
   server = http.createServer((req, res) => {
     const s = served.get(req.url ?? '');
     if (!s) return void res.writeHead(404).end();
@@ -187,5 +188,37 @@ describe('POST /api/connections/{id}/saml-metadata', () => {
     expect(res.json().detail).toMatch(/Only SAML connections/);
     const saml = (await api.call('POST', `/api/organizations/${orgId}/connections`, { type: 'saml', displayName: 'S', metadata: { xml } })).json().id;
     expect((await other.call('POST', `/api/connections/${saml}/saml-metadata`, { xml })).statusCode).toBe(404);
+  });
+});
+
+describe('the daily upkeep job', () => {
+  it('re-reads idpMetadataUrl (a rollover is picked up, audited as the system), keeps settings when the IdP is down, warns of expiring certificates', async () => {
+    served.set('/daily.xml', { status: 200, body: samlifyMetadata('https://idp.example/daily', [keys.cert]) });
+    const byUrl = (await saml({ url: `${base}/daily.xml` })).json().id;
+    const shortLived = selfSignedKeyPair('short-lived', 5);
+    const expiring = (await saml({ xml: samlifyMetadata('https://idp.example/expiring', [shortLived.cert]) })).json().id;
+    const warnings: { obj: Record<string, unknown>; msg: string }[] = [];
+    const log = { warn: (obj: Record<string, unknown>, msg: string) => void warnings.push({ obj, msg }) };
+
+    // The IdP publishes its next certificate beside the current one.
+    served.set('/daily.xml', { status: 200, body: samlifyMetadata('https://idp.example/daily', [keys.cert, rolled.cert]) });
+    const first = await samlConnectionUpkeep({ db: env.database.global, outbound: env.app.services.outbound, log });
+    expect(first.changed).toBeGreaterThanOrEqual(1);
+    const settings = (await api.call('GET', `/api/connections/${byUrl}`)).json().settings;
+    expect(settings.idpCertificates.map(fingerprint).toSorted()).toEqual([fingerprint(keys.cert), fingerprint(rolled.cert)].toSorted());
+    const audit = (await api.call('GET', `/api/audit?targetType=connection&targetId=${byUrl}`)).json().items as { action: string; actor: { type: string; id: string } }[];
+    expect(audit[0]).toMatchObject({ action: 'connection.metadata.import', actor: { type: 'system', id: 'saml-connection-upkeep' } });
+    const soon = first.expiring.filter((e) => e.connectionId === expiring);
+    expect(soon).toHaveLength(1);
+    expect(soon[0]!.daysLeft).toBeLessThanOrEqual(5);
+    expect(warnings.some((w) => w.obj.connectionId === expiring && w.msg === 'SAML signing certificate expires soon')).toBe(true);
+    expect(first.expiring.some((e) => e.connectionId === byUrl)).toBe(false);
+
+    // The IdP is down: the connection keeps what it has, a warning says so.
+    served.set('/daily.xml', { status: 503, body: 'maintenance' });
+    const second = await samlConnectionUpkeep({ db: env.database.global, outbound: env.app.services.outbound, log });
+    expect(second.failed).toBeGreaterThanOrEqual(1);
+    expect(warnings.some((w) => w.obj.connectionId === byUrl && /refresh failed/.test(w.msg))).toBe(true);
+    expect((await api.call('GET', `/api/connections/${byUrl}`)).json().settings.idpCertificates).toHaveLength(2);
   });
 });
