@@ -35,7 +35,9 @@ export const samlSettings = z.strictObject({
   idpMetadataUrl: httpUrl.optional(),
   wantAssertionsSigned: z.boolean().default(true),
   wantResponseSigned: z.boolean().default(false),
-  signAuthnRequest: z.boolean().default(false),
+  // Signed AuthnRequests need an SP signing key and certificate per connection, which are not built: `true` is refused
+  // rather than silently ignored.
+  signAuthnRequest: z.literal(false, 'Signed AuthnRequests are not supported yet; IdPs that require them cannot be connected.').default(false).describe('Must be false: signed AuthnRequests are not built yet.'),
   attributeMapping: profileMapping.optional(),
 });
 export type SamlSettings = z.infer<typeof samlSettings>;

@@ -261,7 +261,7 @@ export function portalPageRoutes(app: FastifyInstance, deps: PortalPagesDeps) {
     const values = { displayName: str(b, 'displayName'), idpEntityId: str(b, 'idpEntityId'), idpSsoUrl: str(b, 'idpSsoUrl'), certificate: str(b, 'certificate'), issuer: str(b, 'issuer'), clientId: str(b, 'clientId') };
     const body =
       IDPS[idp].protocol === 'saml'
-        ? { type: 'saml' as const, displayName: values.displayName, settings: { idpEntityId: values.idpEntityId, idpSsoUrl: values.idpSsoUrl, idpCertificates: [values.certificate], wantAssertionsSigned: true, wantResponseSigned: false, signAuthnRequest: false } }
+        ? { type: 'saml' as const, displayName: values.displayName, settings: { idpEntityId: values.idpEntityId, idpSsoUrl: values.idpSsoUrl, idpCertificates: [values.certificate], wantAssertionsSigned: true, wantResponseSigned: false } }
         : { type: 'oidc' as const, displayName: values.displayName, settings: { issuer: values.issuer, clientId: values.clientId, scopes: ['openid', 'email', 'profile'] }, clientSecret: str(b, 'clientSecret') || undefined };
     if (!values.displayName) return send(reply, ctx, 400, await ssoNew(request, ctx, idp, { kind: 'error', text: 'Give the connection a name.' }, values));
     return attempt(

@@ -153,6 +153,15 @@ describe('hostile or unusable metadata: 400, nothing created', () => {
   });
 });
 
+it('signAuthnRequest: true is refused (signed AuthnRequests are not built), never silently ignored', async () => {
+  const before = (await api.call('GET', `/api/organizations/${orgId}/connections`)).json().items.length;
+  const res = await saml({ xml: samlifyMetadata('https://idp.example/signed', [keys.cert]) }, { signAuthnRequest: true });
+  expect(res.statusCode, res.body).toBe(400);
+  const errors: Array<{ path: string; message: string }> = res.json().errors;
+  expect(errors.some((e) => e.path.endsWith('/signAuthnRequest') && /Signed AuthnRequests are not supported yet/.test(e.message)), res.body).toBe(true);
+  expect((await api.call('GET', `/api/organizations/${orgId}/connections`)).json().items.length).toBe(before);
+});
+
 describe('POST /api/connections/{id}/saml-metadata', () => {
   it('replaces the IdP fields, keeps the rest, audits with fingerprints; the same metadata again changes nothing', async () => {
     const created = await api.call('POST', `/api/organizations/${orgId}/connections`, {
