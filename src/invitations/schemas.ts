@@ -3,7 +3,11 @@ import { z } from 'zod';
 import { organizationIdParams, organizationRole } from '../organizations/schemas.ts';
 import { MAX_MEMBERSHIP_ROLES } from '../organizations/service.ts';
 import { INVITATION_STATUSES } from './repository.ts';
-import { DEFAULT_EXPIRY_DAYS, MAX_EXPIRY_DAYS, MIN_EXPIRY_DAYS, type Invitation } from './service.ts';
+import type { Invitation } from './service.ts';
+
+export const DEFAULT_EXPIRY_DAYS = 7;
+export const MIN_EXPIRY_DAYS = 1;
+export const MAX_EXPIRY_DAYS = 30;
 
 export const invitationParams = organizationIdParams.extend({ invitationId: z.uuid().describe('The invitation id returned when it was created.') });
 

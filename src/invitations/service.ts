@@ -19,6 +19,9 @@ import { generateSecret, type Keyring } from '../platform/crypto.ts';
 import { Conflict, Forbidden, NotFound, TooManyRequests } from '../platform/errors/domain.ts';
 import { foreignKeyViolation, uniqueViolation } from '../platform/db-errors.ts';
 import { decodeCursor, pageOf, type Page } from '../platform/cursor.ts';
+import { publish } from '../events/in-transaction.ts';
+import { invitationData } from './events.ts';
+import { DEFAULT_EXPIRY_DAYS } from './schemas.ts';
 import { recordAudit, systemActor, type Actor, type AuditActor } from '../audit/service.ts';
 import { createUser, findUserById, updateUser, userForEmail, type User } from '../users/service.ts';
 import { activatePendingMembership, addPendingMembership, getOrganization, removePendingMembership } from '../organizations/service.ts';
@@ -28,9 +31,6 @@ import { invitationMail } from '../mail/templates.ts';
 import type { InvitationSource } from '../db/schema/index.ts';
 import { invitationsRepository, type InvitationRow, type InvitationStatus } from './repository.ts';
 
-export const DEFAULT_EXPIRY_DAYS = 7;
-export const MIN_EXPIRY_DAYS = 1;
-export const MAX_EXPIRY_DAYS = 30;
 export const INVITATIONS_PER_DAY = 200;
 export const MAX_SENDS = 10;
 export const ACCEPT_PATH = '/invitations/accept';
@@ -188,6 +188,7 @@ export async function createInvitation(
     if (send) await queueEmail(tx, deps, tenant, row, token);
     const invitation = toInvitation(row, now);
     await recordAudit(tx, actor, { action: 'invitation.create', targetType: 'invitation', targetId: row.id, after: { ...auditView(invitation), userCreated: created, send } });
+    await publish(tx, { type: 'invitation.created', organizationId, data: invitationData(invitation) });
     return { invitation, acceptUrl: send ? undefined : acceptUrl(tenant, token) };
   });
 }
@@ -227,6 +228,7 @@ export async function resendInvitation(scope: TenantScope, deps: InvitationDeps,
     await queueEmail(tx, deps, tenant, row, token);
     const invitation = toInvitation(row, now);
     await recordAudit(tx, actor, { action: 'invitation.resend', targetType: 'invitation', targetId: id, before: auditView(toInvitation(current, now)), after: auditView(invitation) });
+    await publish(tx, { type: 'invitation.resent', organizationId, data: invitationData(invitation) });
     return invitation;
   });
 }
@@ -244,6 +246,7 @@ export async function revokeInvitation(scope: TenantScope, actor: Actor, organiz
     const membershipRemoved = await removePendingMembership(tx, organizationId, current.userId);
     const invitation = toInvitation(row, now);
     await recordAudit(tx, actor, { action: 'invitation.revoke', targetType: 'invitation', targetId: id, before: auditView(toInvitation(current, now)), after: { ...auditView(invitation), membershipRemoved } });
+    await publish(tx, { type: 'invitation.revoked', organizationId, data: invitationData(invitation) });
     return invitation;
   });
 }
@@ -274,6 +277,7 @@ export async function inviteToTenant(tx: TenantScope, deps: InvitationDeps, tena
   await queueEmail(tx, deps, tenant, row, token);
   const invitation = toInvitation(row, now);
   await recordAudit(tx, actor, { action: 'invitation.create', targetType: 'invitation', targetId: row.id, after: { ...auditView(invitation), source } });
+  await publish(tx, { type: 'invitation.created', organizationId: null, data: invitationData(invitation) });
   return invitation;
 }
 
@@ -332,6 +336,7 @@ export async function acceptInvitation(
       targetId: row.id,
       after: { ...auditView(invitation), membershipActivated: membership !== undefined, passwordSet: opts.password !== undefined },
     });
+    await publish(tx, { type: 'invitation.accepted', organizationId: row.organizationId, data: invitationData(invitation) });
     await opts.alsoInTransaction?.(tx, row.userId);
     return { ok: true, invitation, userId: row.userId };
   });

@@ -216,6 +216,12 @@ describe('invite → email → accept → signed-in member', () => {
   });
 });
 
+/** The feed's invitation events about `id`, oldest first, as `type:status`. */
+const feedOf = async (id: string) =>
+  (await api.call('GET', '/api/events?types=invitation.*&limit=500')).json().items
+    .filter((e: { data: { id: string } }) => e.data.id === id)
+    .map((e: { type: string; data: { status: string } }) => `${e.type}:${e.data.status}`);
+
 describe('expiry, resend, revoke', () => {
   it('an expired invitation: the link is 410, the list says expired; a resend sends a new link (the old one dies) and it is pending again', async () => {
     const org = await newOrg();
@@ -239,6 +245,7 @@ describe('expiry, resend, revoke', () => {
     expect((await openLink(env, host(), token!)).res.statusCode).toBe(404);
     expect((await accept(fresh, { password: GOOD_PASSWORD, password_confirm: GOOD_PASSWORD })).statusCode).toBe(303);
     expect(await auditActions(invitation.id)).toEqual(['invitation.accept', 'invitation.resend', 'invitation.create']);
+    expect(await feedOf(invitation.id)).toEqual(['invitation.created:pending', 'invitation.resent:pending', 'invitation.accepted:accepted']);
   });
 
   it('resending a pending invitation replaces its link too', async () => {
@@ -264,6 +271,9 @@ describe('expiry, resend, revoke', () => {
     expect((await api.call('POST', `/api/organizations/${org}/invitations/${invitation.id}/revoke`)).statusCode).toBe(409);
     expect((await api.call('POST', `/api/organizations/${org}/invitations/${invitation.id}/resend`)).statusCode).toBe(409);
     expect(await auditActions(invitation.id)).toEqual(['invitation.revoke', 'invitation.create']);
+    expect(await feedOf(invitation.id)).toEqual(['invitation.created:pending', 'invitation.revoked:revoked']);
+    const [revokedEvent] = (await api.call('GET', '/api/events?types=invitation.revoked&limit=500')).json().items.filter((e: { data: { id: string } }) => e.data.id === invitation.id);
+    expect(revokedEvent.organizationId).toBe(org);
     // Invited again afterwards: a new invitation and a new pending membership.
     expect((await invite(org, { email: invitation.email })).statusCode).toBe(201);
   });
@@ -436,6 +446,12 @@ describe("STACKIT's sendInvitation (SCIM)", () => {
     // The request row records that it was sent.
     const [request] = await scope().select(invitationRequests, eq(invitationRequests.userId, res.json().id));
     expect(request).toMatchObject({ source: 'scim', status: 'sent' });
+    // A tenant invitation: in the feed without an organization.
+    const events = (await api.call('GET', '/api/events?types=invitation.*&limit=500')).json().items.filter((e: { data: { userId: string } }) => e.data.userId === res.json().id);
+    expect(events.map((e: { type: string; organizationId: string | null; data: { organizationId: string | null } }) => [e.type, e.organizationId, e.data.organizationId])).toEqual([
+      ['invitation.created', null, null],
+      ['invitation.accepted', null, null],
+    ]);
   });
 
   it('a SCIM user without an email address gets no email; the request is recorded as failed', async () => {
