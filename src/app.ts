@@ -205,7 +205,7 @@ export async function buildApp({ config, database, keyring, logger, now, jobsWor
       await capability('directories', (p) => directoryRoutes(p, { scopeFor, directoryScopeFor }));
       await capability('invitations', (p) => invitationRoutes(p, { scopeFor, keyring, mailer }));
       await capability('events', (p) => eventRoutes(p, { scopeFor }));
-      await capability('webhooks', (p) => webhookRoutes(p, { scopeFor, keyring, outbound, jobs }));
+      await capability('webhooks', (p) => webhookRoutes(p, { scopeFor, keyring, outbound, jobs, disableAfterSeconds: config.WEBHOOK_DISABLE_AFTER_SECONDS }));
       await capability('portal', (p) => portalRoutes(p, { scopeFor, keyring, linkTtlSeconds: config.PORTAL_LINK_TTL_SECONDS, ...portalClock }));
     });
     await scoped.register(apiReferenceRoutes, { tokenPath: TOKEN_PATH });

@@ -114,6 +114,12 @@ export function parseTypeFilter(patterns: string[]): { exact: string[]; prefixes
   return { exact, prefixes, all };
 }
 
+/** Whether `type` is one that `patterns` (as `parseTypeFilter` reads them) selects; the SQL filter's twin in code. */
+export function matchesTypeFilter(patterns: string[], type: string): boolean {
+  const { exact, prefixes, all } = parseTypeFilter(patterns);
+  return all || exact.includes(type) || prefixes.some((p) => type.startsWith(p));
+}
+
 /** One `types` entry: a type name, `<prefix>.*`, or `*`. */
 export const TYPE_FILTER_PATTERN = /^(\*|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*\.\*|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+)$/;
 

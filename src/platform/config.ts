@@ -63,6 +63,11 @@ export const configSchema = z
     OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
     /** The event feed keeps events this many days; a daily job deletes older ones (a cursor before them: 410). */
     EVENT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+    /**
+     * A webhook endpoint whose deliveries have failed this long (seconds, from the first failure since the last
+     * success) is disabled, audited and announced as `webhook.disabled`; retries are sized to outlast it. Default 5 days.
+     */
+    WEBHOOK_DISABLE_AFTER_SECONDS: z.coerce.number().int().min(60).max(30 * 86_400).default(5 * 86_400),
     /** Comma-separated DNS servers (IP or IP:port) for domain verification; empty: the system's resolvers. */
     DNS_SERVERS: z
       .string()

@@ -124,6 +124,17 @@ export class Jobs {
     return this.#boss.send(queue, { ...data, tenantId: scope.tenantId }, { ...opts, db: inScope(scope) });
   }
 
+  /**
+   * Whether `queue` holds a job for `singletonKey` that has not started yet (queued, or waiting out a retry), read in
+   * `scope`'s transaction: a sender whose work such a job will do anyway need not add one.
+   */
+  async hasWaiting(scope: TenantScope, queue: string, singletonKey: string): Promise<boolean> {
+    const result = await scope.execute(
+      sql`SELECT 1 FROM ${sql.raw(SCHEMA)}.job WHERE name = ${queue} AND singleton_key = ${singletonKey} AND state IN ('created', 'retry') LIMIT 1`,
+    );
+    return (result as { rows: unknown[] }).rows.length > 0;
+  }
+
   /** The process's workers: every defined queue, and the cron jobs. */
   async work(crons: JobDefinition[]): Promise<void> {
     for (const q of this.#queues.values()) {

@@ -11,37 +11,61 @@
  *    retried the rest wait: a receiver never sees an event before the ones preceding it. Each POST goes through the
  *    bounded outbound fetcher, Standard Webhooks-signed over the exact bytes sent, `webhook-id` = the event id
  *    (receivers deduplicate by it: at least once means a retried event may arrive twice). A 2xx is success; 410
- *    disables the endpoint (audited); anything else is retried with exponential backoff and jitter (pg-boss) for more
- *    than 3 days, after which the endpoint is disabled (audited) and keeps its cursor: re-enabling it resumes there.
- *    Every attempt is in the delivery log.
+ *    disables the endpoint; anything else is retried with exponential backoff and jitter (pg-boss). An endpoint whose
+ *    deliveries have failed for WEBHOOK_DISABLE_AFTER_SECONDS (default 5 days; the retries are sized to outlast it) is
+ *    disabled. Disabling is audited and written to the feed (`webhook.disabled`); the endpoint keeps its cursor, so
+ *    re-enabling it resumes there. Every attempt is in the delivery log.
+ * 4. Out of band, by hand: one event again (`redeliver`, never one the endpoint has not had yet: order holds), a test
+ *    message (`sendTest`), and a replay (`replayFrom` moves the cursor back; a drain running meanwhile notices,
+ *    because it moves the cursor only from where it found it, and stops).
  */
 import type { TenantScope } from '../platform/db.ts';
 import type { Jobs } from '../platform/jobs.ts';
 import type { Keyring } from '../platform/crypto.ts';
 import { OutboundError, type Outbound } from '../platform/outbound.ts';
-import { recordAudit, systemActor } from '../audit/service.ts';
-import { subscribeFeed } from '../events/in-transaction.ts';
-import { decodePosition, encodePosition, feedHeldBack, readFeed, type FeedEventRecord } from '../events/service.ts';
+import { randomUUID } from 'node:crypto';
+import { recordAudit, systemActor, type Actor } from '../audit/service.ts';
+import { publish, subscribeFeed } from '../events/in-transaction.ts';
+import { comparePositions, decodePosition, encodePosition, feedHeldBack, findFeedEvent, readFeed, type FeedEventRecord } from '../events/service.ts';
 import { eventToWire } from '../events/schemas.ts';
-import { webhooksRepository, type EndpointRow } from './repository.ts';
-import { signingSecrets } from './service.ts';
+import { Conflict, Invalid, NotFound } from '../platform/errors/domain.ts';
+import { matchesTypeFilter } from '../events/catalog.ts';
+import { webhooksRepository, type DeliveryRow, type EndpointRow } from './repository.ts';
+import { cursorOf, getEndpoint, signingSecrets, toEndpoint, type WebhookEndpoint } from './service.ts';
 import { signedHeaders } from './signature.ts';
+import { webhookData } from './events.ts';
 
 export const DISPATCH_QUEUE = 'webhook-dispatch';
 export const DELIVERY_QUEUE = 'webhook-delivery';
 export const DISPATCH_SWEEP_JOB = 'webhook-dispatch-sweep';
 
+/** The default of WEBHOOK_DISABLE_AFTER_SECONDS: 5 days of failures (Svix's figure; Scalekit gives up after ~22 minutes). */
+export const DEFAULT_DISABLE_AFTER_SECONDS = 5 * 86_400;
+
 /**
  * Retries: pg-boss waits `delay × 2^n × (1 + random)` seconds before retry n (capped at `maxDelaySeconds`): 30 s, 1 min,
- * 2 min, … then every 6 h. 21 retries span at least 30 × (2^10 − 1) + 11 × 21,600 s ≈ 3.1 days.
+ * 2 min, … then every 6 h. `deliveryRetry(d)` has just enough retries that, every jitter at 0, the last one comes at
+ * least `d` seconds after the first attempt (and never fewer than 21, which span ≈ 3.1 days): the disabling rule, not
+ * the retry count, decides when an endpoint is given up.
  */
-export const DELIVERY_RETRY = { limit: 21, delaySeconds: 30, backoff: true, maxDelaySeconds: 21_600 } as const;
+export function deliveryRetry(disableAfterSeconds = DEFAULT_DISABLE_AFTER_SECONDS) {
+  const r = { limit: 21, delaySeconds: 30, backoff: true, maxDelaySeconds: 21_600 };
+  while (minimumRetrySpanSeconds(r) < disableAfterSeconds) r.limit++;
+  return r;
+}
 
 /** The shortest time from the first attempt to the last one (every jitter at 0). */
-export function minimumRetrySpanSeconds(r: { limit: number; delaySeconds: number; maxDelaySeconds: number } = DELIVERY_RETRY): number {
+export function minimumRetrySpanSeconds(r: { limit: number; delaySeconds: number; maxDelaySeconds: number } = deliveryRetry()): number {
   let total = 0;
   for (let n = 0; n < r.limit; n++) total += Math.min(r.maxDelaySeconds, r.delaySeconds * 2 ** Math.min(16, n));
   return total;
+}
+
+/** 432000 → "5 days", 7200 → "2 hours", 90 → "90 seconds". */
+function period(seconds: number): string {
+  const [unit, size] = seconds % 86_400 === 0 ? ['day', 86_400] : seconds % 3600 === 0 ? ['hour', 3600] : seconds % 60 === 0 ? ['minute', 60] : ['second', 1];
+  const n = seconds / (size as number);
+  return `${n} ${unit}${n === 1 ? '' : 's'}`;
 }
 
 const EXCERPT_CHARS = 1024;
@@ -54,7 +78,10 @@ export interface DeliveryDeps {
   jobs: Jobs;
   keyring: Keyring;
   outbound: Outbound;
+  /** WEBHOOK_DISABLE_AFTER_SECONDS: an endpoint failing this long is disabled. */
+  disableAfterSeconds: number;
 }
+type SendDeps = Pick<DeliveryDeps, 'keyring' | 'outbound' | 'disableAfterSeconds'>;
 
 interface DeliveryJob {
   tenantId: string;
@@ -84,12 +111,13 @@ export function defineWebhookQueues(deps: DeliveryDeps): void {
       }
     },
   });
+  const retry = deliveryRetry(deps.disableAfterSeconds);
   deps.jobs.define<DeliveryJob>({
     name: DELIVERY_QUEUE,
     policy: 'key_strict_fifo',
-    retry: DELIVERY_RETRY,
+    retry,
     expireInSeconds: 120,
-    handler: (data, job) => drainEndpoint(deps, deps.scopeFor(data.tenantId), data.endpointId, job.retryCount + 1, job.retryCount >= DELIVERY_RETRY.limit),
+    handler: (data, job) => drainEndpoint(deps, deps.scopeFor(data.tenantId), data.endpointId, job.retryCount + 1, job.retryCount >= retry.limit),
   });
 }
 
@@ -102,14 +130,15 @@ export async function dispatch(deps: Pick<DeliveryDeps, 'jobs'>, scope: TenantSc
     if (!endpoint) continue;
     const cursor = cursorOf(endpoint);
     const page = await readFeed(scope, { after: cursor ?? undefined, ...filterOf(endpoint), limit: 1 });
-    if (page.items.length) await deps.jobs.send<Omit<DeliveryJob, 'tenantId'>>(scope, DELIVERY_QUEUE, { endpointId }, { singletonKey: endpointId });
+    // A job that is queued, or waiting out a retry, will read the feed when it runs: another one would only queue
+    // behind it (the minutely sweep would pile up one per minute during an outage). An active one may have read
+    // before this event was readable, so it gets a successor.
+    if (page.items.length && !(await deps.jobs.hasWaiting(scope, DELIVERY_QUEUE, endpointId))) {
+      await deps.jobs.send<Omit<DeliveryJob, 'tenantId'>>(scope, DELIVERY_QUEUE, { endpointId }, { singletonKey: endpointId });
+    }
     heldBack = (await feedHeldBack(scope, cursor)) || heldBack;
   }
   return heldBack;
-}
-
-function cursorOf(endpoint: EndpointRow): string | null {
-  return endpoint.cursorXid !== null && endpoint.cursorSeq !== null ? encodePosition({ xid: endpoint.cursorXid, seq: endpoint.cursorSeq }) : null;
 }
 
 function filterOf(endpoint: EndpointRow) {
@@ -120,21 +149,27 @@ function filterOf(endpoint: EndpointRow) {
  * Delivers the endpoint's pending events in feed order, moving its cursor past each one delivered; throws on the
  * first failure so pg-boss retries the job (from that event) later. `attempt` is 1 + the job's retries so far.
  */
-export async function drainEndpoint(deps: Pick<DeliveryDeps, 'keyring' | 'outbound'>, scope: TenantScope, endpointId: string, attempt: number, lastAttempt = false): Promise<void> {
+export async function drainEndpoint(deps: SendDeps, scope: TenantScope, endpointId: string, attempt: number, lastAttempt = false): Promise<void> {
   const repo = webhooksRepository(scope);
   for (let batches = 0; batches < 20; batches++) {
     const endpoint = await repo.findEndpoint(endpointId);
     // Deleted or disabled meanwhile: nothing to deliver to (a disabled endpoint keeps its cursor).
     if (!endpoint || !endpoint.enabled) return;
-    const page = await readFeed(scope, { after: cursorOf(endpoint) ?? undefined, ...filterOf(endpoint), limit: DRAIN_BATCH });
+    let cursor = cursorOf(endpoint);
+    const page = await readFeed(scope, { after: cursor ?? undefined, ...filterOf(endpoint), limit: DRAIN_BATCH });
     for (const event of page.items) {
-      const outcome = await deliver(deps, scope, endpoint, event, attempt);
-      if (outcome === 'gone') return disable(scope, endpointId, 'The receiver answered 410 Gone.', 'receiver answered 410');
-      if (outcome !== 'ok') {
-        if (lastAttempt) return disable(scope, endpointId, `Deliveries failed for ${Math.round(minimumRetrySpanSeconds() / 86_400)} days and more.`, 'deliveries failing for more than 3 days');
+      const outcome = await deliver(deps, scope, endpoint, event, attempt, 'delivery');
+      if (outcome.result === 'gone') return disable(scope, endpointId, 'The receiver answered 410 Gone.');
+      if (outcome.result === 'failed') {
+        const since = await repo.markFailing(endpointId, outcome.row.attemptedAt);
+        if (lastAttempt || outcome.row.attemptedAt.getTime() - since.getTime() >= deps.disableAfterSeconds * 1000) {
+          return disable(scope, endpointId, `Deliveries failed for ${period(deps.disableAfterSeconds)} (since ${since.toISOString()}).`);
+        }
         throw new Error(outcome.error);
       }
-      await repo.setCursor(endpointId, decodePosition(event.position));
+      // Moved only from where this run found it: a replay (service.ts) moved it meanwhile, and its own job takes over.
+      if (!(await repo.advanceCursor(endpointId, cursor ? decodePosition(cursor) : null, decodePosition(event.position)))) return;
+      cursor = event.position;
       // Later events of this run are first attempts.
       attempt = 1;
     }
@@ -142,16 +177,96 @@ export async function drainEndpoint(deps: Pick<DeliveryDeps, 'keyring' | 'outbou
   }
 }
 
-async function disable(scope: TenantScope, endpointId: string, reason: string, auditReason: string): Promise<void> {
+/** The service gives up on an endpoint: audited, and `webhook.disabled` in the feed, in one transaction. */
+async function disable(scope: TenantScope, endpointId: string, reason: string): Promise<void> {
   await scope.transaction(async (tx) => {
-    const updated = await webhooksRepository(tx).updateEndpoint(endpointId, { enabled: false, disabledReason: reason });
-    if (updated) await recordAudit(tx, systemActor('webhook-delivery'), { action: 'webhook.disable', targetType: 'webhook', targetId: endpointId, before: { enabled: true }, after: { enabled: false, reason: auditReason } });
+    const repo = webhooksRepository(tx);
+    const current = await repo.findEndpoint(endpointId, { lock: 'update' });
+    if (!current?.enabled) return;
+    const updated = toEndpoint((await repo.updateEndpoint(endpointId, { enabled: false, disabledReason: reason }))!);
+    await recordAudit(tx, systemActor('webhook-delivery'), { action: 'webhook.disable', targetType: 'webhook', targetId: endpointId, before: { enabled: true }, after: { enabled: false, reason } });
+    await publish(tx, { type: 'webhook.disabled', organizationId: updated.organizationId, data: webhookData(updated), previousAttributes: { enabled: true, disabledReason: null } });
   });
 }
 
-/** One attempt to deliver one event to one endpoint, logged. */
-async function deliver(deps: Pick<DeliveryDeps, 'keyring' | 'outbound'>, scope: TenantScope, endpoint: EndpointRow, event: FeedEventRecord, attempt: number): Promise<'ok' | 'gone' | { error: string }> {
-  const body = Buffer.from(JSON.stringify(eventToWire(event)), 'utf8');
+/**
+ * One event again, by hand (e.g. the receiver lost it): one attempt now, logged as a `redelivery`. Only an event the
+ * endpoint has been handed already (at or before its cursor) and that it subscribes to: sending one ahead of its
+ * turn would break feed order, and it will come anyway.
+ */
+export async function redeliver(deps: SendDeps, scope: TenantScope, actor: Actor, endpointId: string, eventId: string): Promise<DeliveryRow> {
+  const endpoint = await webhooksRepository(scope).findEndpoint(endpointId);
+  if (!endpoint) throw new NotFound('No webhook endpoint with this id in this tenant.');
+  const event = await findFeedEvent(scope, eventId);
+  if (!event) throw new NotFound('No event with this id in the feed (it may be older than the retention).', { field: 'eventId' });
+  const { types, organizationId } = filterOf(endpoint);
+  if ((types && !matchesTypeFilter(types, event.type)) || (organizationId && event.organizationId !== organizationId)) {
+    throw new Invalid('This endpoint does not subscribe to this event (its types or organization filter).', { field: 'eventId' });
+  }
+  const cursor = cursorOf(endpoint);
+  if (!cursor || comparePositions(decodePosition(event.position), decodePosition(cursor)) > 0) {
+    throw new Conflict('This event has not been delivered to this endpoint yet; it will be, in feed order.', { field: 'eventId' });
+  }
+  const { row } = await deliver(deps, scope, endpoint, event, 1, 'redelivery');
+  // Data left the service again, at an administrator's request.
+  await recordAudit(scope, actor, { action: 'webhook.redeliver', targetType: 'webhook', targetId: endpointId, after: { eventId, eventType: event.type, outcome: row.outcome, responseStatus: row.responseStatus } });
+  return row;
+}
+
+/**
+ * Replays the feed to an endpoint from `after` (a feed cursor; null: the oldest event kept): its cursor moves back
+ * there and delivery resumes from it, in order, through pg-boss. Backwards only (skipping ahead would drop events
+ * unseen), and not before the retention horizon (410). A delivery waiting out a retry resumes from the new cursor
+ * when it runs; re-enable a disabled endpoint for the replay to go out.
+ */
+export async function replayFrom(deps: Pick<DeliveryDeps, 'jobs'>, scope: TenantScope, actor: Actor, endpointId: string, after: string | null): Promise<WebhookEndpoint> {
+  const to = after === null ? null : decodePosition(after);
+  return scope.transaction(async (tx) => {
+    const repo = webhooksRepository(tx);
+    const current = await repo.findEndpoint(endpointId, { lock: 'update' });
+    if (!current) throw new NotFound('No webhook endpoint with this id in this tenant.');
+    // readFeed answers 410 Gone for a cursor before the retention horizon.
+    await readFeed(tx, { after: after ?? undefined, limit: 1 });
+    const from = cursorOf(current);
+    if (to && (!from || comparePositions(to, decodePosition(from)) > 0)) {
+      throw new Invalid('A replay moves the cursor back: `after` must not be later than the endpoint\'s cursor.', { field: 'after' });
+    }
+    await repo.setCursor(endpointId, to);
+    await recordAudit(tx, actor, { action: 'webhook.replay', targetType: 'webhook', targetId: endpointId, before: { cursor: from }, after: { cursor: after } });
+    await deps.jobs.send(tx, DISPATCH_QUEUE, {});
+    return toEndpoint((await repo.findEndpoint(endpointId))!);
+  });
+}
+
+/**
+ * A `webhook.test` message, signed like every delivery, sent now whether or not the endpoint is enabled (check a
+ * receiver before enabling it). Not in the feed: it has no position, and it does not move the cursor.
+ */
+export async function sendTest(deps: SendDeps, scope: TenantScope, endpointId: string): Promise<DeliveryRow> {
+  await getEndpoint(scope, endpointId);
+  const endpoint = (await webhooksRepository(scope).findEndpoint(endpointId))!;
+  const message = {
+    id: randomUUID(),
+    type: TEST_EVENT_TYPE,
+    occurredAt: new Date().toISOString(),
+    position: null,
+    organizationId: endpoint.organizationId,
+    directoryId: null,
+    data: { webhookId: endpoint.id, url: endpoint.url, message: 'A test message from the IAM service; it is not in the event feed.' },
+    previousAttributes: null,
+  };
+  return (await deliver(deps, scope, endpoint, message, 1, 'test')).row;
+}
+
+export const TEST_EVENT_TYPE = 'webhook.test';
+
+type Message = Pick<FeedEventRecord, 'id' | 'type'> & Record<string, unknown>;
+type Outcome = { result: 'ok' | 'gone'; row: DeliveryRow } | { result: 'failed'; row: DeliveryRow; error: string };
+
+/** One attempt to deliver one message to one endpoint, logged. */
+async function deliver(deps: SendDeps, scope: TenantScope, endpoint: EndpointRow, event: FeedEventRecord | Message, attempt: number, trigger: DeliveryRow['trigger']): Promise<Outcome> {
+  const wire = 'position' in event && typeof event.position === 'string' && event.occurredAt instanceof Date ? eventToWire(event as FeedEventRecord) : event;
+  const body = Buffer.from(JSON.stringify(wire), 'utf8');
   const headers = { 'content-type': 'application/json', ...signedHeaders(signingSecrets(deps.keyring, scope.tenantId, endpoint), event.id, body) };
   const started = performance.now();
   let status: number | null = null;
@@ -165,19 +280,20 @@ async function deliver(deps: Pick<DeliveryDeps, 'keyring' | 'outbound'>, scope: 
     error = e instanceof OutboundError ? `${e.reason}: ${e.message}` : e instanceof Error ? e.message : String(e);
   }
   const ok = status !== null && status >= 200 && status < 300;
-  await webhooksRepository(scope).insertDelivery({
+  const row = await webhooksRepository(scope).insertDelivery({
     endpointId: endpoint.id,
     eventId: event.id,
     eventType: event.type,
     attempt,
+    trigger,
     outcome: ok ? 'succeeded' : 'failed',
     responseStatus: status,
     latencyMs: Math.round(performance.now() - started),
     responseExcerpt: excerpt,
     error: error?.slice(0, EXCERPT_CHARS) ?? null,
   });
-  if (ok) return 'ok';
+  if (ok) return { result: 'ok', row };
   // Standard Webhooks: 410 Gone means the receiver no longer wants these.
-  if (status === 410) return 'gone';
-  return { error: error ?? `the receiver answered ${status}` };
+  if (status === 410) return { result: 'gone', row };
+  return { result: 'failed', row, error: error ?? `the receiver answered ${status}` };
 }

@@ -1,5 +1,5 @@
 /** Drizzle queries for webhook endpoints and their delivery log; every one goes through the tenant scope. */
-import { and, asc, desc, eq, lt } from 'drizzle-orm';
+import { and, asc, desc, eq, isNull, lt, sql } from 'drizzle-orm';
 import type { TenantScope } from '../platform/db.ts';
 import { webhookDeliveries, webhookEndpoints } from '../db/schema/index.ts';
 
@@ -44,9 +44,27 @@ export function webhooksRepository(scope: TenantScope) {
       return row;
     },
 
-    /** The dispatch cursor moves without touching `updated_at` (it is not a change of the endpoint). */
-    async setCursor(id: string, cursor: { xid: string; seq: number }): Promise<void> {
-      await scope.update(webhookEndpoints, { cursorXid: cursor.xid, cursorSeq: cursor.seq }, eq(webhookEndpoints.id, id));
+    /**
+     * Moves the dispatch cursor from `from` to `to` after a delivery, and ends a failing streak; false when the cursor
+     * is no longer at `from` (a replay moved it). Leaves `updated_at` alone: it is not a change of the endpoint.
+     */
+    async advanceCursor(id: string, from: { xid: string; seq: number } | null, to: { xid: string; seq: number }): Promise<boolean> {
+      const e = webhookEndpoints;
+      const at = from ? and(eq(e.cursorXid, from.xid), eq(e.cursorSeq, from.seq)) : and(isNull(e.cursorXid), isNull(e.cursorSeq));
+      const rows = await scope.update(e, { cursorXid: to.xid, cursorSeq: to.seq, failingSince: null }, and(eq(e.id, id), at)).returning({ id: e.id });
+      return rows.length > 0;
+    },
+
+    /** Sets the cursor (a replay); null: before every event. */
+    async setCursor(id: string, cursor: { xid: string; seq: number } | null): Promise<void> {
+      await scope.update(webhookEndpoints, { cursorXid: cursor?.xid ?? null, cursorSeq: cursor?.seq ?? null }, eq(webhookEndpoints.id, id));
+    },
+
+    /** Starts a failing streak at `at` unless one is running; the streak's start. */
+    async markFailing(id: string, at: Date): Promise<Date> {
+      const e = webhookEndpoints;
+      const [row] = await scope.update(e, { failingSince: sql`coalesce(${e.failingSince}, ${at.toISOString()}::timestamptz)` }, eq(e.id, id)).returning({ since: e.failingSince });
+      return row?.since ?? at;
     },
 
     async deleteEndpoint(id: string): Promise<EndpointRow | undefined> {
@@ -54,8 +72,9 @@ export function webhooksRepository(scope: TenantScope) {
       return row;
     },
 
-    async insertDelivery(input: DeliveryInsert): Promise<void> {
-      await scope.insert(webhookDeliveries, input);
+    async insertDelivery(input: DeliveryInsert): Promise<DeliveryRow> {
+      const [row] = await scope.insert(webhookDeliveries, input).returning();
+      return row!;
     },
 
     /** Newest first, before `beforeId`. */

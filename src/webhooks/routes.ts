@@ -5,18 +5,17 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { TenantScope } from '../platform/db.ts';
-import type { Keyring } from '../platform/crypto.ts';
-import type { Outbound } from '../platform/outbound.ts';
-import type { Jobs } from '../platform/jobs.ts';
 import { actorOf } from '../platform/auth.ts';
 import { problemResponses } from '../platform/errors/problem-schema.ts';
 import { createEndpoint, deleteEndpoint, getEndpoint, listDeliveries, listEndpoints, rotateSecret, updateEndpoint, type WebhookDeps } from './service.ts';
-import { defineWebhookQueues } from './delivery.ts';
+import { defineWebhookQueues, redeliver, replayFrom, sendTest, TEST_EVENT_TYPE, type DeliveryDeps } from './delivery.ts';
 import {
   deliveriesQuery,
   deliveryPageResponse,
+  deliveryResponse,
   deliveryToWire,
+  redeliverBody,
+  replayBody,
   rotateBody,
   rotateResponse,
   webhookCreateBody,
@@ -32,12 +31,15 @@ export const WEBHOOKS_PATH = '/api/webhooks';
 export const WEBHOOK_PATH = '/api/webhooks/:webhookId';
 export const WEBHOOK_ROTATE_PATH = '/api/webhooks/:webhookId/secret/rotate';
 export const WEBHOOK_DELIVERIES_PATH = '/api/webhooks/:webhookId/deliveries';
+export const WEBHOOK_TEST_PATH = '/api/webhooks/:webhookId/test';
+export const WEBHOOK_REDELIVER_PATH = '/api/webhooks/:webhookId/redeliver';
+export const WEBHOOK_REPLAY_PATH = '/api/webhooks/:webhookId/replay';
 
 const TAGS = ['Webhooks'];
 const READ = { permission: 'webhooks:read' } as const;
 const WRITE = { permission: 'webhooks:write' } as const;
 
-export function webhookRoutes(app: FastifyInstance, deps: { scopeFor(tenantId: string): TenantScope; keyring: Keyring; outbound: Outbound; jobs: Jobs }) {
+export function webhookRoutes(app: FastifyInstance, deps: DeliveryDeps) {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const rules: WebhookDeps = { keyring: deps.keyring, checkUrl: (url) => deps.outbound.check(url) };
   defineWebhookQueues(deps);
@@ -128,5 +130,52 @@ export function webhookRoutes(app: FastifyInstance, deps: { scopeFor(tenantId: s
       const page = await listDeliveries(deps.scopeFor(request.tenant.id), request.params.webhookId, request.query);
       return { items: page.items.map(deliveryToWire), nextCursor: page.nextCursor };
     },
+  });
+
+  r.post(WEBHOOK_TEST_PATH, {
+    config: WRITE,
+    schema: {
+      operationId: 'webhooks.test',
+      tags: TAGS,
+      summary: 'Send a test message',
+      description:
+        `POSTs a \`${TEST_EVENT_TYPE}\` message to the endpoint now, signed like every delivery, enabled or not, and answers the attempt (also in the delivery log as \`trigger: test\`). ` +
+        'It is not in the event feed (`position` is null) and does not move the cursor. A receiver answering non-2xx is still a 200 here: read `outcome`.',
+      params: webhookIdParams,
+      response: { 200: deliveryResponse, ...problemResponses(400, 401, 403, 404) },
+    },
+    handler: async (request) => deliveryToWire(await sendTest(deps, deps.scopeFor(request.tenant.id), request.params.webhookId)),
+  });
+
+  r.post(WEBHOOK_REDELIVER_PATH, {
+    config: WRITE,
+    schema: {
+      operationId: 'webhooks.redeliver',
+      tags: TAGS,
+      summary: 'Deliver one event again',
+      description:
+        'One attempt now, outside feed order (the receiver lost it, or must process it again), logged as `trigger: redelivery` and audited. ' +
+        'Only an event the endpoint subscribes to (400 otherwise) and has been handed already (409 otherwise: it will come, in order); 404 once retention deleted it.',
+      params: webhookIdParams,
+      body: redeliverBody,
+      response: { 200: deliveryResponse, ...problemResponses(400, 401, 403, 404, 409, 415) },
+    },
+    handler: async (request) => deliveryToWire(await redeliver(deps, deps.scopeFor(request.tenant.id), actorOf(request), request.params.webhookId, request.body.eventId)),
+  });
+
+  r.post(WEBHOOK_REPLAY_PATH, {
+    config: WRITE,
+    schema: {
+      operationId: 'webhooks.replay',
+      tags: TAGS,
+      summary: 'Replay the feed from a cursor',
+      description:
+        'Moves the endpoint\'s cursor back to `after`: every matching event after it is delivered again, in feed order, through the usual retries (receivers deduplicate by `webhook-id`). ' +
+        '400 for a cursor later than the endpoint\'s own (that would skip events), 410 for one older than retention. Audited.',
+      params: webhookIdParams,
+      body: replayBody,
+      response: { 200: webhookResponse, ...problemResponses(400, 401, 403, 404, 410, 415) },
+    },
+    handler: async (request) => webhookToWire(await replayFrom(deps, deps.scopeFor(request.tenant.id), actorOf(request), request.params.webhookId, request.body.after)),
   });
 }

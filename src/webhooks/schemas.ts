@@ -1,7 +1,7 @@
 /** The wire format of `/api/webhooks`. Types come from these schemas; nothing is declared twice. */
 import { z } from 'zod';
 import { TYPE_FILTER_PATTERN } from '../events/catalog.ts';
-import { WEBHOOK_DELIVERY_OUTCOMES } from '../db/schema/index.ts';
+import { WEBHOOK_DELIVERY_OUTCOMES, WEBHOOK_DELIVERY_TRIGGERS } from '../db/schema/index.ts';
 import type { DeliveryRow } from './repository.ts';
 import type { WebhookEndpoint } from './service.ts';
 
@@ -40,6 +40,8 @@ export const webhookResponse = z.object({
   organizationId: z.uuid().nullable(),
   enabled: z.boolean(),
   disabledReason: z.string().nullable().describe('Why the service disabled the endpoint, when it did.'),
+  failingSince: z.iso.datetime().nullable().describe('While deliveries fail: the first failure since the last success. Failing for WEBHOOK_DISABLE_AFTER_SECONDS (default 5 days) disables the endpoint.'),
+  cursor: z.string().nullable().describe('The feed position of the last event handed to this endpoint (null: none yet). `POST …/replay` moves it back.'),
   previousSecretExpiresAt: z.iso.datetime().nullable().describe('After a rotation: until then deliveries carry a second signature, with the previous secret.'),
   createdAt: z.iso.datetime(),
   updatedAt: z.iso.datetime(),
@@ -54,6 +56,11 @@ export const rotateBody = z
   .nullish();
 export const rotateResponse = z.object({ secret: z.string().describe('Shown once.'), previousSecretExpiresAt: z.iso.datetime().nullable() });
 
+export const redeliverBody = z.strictObject({ eventId: z.uuid().describe('An event this endpoint subscribes to and has been handed already (`GET /api/events`, or its delivery log).') });
+export const replayBody = z.strictObject({
+  after: z.string().min(1).max(200).nullable().describe('A feed cursor (an event\'s `position`, a listing\'s `feed_cursor`): the events after it are delivered again, in order. null: from the oldest event kept.'),
+});
+
 export const deliveriesQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(200).optional(),
   cursor: z.string().min(1).max(200).optional(),
@@ -63,6 +70,7 @@ export const deliveryResponse = z.object({
   eventId: z.uuid(),
   eventType: z.string(),
   attempt: z.number().int(),
+  trigger: z.enum(WEBHOOK_DELIVERY_TRIGGERS).describe('`delivery` (the feed, in order), `redelivery` (one event again, by hand) or `test`.'),
   outcome: z.enum(WEBHOOK_DELIVERY_OUTCOMES),
   responseStatus: z.number().int().nullable(),
   latencyMs: z.number().int(),
@@ -73,7 +81,13 @@ export const deliveryResponse = z.object({
 export const deliveryPageResponse = z.object({ items: z.array(deliveryResponse), nextCursor: z.string().nullable() });
 
 export function webhookToWire(e: WebhookEndpoint): z.infer<typeof webhookResponse> {
-  return { ...e, previousSecretExpiresAt: e.previousSecretExpiresAt?.toISOString() ?? null, createdAt: e.createdAt.toISOString(), updatedAt: e.updatedAt.toISOString() };
+  return {
+    ...e,
+    failingSince: e.failingSince?.toISOString() ?? null,
+    previousSecretExpiresAt: e.previousSecretExpiresAt?.toISOString() ?? null,
+    createdAt: e.createdAt.toISOString(),
+    updatedAt: e.updatedAt.toISOString(),
+  };
 }
 
 export function deliveryToWire(d: DeliveryRow): z.infer<typeof deliveryResponse> {
@@ -82,6 +96,7 @@ export function deliveryToWire(d: DeliveryRow): z.infer<typeof deliveryResponse>
     eventId: d.eventId,
     eventType: d.eventType,
     attempt: d.attempt,
+    trigger: d.trigger,
     outcome: d.outcome,
     responseStatus: d.responseStatus,
     latencyMs: d.latencyMs,

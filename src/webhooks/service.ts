@@ -10,7 +10,7 @@ import { Invalid, NotFound } from '../platform/errors/domain.ts';
 import { foreignKeyViolation } from '../platform/db-errors.ts';
 import { decodeCursor, encodeCursor, type Page } from '../platform/cursor.ts';
 import { recordAudit, type Actor } from '../audit/service.ts';
-import { decodePosition, feedEnd } from '../events/service.ts';
+import { decodePosition, encodePosition, feedEnd } from '../events/service.ts';
 import { z } from 'zod';
 import { generateWebhookSecret } from './signature.ts';
 import { webhooksRepository, type DeliveryRow, type EndpointRow } from './repository.ts';
@@ -26,6 +26,10 @@ export interface WebhookEndpoint {
   organizationId: string | null;
   enabled: boolean;
   disabledReason: string | null;
+  /** The first failed delivery since the last success, while deliveries fail. */
+  failingSince: Date | null;
+  /** The position of the last event handed to this endpoint (null: none yet); a replay moves it back. */
+  cursor: string | null;
   previousSecretExpiresAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
@@ -47,7 +51,11 @@ export interface WebhookDeps {
 
 export const secretContext = (tenantId: string, id: string) => `${tenantId}/webhook/${id}`;
 
-function toEndpoint(r: EndpointRow): WebhookEndpoint {
+export function cursorOf(endpoint: EndpointRow): string | null {
+  return endpoint.cursorXid !== null && endpoint.cursorSeq !== null ? encodePosition({ xid: endpoint.cursorXid, seq: endpoint.cursorSeq }) : null;
+}
+
+export function toEndpoint(r: EndpointRow): WebhookEndpoint {
   return {
     id: r.id,
     url: r.url,
@@ -56,14 +64,17 @@ function toEndpoint(r: EndpointRow): WebhookEndpoint {
     organizationId: r.organizationId,
     enabled: r.enabled,
     disabledReason: r.disabledReason,
+    failingSince: r.failingSince,
+    cursor: cursorOf(r),
     previousSecretExpiresAt: r.previousSecretSealed && r.previousSecretExpiresAt && r.previousSecretExpiresAt > new Date() ? r.previousSecretExpiresAt : null,
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
   };
 }
 
-function auditView(e: WebhookEndpoint): Record<string, unknown> {
-  const { createdAt, updatedAt, ...rest } = e;
+/** What an audit entry records of an endpoint: its settings, not its delivery progress. */
+export function auditView(e: WebhookEndpoint): Record<string, unknown> {
+  const { createdAt, updatedAt, cursor, failingSince, ...rest } = e;
   return rest;
 }
 
@@ -132,7 +143,8 @@ export async function updateEndpoint(scope: TenantScope, actor: Actor, deps: Web
         ...(patch.description !== undefined ? { description: patch.description } : {}),
         ...(patch.eventTypes !== undefined ? { eventTypes: [...new Set(patch.eventTypes)] } : {}),
         ...(patch.organizationId !== undefined ? { organizationId: patch.organizationId } : {}),
-        ...(patch.enabled !== undefined ? { enabled: patch.enabled, disabledReason: null } : {}),
+        // Enabled again: a new start, so an old failing streak does not disable it at the first failure.
+        ...(patch.enabled !== undefined ? { enabled: patch.enabled, disabledReason: null, failingSince: null } : {}),
       });
     } catch (e) {
       organizationMissing(e);

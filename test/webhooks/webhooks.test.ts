@@ -11,7 +11,7 @@ import { Webhook } from 'standardwebhooks';
 import { testEnv, type TestEnv } from '../support/app.ts';
 import { apiFor, email, type Api } from '../support/api.ts';
 import { drain } from '../support/events.ts';
-import { DELIVERY_QUEUE, DISPATCH_QUEUE, drainEndpoint, minimumRetrySpanSeconds } from '../../src/webhooks/delivery.ts';
+import { DEFAULT_DISABLE_AFTER_SECONDS, DELIVERY_QUEUE, DISPATCH_QUEUE, deliveryRetry, drainEndpoint, minimumRetrySpanSeconds } from '../../src/webhooks/delivery.ts';
 import { forTenant } from '../../src/platform/db.ts';
 import { outboundFromConfig } from '../../src/platform/outbound.ts';
 
@@ -172,7 +172,10 @@ describe('delivery', () => {
     const jobs = await env.app.services.jobs.find(DELIVERY_QUEUE);
     const mine = jobs.filter((j) => (j.data as { endpointId?: string }).endpointId === hook.id);
     expect(mine.map((j) => j.state)).toEqual(['retry']);
-    expect(minimumRetrySpanSeconds()).toBeGreaterThan(3 * 86_400);
+    // The retries outlast the disabling period, whatever it is configured to (default 5 days; never under 3).
+    expect(minimumRetrySpanSeconds()).toBeGreaterThanOrEqual(DEFAULT_DISABLE_AFTER_SECONDS);
+    expect(minimumRetrySpanSeconds(deliveryRetry(60))).toBeGreaterThan(3 * 86_400);
+    expect(minimumRetrySpanSeconds(deliveryRetry(30 * 86_400))).toBeGreaterThanOrEqual(30 * 86_400);
     await api.call('DELETE', `/api/webhooks/${hook.id}`);
   });
 
@@ -181,13 +184,13 @@ describe('delivery', () => {
     answer = 500;
     const user = (await api.call('POST', '/api/users', { email: email('last') })).json();
     const scope = forTenant(env.database.db, api.tenant.tenant.id);
-    const deps = { keyring: env.keys, outbound: outboundFromConfig(env.config) };
+    const deps = { keyring: env.keys, outbound: outboundFromConfig(env.config), disableAfterSeconds: DEFAULT_DISABLE_AFTER_SECONDS };
     const deadline = Date.now() + 20_000;
     while (!received.length && Date.now() < deadline) await drainEndpoint(deps, scope, hook.id, 22, true);
     const got = (await api.call('GET', `/api/webhooks/${hook.id}`)).json();
     expect(got).toMatchObject({ enabled: false, disabledReason: expect.stringContaining('days') });
     const audit = (await api.call('GET', `/api/audit?targetType=webhook&targetId=${hook.id}`)).json().items;
-    expect(audit[0]).toMatchObject({ action: 'webhook.disable', after: { reason: 'deliveries failing for more than 3 days' } });
+    expect(audit[0]).toMatchObject({ action: 'webhook.disable', after: { reason: expect.stringMatching(/^Deliveries failed for 5 days \(since /) } });
     answer = 200;
     received = [];
     expect((await api.call('PATCH', `/api/webhooks/${hook.id}`, { enabled: true })).statusCode).toBe(200);

@@ -32,6 +32,8 @@ export const webhookEndpoints = pgTable(
     cursorSeq: bigint('cursor_seq', { mode: 'number' }),
     /** Why the service disabled it (a 410 from the receiver), when it did. */
     disabledReason: text('disabled_reason'),
+    /** The first failed attempt since the last success; past WEBHOOK_DISABLE_AFTER_SECONDS the endpoint is disabled. */
+    failingSince: timestamptz('failing_since'),
     ...timestamps,
   },
   (t) => [
@@ -44,6 +46,7 @@ export const webhookEndpoints = pgTable(
 );
 
 export const WEBHOOK_DELIVERY_OUTCOMES = ['succeeded', 'failed'] as const;
+export const WEBHOOK_DELIVERY_TRIGGERS = ['delivery', 'redelivery', 'test'] as const;
 
 /** One attempt to deliver one event to one endpoint. */
 export const webhookDeliveries = pgTable(
@@ -56,6 +59,8 @@ export const webhookDeliveries = pgTable(
     eventType: text('event_type').notNull(),
     /** 1 for the first attempt. */
     attempt: integer('attempt').notNull(),
+    /** `delivery` (the feed, in order), `redelivery` (one event again, by hand) or `test` (POST /api/webhooks/{id}/test). */
+    trigger: text('trigger', { enum: WEBHOOK_DELIVERY_TRIGGERS }).notNull().default('delivery'),
     outcome: text('outcome', { enum: WEBHOOK_DELIVERY_OUTCOMES }).notNull(),
     /** The receiver's HTTP status; null when there was no answer (refused address, timeout, network). */
     responseStatus: integer('response_status'),
