@@ -122,7 +122,7 @@ export async function buildApp({ config, database, keyring, logger, now, jobsWor
   /** Every management route and the permission it declares: `METHOD /path` → permission (tests read it). */
   const routePermissions = new Map<string, string>();
   // Background work (pg-boss): capabilities define their queues when they register; `start` runs once all have.
-  const jobs = new Jobs({ connectionString: database.url, log: app.log, worker: jobsWorker ?? false });
+  const jobs = new Jobs({ connectionString: database.url, log: app.log, worker: jobsWorker ?? false, superviseIntervalSeconds: config.JOBS_SUPERVISE_INTERVAL_SECONDS });
   // Outgoing mail through the `mail.send` queue: SMTP_URL, or .eml files under DATA_DIR/mail (src/mail/).
   const mailer = new Mailer({ jobs, keyring, transport: mailTransport(config, app.log), from: config.MAIL_FROM, log: app.log, queue: mailQueue });
   app.decorate('services', { keys, tokens, resolver, directory, invalidation, routePermissions, jobs, metrics, mailer, outbound });
@@ -205,7 +205,7 @@ export async function buildApp({ config, database, keyring, logger, now, jobsWor
       await capability('directories', (p) => directoryRoutes(p, { scopeFor, directoryScopeFor }));
       await capability('invitations', (p) => invitationRoutes(p, { scopeFor, keyring, mailer }));
       await capability('events', (p) => eventRoutes(p, { scopeFor }));
-      await capability('webhooks', (p) => webhookRoutes(p, { scopeFor, keyring, outbound, jobs, disableAfterSeconds: config.WEBHOOK_DISABLE_AFTER_SECONDS }));
+      await capability('webhooks', (p) => webhookRoutes(p, { scopeFor, keyring, outbound, jobs, disableAfterSeconds: config.WEBHOOK_DISABLE_AFTER_SECONDS, retryDelaySeconds: config.WEBHOOK_RETRY_DELAY_SECONDS }));
       await capability('portal', (p) => portalRoutes(p, { scopeFor, keyring, linkTtlSeconds: config.PORTAL_LINK_TTL_SECONDS, ...portalClock }));
     });
     await scoped.register(apiReferenceRoutes, { tokenPath: TOKEN_PATH });

@@ -68,6 +68,13 @@ export const configSchema = z
      * success) is disabled, audited and announced as `webhook.disabled`; retries are sized to outlast it. Default 5 days.
      */
     WEBHOOK_DISABLE_AFTER_SECONDS: z.coerce.number().int().min(60).max(30 * 86_400).default(5 * 86_400),
+    /** The first retry of a failed webhook delivery waits this long (seconds); each next one twice as long, up to 6 hours. */
+    WEBHOOK_RETRY_DELAY_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
+    /**
+     * How often the job runner looks for jobs whose worker died (no heartbeat: `kill -9`, a lost host) and retries
+     * them, in seconds (pg-boss's supervise and monitor intervals).
+     */
+    JOBS_SUPERVISE_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
     /** Comma-separated DNS servers (IP or IP:port) for domain verification; empty: the system's resolvers. */
     DNS_SERVERS: z
       .string()

@@ -27,6 +27,11 @@ export interface QueueDefinition<T extends object = object> {
   /** `key_strict_fifo`: jobs with the same `singletonKey` run one at a time, in order (e.g. per webhook endpoint). */
   policy?: QueuePolicy;
   expireInSeconds?: number;
+  /**
+   * Workers refresh a heartbeat this often (÷ 2); a job whose heartbeat lapses (its process was killed) is retried by
+   * the supervisor of any instance, long before `expireInSeconds`. At least 10 (pg-boss).
+   */
+  heartbeatSeconds?: number;
 }
 
 /** One queue's jobs by state, as pg-boss counts them. */
@@ -73,10 +78,20 @@ export class Jobs {
   readonly #cronQueues: string[] = [];
   #started = false;
 
-  constructor(opts: { connectionString: string; log: JobLogger; worker?: boolean }) {
+  constructor(opts: { connectionString: string; log: JobLogger; worker?: boolean; superviseIntervalSeconds?: number }) {
     const worker = opts.worker ?? false;
-    // Only the worker process supervises (expiry, retention) and schedules; the others only send.
-    this.#boss = new PgBoss({ connectionString: opts.connectionString, schema: SCHEMA, max: 2, application_name: 'iam-jobs', supervise: worker, schedule: worker });
+    const interval = opts.superviseIntervalSeconds ?? 60;
+    // Only the worker process supervises (expiry, heartbeats, retention) and schedules; the others only send.
+    this.#boss = new PgBoss({
+      connectionString: opts.connectionString,
+      schema: SCHEMA,
+      max: 2,
+      application_name: 'iam-jobs',
+      supervise: worker,
+      schedule: worker,
+      superviseIntervalSeconds: interval,
+      monitorIntervalSeconds: interval,
+    });
     this.#boss.on('error', (err) => opts.log.error({ err }, 'job runner error'));
     this.#log = opts.log;
   }
@@ -98,6 +113,7 @@ export class Jobs {
         retryBackoff: q.retry.backoff,
         ...(q.retry.maxDelaySeconds ? { retryDelayMax: q.retry.maxDelaySeconds } : {}),
         ...(q.expireInSeconds ? { expireInSeconds: q.expireInSeconds } : {}),
+        ...(q.heartbeatSeconds ? { heartbeatSeconds: q.heartbeatSeconds } : {}),
       };
       const existing = await this.#boss.getQueue(q.name);
       if (!existing) await this.#boss.createQueue(q.name, { ...options, ...(q.policy ? { policy: q.policy } : {}) });

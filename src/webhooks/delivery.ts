@@ -42,15 +42,18 @@ export const DISPATCH_SWEEP_JOB = 'webhook-dispatch-sweep';
 /** The default of WEBHOOK_DISABLE_AFTER_SECONDS: 5 days of failures (Svix's figure; Scalekit gives up after ~22 minutes). */
 export const DEFAULT_DISABLE_AFTER_SECONDS = 5 * 86_400;
 
+/** Retries go on for at least this long, whatever the settings (issue #13: "for at least 3 days"). */
+const MINIMUM_RETRY_SPAN_SECONDS = 3 * 86_400;
+
 /**
  * Retries: pg-boss waits `delay × 2^n × (1 + random)` seconds before retry n (capped at `maxDelaySeconds`): 30 s, 1 min,
  * 2 min, … then every 6 h. `deliveryRetry(d)` has just enough retries that, every jitter at 0, the last one comes at
- * least `d` seconds after the first attempt (and never fewer than 21, which span ≈ 3.1 days): the disabling rule, not
- * the retry count, decides when an endpoint is given up.
+ * least `d` seconds (and at least 3 days) after the first attempt: the disabling rule, not the retry count, decides
+ * when an endpoint is given up.
  */
-export function deliveryRetry(disableAfterSeconds = DEFAULT_DISABLE_AFTER_SECONDS) {
-  const r = { limit: 21, delaySeconds: 30, backoff: true, maxDelaySeconds: 21_600 };
-  while (minimumRetrySpanSeconds(r) < disableAfterSeconds) r.limit++;
+export function deliveryRetry(disableAfterSeconds = DEFAULT_DISABLE_AFTER_SECONDS, delaySeconds = 30) {
+  const r = { limit: 1, delaySeconds, backoff: true, maxDelaySeconds: 21_600 };
+  while (minimumRetrySpanSeconds(r) < Math.max(disableAfterSeconds, MINIMUM_RETRY_SPAN_SECONDS)) r.limit++;
   return r;
 }
 
@@ -80,6 +83,8 @@ export interface DeliveryDeps {
   outbound: Outbound;
   /** WEBHOOK_DISABLE_AFTER_SECONDS: an endpoint failing this long is disabled. */
   disableAfterSeconds: number;
+  /** WEBHOOK_RETRY_DELAY_SECONDS: the first retry's delay (default 30). */
+  retryDelaySeconds?: number;
 }
 type SendDeps = Pick<DeliveryDeps, 'keyring' | 'outbound' | 'disableAfterSeconds'>;
 
@@ -111,12 +116,14 @@ export function defineWebhookQueues(deps: DeliveryDeps): void {
       }
     },
   });
-  const retry = deliveryRetry(deps.disableAfterSeconds);
+  const retry = deliveryRetry(deps.disableAfterSeconds, deps.retryDelaySeconds);
   deps.jobs.define<DeliveryJob>({
     name: DELIVERY_QUEUE,
     policy: 'key_strict_fifo',
     retry,
     expireInSeconds: 120,
+    // An instance killed mid-delivery: another one's supervisor retries its job once the heartbeat lapses.
+    heartbeatSeconds: 10,
     handler: (data, job) => drainEndpoint(deps, deps.scopeFor(data.tenantId), data.endpointId, job.retryCount + 1, job.retryCount >= retry.limit),
   });
 }
