@@ -10,6 +10,8 @@ import { decodeCursor, encodeCursor } from '../platform/cursor.ts';
 import { parseTypeFilter } from './catalog.ts';
 import { eventsRepository, type EventRow, type FeedPosition } from './repository.ts';
 
+export type { FeedPosition };
+
 export const DEFAULT_EVENTS_LIMIT = 100;
 export const MAX_EVENTS_LIMIT = 500;
 

@@ -32,6 +32,8 @@ export interface QueueDefinition<T extends object = object> {
    * the supervisor of any instance, long before `expireInSeconds`. At least 10 (pg-boss).
    */
   heartbeatSeconds?: number;
+  /** Wake workers by LISTEN/NOTIFY when a job is committed, instead of at their next poll (latency-sensitive queues). */
+  notify?: boolean;
 }
 
 /** One queue's jobs by state, as pg-boss counts them. */
@@ -91,6 +93,8 @@ export class Jobs {
       schedule: worker,
       superviseIntervalSeconds: interval,
       monitorIntervalSeconds: interval,
+      // Workers hold one listening connection, woken by the pg_notify that a job insert on a `notify` queue commits.
+      useListenNotify: worker,
     });
     this.#boss.on('error', (err) => opts.log.error({ err }, 'job runner error'));
     this.#log = opts.log;
@@ -114,6 +118,7 @@ export class Jobs {
         ...(q.retry.maxDelaySeconds ? { retryDelayMax: q.retry.maxDelaySeconds } : {}),
         ...(q.expireInSeconds ? { expireInSeconds: q.expireInSeconds } : {}),
         ...(q.heartbeatSeconds ? { heartbeatSeconds: q.heartbeatSeconds } : {}),
+        notify: q.notify ?? false,
       };
       const existing = await this.#boss.getQueue(q.name);
       if (!existing) await this.#boss.createQueue(q.name, { ...options, ...(q.policy ? { policy: q.policy } : {}) });
@@ -154,7 +159,8 @@ export class Jobs {
   /** The process's workers: every defined queue, and the cron jobs. */
   async work(crons: JobDefinition[]): Promise<void> {
     for (const q of this.#queues.values()) {
-      await this.#boss.work<object>(q.name, async ([job]) => {
+      // With notify, polling is only the backstop for jobs that become due later (retries): keep it at the base 2 s.
+      await this.#boss.work<object>(q.name, { notifyPollingIntervalSeconds: 2 }, async ([job]) => {
         if (job) await q.handler(job.data as never, { id: job.id, retryCount: (job as { retryCount?: number }).retryCount ?? 0 });
       });
     }

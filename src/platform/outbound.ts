@@ -55,6 +55,30 @@ export interface OutboundRequest {
   signal?: AbortSignal;
   /** Per-call cap, at most the policy's. */
   maxBytes?: number;
+  /** Keep the connection open for the next request of this session (`Outbound.session()`); default: one per request. */
+  session?: OutboundSession;
+}
+
+/**
+ * Keep-alive connections for a series of requests (a webhook endpoint's deliveries): every request is still checked
+ * and its host resolved as any other, and a new socket still connects only to the address checked for its request;
+ * an open socket is reused. `close()` when the series ends.
+ */
+export class OutboundSession {
+  readonly #agents = new Map<string, http.Agent>();
+  agentFor(protocol: string): http.Agent {
+    let agent = this.#agents.get(protocol);
+    if (!agent) {
+      const options = { keepAlive: true, maxSockets: 1, keepAliveMsecs: 1000 };
+      agent = protocol === 'https:' ? new https.Agent(options) : new http.Agent(options);
+      this.#agents.set(protocol, agent);
+    }
+    return agent;
+  }
+  close(): void {
+    for (const agent of this.#agents.values()) agent.destroy();
+    this.#agents.clear();
+  }
 }
 
 const DEFAULT_FAILURE_TTL_MS = 30_000;
@@ -184,6 +208,11 @@ export class Outbound {
     this.#resolve = resolve ?? ((hostname) => dnsLookup(hostname, { all: true, verbatim: true }));
   }
 
+  /** Connections kept open across a series of requests (see OutboundSession). */
+  session(): OutboundSession {
+    return new OutboundSession();
+  }
+
   /** The https rule under this policy (see `urlProblem`). */
   check(url: string | URL): string | undefined {
     return urlProblem(url, this.policy.allowLoopback);
@@ -250,7 +279,8 @@ export class Outbound {
       };
       const timer = setTimeout(() => finish(new OutboundError('timeout', `${url.origin} did not answer within ${this.policy.timeoutMs} ms`)), this.policy.timeoutMs);
       const onAbort = () => finish(new OutboundError('timeout', `request to ${url.origin} aborted`));
-      const req = transport.request(url, { method: init.method ?? 'GET', headers, lookup, agent: false, maxHeaderSize: 16 * 1024 }, (res) => {
+      const agent = init.session?.agentFor(url.protocol) ?? false;
+      const req = transport.request(url, { method: init.method ?? 'GET', headers, lookup, agent, maxHeaderSize: 16 * 1024 }, (res) => {
         const status = res.statusCode ?? 0;
         if (status >= 300 && status < 400) return finish(new OutboundError('redirect', `${url.origin} answered ${status}: redirects are not followed`));
         const declared = Number(res.headers['content-length']);

@@ -22,15 +22,15 @@
 import type { TenantScope } from '../platform/db.ts';
 import type { Jobs } from '../platform/jobs.ts';
 import type { Keyring } from '../platform/crypto.ts';
-import { OutboundError, type Outbound } from '../platform/outbound.ts';
+import { OutboundError, type Outbound, type OutboundSession } from '../platform/outbound.ts';
 import { randomUUID } from 'node:crypto';
 import { recordAudit, systemActor, type Actor } from '../audit/service.ts';
 import { publish, subscribeFeed } from '../events/in-transaction.ts';
-import { comparePositions, decodePosition, encodePosition, feedHeldBack, findFeedEvent, readFeed, type FeedEventRecord } from '../events/service.ts';
+import { comparePositions, decodePosition, feedHeldBack, findFeedEvent, readFeed, type FeedEventRecord, type FeedPosition } from '../events/service.ts';
 import { eventToWire } from '../events/schemas.ts';
 import { Conflict, Invalid, NotFound } from '../platform/errors/domain.ts';
 import { matchesTypeFilter } from '../events/catalog.ts';
-import { webhooksRepository, type DeliveryRow, type EndpointRow } from './repository.ts';
+import { webhooksRepository, type DeliveryInsert, type DeliveryRow, type EndpointRow } from './repository.ts';
 import { cursorOf, getEndpoint, signingSecrets, toEndpoint, type WebhookEndpoint } from './service.ts';
 import { signedHeaders } from './signature.ts';
 import { webhookData } from './events.ts';
@@ -109,6 +109,7 @@ export function defineWebhookQueues(deps: DeliveryDeps): void {
   deps.jobs.define<{ tenantId: string }>({
     name: DISPATCH_QUEUE,
     retry: { limit: 10, delaySeconds: 5, backoff: true, maxDelaySeconds: 300 },
+    notify: true,
     handler: async (data) => {
       if (await dispatch(deps, deps.scopeFor(data.tenantId))) {
         // Committed events are still held back by an older running transaction: look again shortly.
@@ -124,6 +125,7 @@ export function defineWebhookQueues(deps: DeliveryDeps): void {
     expireInSeconds: 120,
     // An instance killed mid-delivery: another one's supervisor retries its job once the heartbeat lapses.
     heartbeatSeconds: 10,
+    notify: true,
     handler: (data, job) => drainEndpoint(deps, deps.scopeFor(data.tenantId), data.endpointId, job.retryCount + 1, job.retryCount >= retry.limit),
   });
 }
@@ -158,29 +160,97 @@ function filterOf(endpoint: EndpointRow) {
  */
 export async function drainEndpoint(deps: SendDeps, scope: TenantScope, endpointId: string, attempt: number, lastAttempt = false): Promise<void> {
   const repo = webhooksRepository(scope);
-  for (let batches = 0; batches < 20; batches++) {
-    const endpoint = await repo.findEndpoint(endpointId);
-    // Deleted or disabled meanwhile: nothing to deliver to (a disabled endpoint keeps its cursor).
-    if (!endpoint || !endpoint.enabled) return;
-    let cursor = cursorOf(endpoint);
-    const page = await readFeed(scope, { after: cursor ?? undefined, ...filterOf(endpoint), limit: DRAIN_BATCH });
-    for (const event of page.items) {
-      const outcome = await deliver(deps, scope, endpoint, event, attempt, 'delivery');
-      if (outcome.result === 'gone') return disable(scope, endpointId, 'The receiver answered 410 Gone.');
-      if (outcome.result === 'failed') {
-        const since = await repo.markFailing(endpointId, outcome.row.attemptedAt);
-        if (lastAttempt || outcome.row.attemptedAt.getTime() - since.getTime() >= deps.disableAfterSeconds * 1000) {
-          return disable(scope, endpointId, `Deliveries failed for ${period(deps.disableAfterSeconds)} (since ${since.toISOString()}).`);
+  // One keep-alive connection for the run; each request is still checked as any other (platform/outbound.ts).
+  const session = deps.outbound.session();
+  const journal = new DeliveryJournal(scope, endpointId);
+  try {
+    for (let batches = 0; batches < 20; batches++) {
+      await journal.settled();
+      const endpoint = await repo.findEndpoint(endpointId);
+      // Deleted or disabled meanwhile: nothing to deliver to (a disabled endpoint keeps its cursor).
+      if (!endpoint || !endpoint.enabled) return;
+      let cursor = cursorOf(endpoint);
+      const secrets = signingSecrets(deps.keyring, scope.tenantId, endpoint);
+      const page = await readFeed(scope, { after: cursor ?? undefined, ...filterOf(endpoint), limit: DRAIN_BATCH });
+      for (const event of page.items) {
+        // A replay moved the cursor away from this run's: its own job takes over.
+        if (journal.replayed) return;
+        const sent = await send(deps, { endpoint, secrets, session }, event, attempt, 'delivery');
+        if (sent.result === 'gone') {
+          journal.add(sent.delivery);
+          await journal.settled();
+          return disable(scope, endpointId, 'The receiver answered 410 Gone.');
         }
-        throw new Error(outcome.error);
+        if (sent.result === 'failed') {
+          journal.add(sent.delivery);
+          await journal.settled();
+          const since = await repo.markFailing(endpointId, sent.attemptedAt);
+          if (lastAttempt || sent.attemptedAt.getTime() - since.getTime() >= deps.disableAfterSeconds * 1000) {
+            return disable(scope, endpointId, `Deliveries failed for ${period(deps.disableAfterSeconds)} (since ${since.toISOString()}).`);
+          }
+          throw new Error(sent.error);
+        }
+        journal.add(sent.delivery, { from: cursor ? decodePosition(cursor) : null, to: decodePosition(event.position) });
+        cursor = event.position;
+        // Later events of this run are first attempts.
+        attempt = 1;
       }
-      // Moved only from where this run found it: a replay (service.ts) moved it meanwhile, and its own job takes over.
-      if (!(await repo.advanceCursor(endpointId, cursor ? decodePosition(cursor) : null, decodePosition(event.position)))) return;
-      cursor = event.position;
-      // Later events of this run are first attempts.
-      attempt = 1;
+      if (!page.hasMore) return;
     }
-    if (!page.hasMore) return;
+  } finally {
+    session.close();
+    await journal.settled();
+  }
+}
+
+/**
+ * A run's delivery log rows and cursor moves, written off the sending path: the next event goes out while the ones
+ * before it are recorded, and what piles up meanwhile is written in one transaction (one commit, one WAL flush, for
+ * many deliveries). The cursor moves by compare-and-set from where the run found it (`replayed` when a replay moved
+ * it). A crash loses at most the moves not yet written: those events are delivered again, never skipped.
+ */
+class DeliveryJournal {
+  #rows: DeliveryInsert[] = [];
+  #move: { from: FeedPosition | null; to: FeedPosition } | undefined;
+  #writing: Promise<void> | undefined;
+  #error: unknown;
+  replayed = false;
+
+  readonly #scope: TenantScope;
+  readonly #endpointId: string;
+  constructor(scope: TenantScope, endpointId: string) {
+    this.#scope = scope;
+    this.#endpointId = endpointId;
+  }
+
+  add(row: DeliveryInsert, move?: { from: FeedPosition | null; to: FeedPosition }): void {
+    this.#rows.push(row);
+    if (move) this.#move = { from: this.#move?.from ?? move.from, to: move.to };
+    this.#writing ??= this.#write().finally(() => (this.#writing = undefined));
+  }
+
+  /** Everything added so far is written (or the first write error is thrown). */
+  async settled(): Promise<void> {
+    while (this.#writing) await this.#writing;
+    if (this.#error) throw this.#error;
+  }
+
+  async #write(): Promise<void> {
+    while (this.#rows.length && !this.#error) {
+      const rows = this.#rows;
+      const move = this.#move;
+      this.#rows = [];
+      this.#move = undefined;
+      try {
+        await this.#scope.transaction(async (tx) => {
+          const repo = webhooksRepository(tx);
+          await repo.insertDeliveries(rows);
+          if (move && !this.replayed && !(await repo.advanceCursor(this.#endpointId, move.from, move.to))) this.replayed = true;
+        });
+      } catch (e) {
+        this.#error = e;
+      }
+    }
   }
 }
 
@@ -214,7 +284,7 @@ export async function redeliver(deps: SendDeps, scope: TenantScope, actor: Actor
   if (!cursor || comparePositions(decodePosition(event.position), decodePosition(cursor)) > 0) {
     throw new Conflict('This event has not been delivered to this endpoint yet; it will be, in feed order.', { field: 'eventId' });
   }
-  const { row } = await deliver(deps, scope, endpoint, event, 1, 'redelivery');
+  const row = await sendLogged(deps, scope, endpoint, event, 'redelivery');
   // Data left the service again, at an administrator's request.
   await recordAudit(scope, actor, { action: 'webhook.redeliver', targetType: 'webhook', targetId: endpointId, after: { eventId, eventType: event.type, outcome: row.outcome, responseStatus: row.responseStatus } });
   return row;
@@ -262,33 +332,40 @@ export async function sendTest(deps: SendDeps, scope: TenantScope, endpointId: s
     data: { webhookId: endpoint.id, url: endpoint.url, message: 'A test message from the IAM service; it is not in the event feed.' },
     previousAttributes: null,
   };
-  return (await deliver(deps, scope, endpoint, message, 1, 'test')).row;
+  return sendLogged(deps, scope, endpoint, message, 'test');
 }
 
 export const TEST_EVENT_TYPE = 'webhook.test';
 
 type Message = Pick<FeedEventRecord, 'id' | 'type'> & Record<string, unknown>;
-type Outcome = { result: 'ok' | 'gone'; row: DeliveryRow } | { result: 'failed'; row: DeliveryRow; error: string };
+interface Target {
+  endpoint: EndpointRow;
+  /** The secrets that sign now (signingSecrets), unsealed once per run. */
+  secrets: string[];
+  session?: OutboundSession | undefined;
+}
+type Sent = { delivery: DeliveryInsert; attemptedAt: Date } & ({ result: 'ok' | 'gone' } | { result: 'failed'; error: string });
 
-/** One attempt to deliver one message to one endpoint, logged. */
-async function deliver(deps: SendDeps, scope: TenantScope, endpoint: EndpointRow, event: FeedEventRecord | Message, attempt: number, trigger: DeliveryRow['trigger']): Promise<Outcome> {
+/** One attempt to deliver one message to one endpoint; the caller logs `delivery`. */
+async function send(deps: SendDeps, target: Target, event: FeedEventRecord | Message, attempt: number, trigger: DeliveryRow['trigger']): Promise<Sent> {
   const wire = 'position' in event && typeof event.position === 'string' && event.occurredAt instanceof Date ? eventToWire(event as FeedEventRecord) : event;
   const body = Buffer.from(JSON.stringify(wire), 'utf8');
-  const headers = { 'content-type': 'application/json', ...signedHeaders(signingSecrets(deps.keyring, scope.tenantId, endpoint), event.id, body) };
+  const headers = { 'content-type': 'application/json', ...signedHeaders(target.secrets, event.id, body) };
+  const attemptedAt = new Date();
   const started = performance.now();
   let status: number | null = null;
   let excerpt: string | null = null;
   let error: string | null = null;
   try {
-    const res = await deps.outbound.fetch(endpoint.url, { method: 'POST', headers, body, maxBytes: RESPONSE_MAX_BYTES });
+    const res = await deps.outbound.fetch(target.endpoint.url, { method: 'POST', headers, body, maxBytes: RESPONSE_MAX_BYTES, session: target.session });
     status = res.status;
     excerpt = (await res.text()).slice(0, EXCERPT_CHARS);
   } catch (e) {
     error = e instanceof OutboundError ? `${e.reason}: ${e.message}` : e instanceof Error ? e.message : String(e);
   }
   const ok = status !== null && status >= 200 && status < 300;
-  const row = await webhooksRepository(scope).insertDelivery({
-    endpointId: endpoint.id,
+  const delivery: DeliveryInsert = {
+    endpointId: target.endpoint.id,
     eventId: event.id,
     eventType: event.type,
     attempt,
@@ -298,9 +375,16 @@ async function deliver(deps: SendDeps, scope: TenantScope, endpoint: EndpointRow
     latencyMs: Math.round(performance.now() - started),
     responseExcerpt: excerpt,
     error: error?.slice(0, EXCERPT_CHARS) ?? null,
-  });
-  if (ok) return { result: 'ok', row };
+    attemptedAt,
+  };
+  if (ok) return { result: 'ok', delivery, attemptedAt };
   // Standard Webhooks: 410 Gone means the receiver no longer wants these.
-  if (status === 410) return { result: 'gone', row };
-  return { result: 'failed', row, error: error ?? `the receiver answered ${status}` };
+  if (status === 410) return { result: 'gone', delivery, attemptedAt };
+  return { result: 'failed', delivery, attemptedAt, error: error ?? `the receiver answered ${status}` };
+}
+
+/** One attempt now, logged before it is answered (redelivery, test). */
+async function sendLogged(deps: SendDeps, scope: TenantScope, endpoint: EndpointRow, event: FeedEventRecord | Message, trigger: DeliveryRow['trigger']): Promise<DeliveryRow> {
+  const sent = await send(deps, { endpoint, secrets: signingSecrets(deps.keyring, scope.tenantId, endpoint) }, event, 1, trigger);
+  return webhooksRepository(scope).insertDelivery(sent.delivery);
 }

@@ -7,7 +7,7 @@ export type EndpointRow = typeof webhookEndpoints.$inferSelect;
 export type EndpointInsert = Omit<typeof webhookEndpoints.$inferInsert, 'tenantId' | 'id' | 'createdAt' | 'updatedAt'>;
 export type EndpointChanges = Partial<Omit<EndpointRow, 'tenantId' | 'id' | 'createdAt' | 'updatedAt'>>;
 export type DeliveryRow = typeof webhookDeliveries.$inferSelect;
-export type DeliveryInsert = Omit<typeof webhookDeliveries.$inferInsert, 'tenantId' | 'id' | 'attemptedAt'>;
+export type DeliveryInsert = Omit<typeof webhookDeliveries.$inferInsert, 'tenantId' | 'id'>;
 
 export function webhooksRepository(scope: TenantScope) {
   return {
@@ -70,6 +70,10 @@ export function webhooksRepository(scope: TenantScope) {
     async deleteEndpoint(id: string): Promise<EndpointRow | undefined> {
       const [row] = await scope.delete(webhookEndpoints, eq(webhookEndpoints.id, id)).returning();
       return row;
+    },
+
+    async insertDeliveries(rows: DeliveryInsert[]): Promise<void> {
+      if (rows.length) await scope.insert(webhookDeliveries, rows);
     },
 
     async insertDelivery(input: DeliveryInsert): Promise<DeliveryRow> {

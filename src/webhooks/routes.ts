@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { actorOf } from '../platform/auth.ts';
 import { problemResponses } from '../platform/errors/problem-schema.ts';
 import { createEndpoint, deleteEndpoint, getEndpoint, listDeliveries, listEndpoints, rotateSecret, updateEndpoint, type WebhookDeps } from './service.ts';
-import { defineWebhookQueues, redeliver, replayFrom, sendTest, TEST_EVENT_TYPE, type DeliveryDeps } from './delivery.ts';
+import { defineWebhookQueues, DISPATCH_QUEUE, redeliver, replayFrom, sendTest, TEST_EVENT_TYPE, type DeliveryDeps } from './delivery.ts';
 import {
   deliveriesQuery,
   deliveryPageResponse,
@@ -41,7 +41,11 @@ const WRITE = { permission: 'webhooks:write' } as const;
 
 export function webhookRoutes(app: FastifyInstance, deps: DeliveryDeps) {
   const r = app.withTypeProvider<ZodTypeProvider>();
-  const rules: WebhookDeps = { keyring: deps.keyring, checkUrl: (url) => deps.outbound.check(url) };
+  const rules: WebhookDeps = {
+    keyring: deps.keyring,
+    checkUrl: (url) => deps.outbound.check(url),
+    dispatchSoon: async (tx) => void (await deps.jobs.send(tx, DISPATCH_QUEUE, {})),
+  };
   defineWebhookQueues(deps);
 
   r.post(WEBHOOKS_PATH, {

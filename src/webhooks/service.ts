@@ -47,6 +47,8 @@ export interface WebhookDeps {
   keyring: Keyring;
   /** The outbound fetcher's URL rule (https, or http to loopback where allowed): undefined when acceptable. */
   checkUrl(url: string): string | undefined;
+  /** Schedules a dispatch in `tx` (delivery.ts): an endpoint enabled again catches up now, not at the next sweep. */
+  dispatchSoon(tx: TenantScope): Promise<void>;
 }
 
 export const secretContext = (tenantId: string, id: string) => `${tenantId}/webhook/${id}`;
@@ -151,6 +153,7 @@ export async function updateEndpoint(scope: TenantScope, actor: Actor, deps: Web
     }
     const before = toEndpoint(current);
     const after = toEndpoint(row!);
+    if (after.enabled && !before.enabled) await deps.dispatchSoon(tx);
     await recordAudit(tx, actor, { action: 'webhook.update', targetType: 'webhook', targetId: id, before: auditView(before), after: auditView(after) });
     return after;
   });
