@@ -94,6 +94,11 @@ async function main() {
     await until(() => arrivals.size >= EVENTS, 600_000, 'the backlog');
     const drainSeconds = (Math.max(...arrivals.values()) - t0) / 1000;
     const throughput = EVENTS / drainSeconds;
+    if (process.env.BENCH_DEBUG) {
+      const times = [...arrivals.values()].sort((a, b) => a - b);
+      const gaps = times.slice(1).map((t, i) => [t - times[i]!, i + 1] as const).sort((a, b) => b[0] - a[0]).slice(0, 10);
+      log(`first arrival ${(times[0]! - t0).toFixed(0)} ms after enabling; largest gaps: ${gaps.map(([g, i]) => `${g.toFixed(0)}ms@${i}`).join(' ')}`);
+    }
     log(`backlog delivered: ${throughput.toFixed(0)} events/s`);
 
     // 3. Latency at RATE changes per second, open loop.

@@ -32,6 +32,8 @@ export interface QueueDefinition<T extends object = object> {
    * the supervisor of any instance, long before `expireInSeconds`. At least 10 (pg-boss).
    */
   heartbeatSeconds?: number;
+  /** Jobs of this queue a process runs at once (default 1). */
+  concurrency?: number;
   /** Wake workers by LISTEN/NOTIFY when a job is committed, instead of at their next poll (latency-sensitive queues). */
   notify?: boolean;
 }
@@ -160,7 +162,7 @@ export class Jobs {
   async work(crons: JobDefinition[]): Promise<void> {
     for (const q of this.#queues.values()) {
       // With notify, polling is only the backstop for jobs that become due later (retries): keep it at the base 2 s.
-      await this.#boss.work<object>(q.name, { notifyPollingIntervalSeconds: 2 }, async ([job]) => {
+      await this.#boss.work<object>(q.name, { notifyPollingIntervalSeconds: 2, localConcurrency: q.concurrency ?? 1 }, async ([job]) => {
         if (job) await q.handler(job.data as never, { id: job.id, retryCount: (job as { retryCount?: number }).retryCount ?? 0 });
       });
     }

@@ -75,6 +75,8 @@ const EXCERPT_CHARS = 1024;
 /** The most of a receiver's answer we read; larger answers are a failed attempt. */
 const RESPONSE_MAX_BYTES = 64 * 1024;
 const DRAIN_BATCH = 100;
+/** Batches one delivery job sends before it hands over to a successor (other jobs get their turn meanwhile). */
+const DRAIN_BATCHES = 20;
 
 export interface DeliveryDeps {
   scopeFor(tenantId: string): TenantScope;
@@ -126,7 +128,15 @@ export function defineWebhookQueues(deps: DeliveryDeps): void {
     // An instance killed mid-delivery: another one's supervisor retries its job once the heartbeat lapses.
     heartbeatSeconds: 10,
     notify: true,
-    handler: (data, job) => drainEndpoint(deps, deps.scopeFor(data.tenantId), data.endpointId, job.retryCount + 1, job.retryCount >= retry.limit),
+    // Endpoints are drained side by side (one job per endpoint at a time, by key): a slow receiver holds up only its own.
+    concurrency: 8,
+    handler: async (data, job) => {
+      const scope = deps.scopeFor(data.tenantId);
+      // A long backlog: this run stopped at its share, a successor (queued behind it, by key) goes on.
+      if (await drainEndpoint(deps, scope, data.endpointId, job.retryCount + 1, job.retryCount >= retry.limit)) {
+        await deps.jobs.send<Omit<DeliveryJob, 'tenantId'>>(scope, DELIVERY_QUEUE, { endpointId: data.endpointId }, { singletonKey: data.endpointId });
+      }
+    },
   });
 }
 
@@ -156,37 +166,40 @@ function filterOf(endpoint: EndpointRow) {
 
 /**
  * Delivers the endpoint's pending events in feed order, moving its cursor past each one delivered; throws on the
- * first failure so pg-boss retries the job (from that event) later. `attempt` is 1 + the job's retries so far.
+ * first failure so pg-boss retries the job (from that event) later. `attempt` is 1 + the job's retries so far. True
+ * when it stopped at DRAIN_BATCHES batches with more to deliver.
  */
-export async function drainEndpoint(deps: SendDeps, scope: TenantScope, endpointId: string, attempt: number, lastAttempt = false): Promise<void> {
+export async function drainEndpoint(deps: SendDeps, scope: TenantScope, endpointId: string, attempt: number, lastAttempt = false): Promise<boolean> {
   const repo = webhooksRepository(scope);
   // One keep-alive connection for the run; each request is still checked as any other (platform/outbound.ts).
   const session = deps.outbound.session();
   const journal = new DeliveryJournal(scope, endpointId);
   try {
-    for (let batches = 0; batches < 20; batches++) {
+    for (let batches = 0; batches < DRAIN_BATCHES; batches++) {
       await journal.settled();
       const endpoint = await repo.findEndpoint(endpointId);
       // Deleted or disabled meanwhile: nothing to deliver to (a disabled endpoint keeps its cursor).
-      if (!endpoint || !endpoint.enabled) return;
+      if (!endpoint || !endpoint.enabled) return false;
       let cursor = cursorOf(endpoint);
       const secrets = signingSecrets(deps.keyring, scope.tenantId, endpoint);
       const page = await readFeed(scope, { after: cursor ?? undefined, ...filterOf(endpoint), limit: DRAIN_BATCH });
       for (const event of page.items) {
         // A replay moved the cursor away from this run's: its own job takes over.
-        if (journal.replayed) return;
+        if (journal.replayed) return false;
         const sent = await send(deps, { endpoint, secrets, session }, event, attempt, 'delivery');
         if (sent.result === 'gone') {
           journal.add(sent.delivery);
           await journal.settled();
-          return disable(scope, endpointId, 'The receiver answered 410 Gone.');
+          await disable(scope, endpointId, 'The receiver answered 410 Gone.');
+          return false;
         }
         if (sent.result === 'failed') {
           journal.add(sent.delivery);
           await journal.settled();
           const since = await repo.markFailing(endpointId, sent.attemptedAt);
           if (lastAttempt || sent.attemptedAt.getTime() - since.getTime() >= deps.disableAfterSeconds * 1000) {
-            return disable(scope, endpointId, `Deliveries failed for ${period(deps.disableAfterSeconds)} (since ${since.toISOString()}).`);
+            await disable(scope, endpointId, `Deliveries failed for ${period(deps.disableAfterSeconds)} (since ${since.toISOString()}).`);
+            return false;
           }
           throw new Error(sent.error);
         }
@@ -195,8 +208,9 @@ export async function drainEndpoint(deps: SendDeps, scope: TenantScope, endpoint
         // Later events of this run are first attempts.
         attempt = 1;
       }
-      if (!page.hasMore) return;
+      if (!page.hasMore) return false;
     }
+    return true;
   } finally {
     session.close();
     await journal.settled();
