@@ -75,7 +75,7 @@ const EXCERPT_CHARS = 1024;
 /** The most of a receiver's answer we read; larger answers are a failed attempt. */
 const RESPONSE_MAX_BYTES = 64 * 1024;
 const DRAIN_BATCH = 100;
-/** Batches one delivery job sends before it hands over to a successor (other jobs get their turn meanwhile). */
+/** Batches one delivery job sends before it hands over to a successor (other endpoints' jobs get a turn meanwhile). */
 const DRAIN_BATCHES = 20;
 
 export interface DeliveryDeps {
@@ -87,8 +87,10 @@ export interface DeliveryDeps {
   disableAfterSeconds: number;
   /** WEBHOOK_RETRY_DELAY_SECONDS: the first retry's delay (default 30). */
   retryDelaySeconds?: number;
+  /** Events one delivery job sends before it hands over to a successor (default DRAIN_BATCHES × DRAIN_BATCH). */
+  eventsPerRun?: number;
 }
-type SendDeps = Pick<DeliveryDeps, 'keyring' | 'outbound' | 'disableAfterSeconds'>;
+type SendDeps = Pick<DeliveryDeps, 'keyring' | 'outbound' | 'disableAfterSeconds' | 'eventsPerRun'>;
 
 interface DeliveryJob {
   tenantId: string;
@@ -167,22 +169,24 @@ function filterOf(endpoint: EndpointRow) {
 /**
  * Delivers the endpoint's pending events in feed order, moving its cursor past each one delivered; throws on the
  * first failure so pg-boss retries the job (from that event) later. `attempt` is 1 + the job's retries so far. True
- * when it stopped at DRAIN_BATCHES batches with more to deliver.
+ * when it stopped at its share (`eventsPerRun`) with more to deliver.
  */
 export async function drainEndpoint(deps: SendDeps, scope: TenantScope, endpointId: string, attempt: number, lastAttempt = false): Promise<boolean> {
   const repo = webhooksRepository(scope);
   // One keep-alive connection for the run; each request is still checked as any other (platform/outbound.ts).
   const session = deps.outbound.session();
   const journal = new DeliveryJournal(scope, endpointId);
+  let share = deps.eventsPerRun ?? DRAIN_BATCHES * DRAIN_BATCH;
   try {
-    for (let batches = 0; batches < DRAIN_BATCHES; batches++) {
+    while (share > 0) {
       await journal.settled();
       const endpoint = await repo.findEndpoint(endpointId);
       // Deleted or disabled meanwhile: nothing to deliver to (a disabled endpoint keeps its cursor).
       if (!endpoint || !endpoint.enabled) return false;
       let cursor = cursorOf(endpoint);
       const secrets = signingSecrets(deps.keyring, scope.tenantId, endpoint);
-      const page = await readFeed(scope, { after: cursor ?? undefined, ...filterOf(endpoint), limit: DRAIN_BATCH });
+      const page = await readFeed(scope, { after: cursor ?? undefined, ...filterOf(endpoint), limit: Math.min(DRAIN_BATCH, share) });
+      share -= page.items.length;
       for (const event of page.items) {
         // A replay moved the cursor away from this run's: its own job takes over.
         if (journal.replayed) return false;

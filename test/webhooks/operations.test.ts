@@ -301,6 +301,20 @@ describe('disabling after WEBHOOK_DISABLE_AFTER_SECONDS of failures', () => {
 });
 
 describe('dispatch', () => {
+  it('a run stops at its share and says so (its job then queues a successor); the next run goes on from its cursor', async () => {
+    const hook = await register({ eventTypes: ['user.created'], enabled: false });
+    for (let i = 0; i < 3; i++) await api.call('POST', '/api/users', { email: email('share') });
+    await api.call('PATCH', `/api/webhooks/${hook.id}`, { enabled: true });
+    // The horizon may hold events back a moment: wait until all three are readable.
+    const deadline = Date.now() + 20_000;
+    while ((await drain(api, hook.cursor as string | null, { types: 'user.created' })).items.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    expect(await drainEndpoint({ ...deps(), eventsPerRun: 2 }, scope(), hook.id, 1)).toBe(true);
+    expect(received).toHaveLength(2);
+    expect(await drainEndpoint({ ...deps(), eventsPerRun: 2 }, scope(), hook.id, 1)).toBe(false);
+    expect(received).toHaveLength(3);
+    await api.call('DELETE', `/api/webhooks/${hook.id}`);
+  });
+
   it('adds no delivery job behind one that waits out a retry (the minutely sweep would pile them up)', async () => {
     const hook = await register({ eventTypes: ['user.created'] });
     answer = 500;
