@@ -133,7 +133,7 @@ async function main() {
       `## ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC — Webhook delivery (\`npm run bench:webhooks\`)`,
       '',
       `- Machine: ${m.nproc} CPUs (\`nproc\`), ${m.cpu}, ${m.memory} RAM, ${m.os}; Node ${m.node}.`,
-      `- Ours: ${revision()}; ${ours.database}. One instance (\`node src/server.ts\`, its pg-boss workers), one endpoint for \`user.created\`, a receiver on loopback answering 204. Every delivery is signed (Standard Webhooks), goes through the bounded outbound fetcher (a new connection each), and is written to the delivery log; the endpoint's cursor moves after each.`,
+      `- Ours: ${revision()}; ${ours.database}. One instance (\`node src/server.ts\`, its pg-boss workers), one endpoint for \`user.created\`, a receiver on loopback answering 204. Every delivery is signed (Standard Webhooks), goes through the bounded outbound fetcher (one keep-alive connection per delivery run), and is written to the delivery log with the endpoint's cursor (grouped: one transaction per burst of deliveries).`,
       '',
       '| measure | value |',
       '|---|---:|',
