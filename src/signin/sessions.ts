@@ -6,6 +6,8 @@ import { and, eq, isNull } from 'drizzle-orm';
 import type { TenantScope } from '../platform/db.ts';
 import { generateSecret, type Keyring } from '../platform/crypto.ts';
 import { sessions } from '../db/schema/index.ts';
+import { publish } from '../events/in-transaction.ts';
+import { sessionWire } from './events.ts';
 
 export const SESSION_COOKIE = 'iam_session';
 export const SESSION_IDLE_SECONDS = 8 * 3600;
@@ -23,12 +25,15 @@ function sidOf(hash: Buffer): string {
   return hash.subarray(0, 16).toString('base64url');
 }
 
-export async function createSession(scope: TenantScope, keyring: Keyring, userId: string, method: string): Promise<{ cookie: string; session: Session }> {
+/** A new session for a user who just signed in, with `session.created` in the feed: call it in the sign-in's transaction. */
+export async function createSession(tx: TenantScope, keyring: Keyring, userId: string, method: string): Promise<{ cookie: string; session: Session }> {
   const cookie = generateSecret();
   const idHash = keyring.hashSecret(cookie);
   const now = new Date();
-  await scope.insert(sessions, { idHash, userId, method, authTime: now, lastSeenAt: now, expiresAt: new Date(now.getTime() + SESSION_ABSOLUTE_SECONDS * 1000) });
-  return { cookie, session: { sid: sidOf(idHash), userId, method, authTime: now } };
+  await tx.insert(sessions, { idHash, userId, method, authTime: now, lastSeenAt: now, expiresAt: new Date(now.getTime() + SESSION_ABSOLUTE_SECONDS * 1000) });
+  const session = { sid: sidOf(idHash), userId, method, authTime: now };
+  await publish(tx, { type: 'session.created', data: sessionWire(session) });
+  return { cookie, session };
 }
 
 /** The live session for a cookie value, touching its idle timer; undefined when ended, expired or idle too long. */

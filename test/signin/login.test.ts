@@ -10,6 +10,7 @@ import { forTenant } from '../../src/platform/db.ts';
 import { auditEvents } from '../../src/db/schema/index.ts';
 import { createUser } from '../../src/users/service.ts';
 import { systemActor } from '../../src/audit/service.ts';
+import { readFeed } from '../../src/events/service.ts';
 
 const PASSWORD = 'correct horse battery staple';
 let env: TestEnv;
@@ -72,7 +73,17 @@ it('a wrong password and an unknown account get the same generic answer; failure
   expect(String(ok.headers['set-cookie'])).toMatch(/iam_session=/);
   const [success] = await audit('signin.success');
   expect(success).toMatchObject({ actorType: 'user', actorId: userId, sourceIp: '10.1.0.2', targetType: 'user', targetId: userId });
+  // The sign-in is a security event in the feed, in its transaction; the failures wrote none.
+  const scope = forTenant(env.database.db, t.tenant.id);
+  const deadline = Date.now() + 20_000;
+  let events: Awaited<ReturnType<typeof readFeed>>['items'] = [];
+  while (!events.length && Date.now() < deadline) events = (await readFeed(scope, { types: ['session.*'] })).items;
+  expect(events.map((e) => [e.type, e.data.userId, e.data.method])).toEqual([['session.created', userId, 'pwd']]);
+  expect(isPublicSid(events[0]!.data.sid)).toBe(true);
 });
+
+/** A public session id: 16 bytes of the cookie's HMAC, base64url, never the cookie itself. */
+const isPublicSid = (sid: unknown) => typeof sid === 'string' && /^[A-Za-z0-9_-]{22}$/.test(sid);
 
 it('backoff: past the limit from one address that address waits, with Retry-After; the owner signs in from another', async () => {
   for (let i = 0; i < 3; i++) expect((await signIn('wrong-' + i, '10.2.0.1', login2)).statusCode).toBe(401);
