@@ -18,7 +18,7 @@ import { txtResolver } from './organizations/dns.ts';
 import { purgeExpiredSamlAssertions } from './connections/maintenance.global.ts';
 import { SAML_UPKEEP_JOB, samlConnectionUpkeep } from './connections/saml-upkeep.global.ts';
 import { deleteExpiredEvents, EVENT_RETENTION_JOB } from './events/retention.global.ts';
-import { sweepWebhookDispatch } from './webhooks/sweep.global.ts';
+import { DELIVERY_LOG_RETENTION_JOB, pruneDeliveryLogs, sweepWebhookDispatch } from './webhooks/sweep.global.ts';
 import { DISPATCH_SWEEP_JOB } from './webhooks/delivery.ts';
 
 /** What start-up has started so far, stopped in reverse order when start-up fails (PostgreSQL is never orphaned). */
@@ -110,6 +110,7 @@ async function main(config: Config) {
         // Each pending domain's own backoff decides whether this minute's run looks it up.
         { name: DISPATCH_SWEEP_JOB, cron: '* * * * *', handler: () => sweepWebhookDispatch(database.global, app.services.jobs) },
         { name: EVENT_RETENTION_JOB, cron: '41 2 * * *', handler: () => deleteExpiredEvents(database.global, config.EVENT_RETENTION_DAYS) },
+        { name: DELIVERY_LOG_RETENTION_JOB, cron: '47 2 * * *', handler: () => pruneDeliveryLogs(database.global, config.EVENT_RETENTION_DAYS) },
         { name: DOMAIN_VERIFICATION_JOB, cron: '* * * * *', handler: () => recheckDueDomains({ db: database.global, resolver: txtResolver(config.DNS_SERVERS) }) },
         ...(config.KEY_ROTATION_DAYS > 0
           ? [{ name: KEY_ROTATION_JOB, cron: '23 3 * * *', handler: () => rotateDueKeys(database.global, app.services.keys, config.KEY_ROTATION_DAYS) }]

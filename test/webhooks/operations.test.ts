@@ -14,7 +14,8 @@ import { drain } from '../support/events.ts';
 import { DELIVERY_QUEUE, DISPATCH_QUEUE, dispatch, drainEndpoint } from '../../src/webhooks/delivery.ts';
 import { forTenant } from '../../src/platform/db.ts';
 import { outboundFromConfig } from '../../src/platform/outbound.ts';
-import { webhookEndpoints } from '../../src/db/schema/index.ts';
+import { webhookDeliveries, webhookEndpoints } from '../../src/db/schema/index.ts';
+import { pruneDeliveryLogs } from '../../src/webhooks/sweep.global.ts';
 import { ConfigError, loadConfig } from '../../src/platform/config.ts';
 
 interface Received {
@@ -297,6 +298,21 @@ describe('disabling after WEBHOOK_DISABLE_AFTER_SECONDS of failures', () => {
   it('WEBHOOK_DISABLE_AFTER_SECONDS is validated at start', async () => {
     for (const bad of ['5', '-1', 'soon', String(31 * 86_400)]) expect(() => loadConfig({ WEBHOOK_DISABLE_AFTER_SECONDS: bad })).toThrow(ConfigError);
     expect(loadConfig({}).WEBHOOK_DISABLE_AFTER_SECONDS).toBe(5 * 86_400);
+  });
+});
+
+describe('the delivery log', () => {
+  it('is pruned after the feed\'s retention, across tenants; younger attempts stay', async () => {
+    const hook = await register();
+    await api.call('POST', `/api/webhooks/${hook.id}/test`);
+    await api.call('POST', `/api/webhooks/${hook.id}/test`);
+    const [old] = (await api.call('GET', `/api/webhooks/${hook.id}/deliveries`)).json().items;
+    await scope().update(webhookDeliveries, { attemptedAt: new Date(Date.now() - 31 * 86_400_000) }, eq(webhookDeliveries.id, old.id));
+    expect(await pruneDeliveryLogs(env.database.global, 30)).toBeGreaterThanOrEqual(1);
+    const left = (await api.call('GET', `/api/webhooks/${hook.id}/deliveries`)).json().items;
+    expect(left.map((d: { id: number }) => d.id)).not.toContain(old.id);
+    expect(left).toHaveLength(1);
+    await api.call('DELETE', `/api/webhooks/${hook.id}`);
   });
 });
 
