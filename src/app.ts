@@ -61,6 +61,7 @@ import { SCIM_PREFIX } from './scim/routes/shared.ts';
 import { invitationRoutes } from './invitations/routes.ts';
 import { inviteToTenant } from './invitations/service.ts';
 import { invitationPagesPlugin } from './invitations/plugin.ts';
+import { accountPlugin } from './account/plugin.ts';
 import { eventRoutes } from './events/routes.ts';
 import { webhookRoutes } from './webhooks/routes.ts';
 import { eventCatalogOpenApi } from './events/catalog.ts';
@@ -147,6 +148,7 @@ export async function buildApp({ config, database, keyring, logger, now, jobsWor
     await scoped.register(oauthPlugin, { scopeFor, keyring, keys, tokens, directory, limiter, metrics, accessTokenTtl: config.ACCESS_TOKEN_TTL_SECONDS });
     await scoped.register(signinPlugin, { scopeFor, keyring, limiter, outbound, metrics });
     await scoped.register(invitationPagesPlugin, { scopeFor, keyring });
+    await scoped.register(accountPlugin, { scopeFor, keyring, limiter });
     const portalClock = now ? { now: () => new Date(now()) } : {};
     await scoped.register(portalPagesPlugin, { scopeFor, keyring, outbound, resolver: txtResolver(config.DNS_SERVERS), ...portalClock });
     // SCIM 2.0 (RFC 7644): its own parser, error bodies and bearer hook. The tenant's own users at /scim/v2, with

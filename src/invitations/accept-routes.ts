@@ -22,7 +22,7 @@ import { escapeHtml, messagePage, page } from '../signin/pages.ts';
 import { htmlReply } from '../signin/routes.ts';
 import { route } from '../signin/routing.ts';
 import { routedStartPath } from '../signin/connection-routes.ts';
-import { createSession, SESSION_ABSOLUTE_SECONDS, SESSION_COOKIE } from '../signin/sessions.ts';
+import { clientOf, createSession, SESSION_ABSOLUTE_SECONDS, SESSION_COOKIE } from '../signin/sessions.ts';
 import { acceptInvitation, ACCEPT_PATH, findByToken, type PresentedInvitation } from './service.ts';
 
 /** This browser's acceptance: a random id the form's CSRF token is bound to. */
@@ -132,7 +132,7 @@ export function acceptRoutes(app: FastifyInstance, deps: AcceptDeps) {
       alsoInTransaction:
         mode.kind === 'password'
           ? async (tx, userId) => {
-              const created = await createSession(tx, deps.keyring, userId, 'pwd');
+              const created = await createSession(tx, deps.keyring, userId, 'pwd', clientOf(request));
               await recordAudit(tx, { type: 'user', id: userId, ip: request.ip }, { action: 'signin.success', targetType: 'user', targetId: userId, after: { method: 'pwd', via: 'invitation', sid: created.session.sid } });
               cookie = created.cookie;
             }

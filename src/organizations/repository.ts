@@ -65,6 +65,15 @@ export function organizationsRepository(scope: TenantScope) {
       return scope.count(organizationMemberships, eq(organizationMemberships.userId, userId));
     },
 
+    /** The user's active memberships with their organizations' names, by name. */
+    async listOrganizationsOfUser(userId: string): Promise<{ organizationId: string; displayName: string; roles: string[] }[]> {
+      const m = organizationMemberships;
+      return scope
+        .selectFields({ organizationId: organizations.id, displayName: organizations.displayName, roles: m.roles }, m, eq(m.userId, userId), eq(m.status, 'active'))
+        .innerJoin(organizations, and(eq(organizations.tenantId, m.tenantId), eq(organizations.id, m.organizationId)))
+        .orderBy(asc(organizations.displayName), asc(organizations.id));
+    },
+
     async findMembership(organizationId: string, userId: string): Promise<MembershipRow | undefined> {
       const [row] = await scope.select(organizationMemberships, eq(organizationMemberships.organizationId, organizationId), eq(organizationMemberships.userId, userId));
       return row;

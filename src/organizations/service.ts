@@ -291,6 +291,11 @@ export async function listMemberships(scope: TenantScope, organizationId: string
  * For token issuance (oauth): the user's membership of the organization as it stands now, or undefined. Callers
  * read it at each use rather than replaying a stored copy (STYLE §9).
  */
+/** The organizations the user is an active member of, with their roles there (the account page). */
+export async function organizationsOfUser(scope: TenantScope, userId: string): Promise<{ organizationId: string; displayName: string; roles: string[] }[]> {
+  return organizationsRepository(scope).listOrganizationsOfUser(userId);
+}
+
 /** In how many organizations the user is a member. */
 export async function membershipCountOfUser(scope: TenantScope, userId: string): Promise<number> {
   return organizationsRepository(scope).countMembershipsOfUser(userId);

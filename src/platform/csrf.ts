@@ -7,7 +7,7 @@
 import type { FastifyRequest } from 'fastify';
 import { safeEqual, type Keyring } from './crypto.ts';
 
-export type CsrfPurpose = 'login' | 'logout' | 'invitation' | 'portal';
+export type CsrfPurpose = 'login' | 'logout' | 'invitation' | 'portal' | 'account';
 
 export function csrfToken(keyring: Keyring, purpose: CsrfPurpose, binding: string): string {
   return keyring.hashSecret(`csrf/v1\u0000${purpose}\u0000${binding}`).toString('base64url');

@@ -34,8 +34,8 @@ export class TooManyAttempts extends Error {
 
 export interface Attempt {
   tenantId: TenantId;
-  /** What is guessed: client authentication or password sign-in. Counters of different kinds never mix. */
-  kind: 'client' | 'login';
+  /** What is guessed: client authentication, password sign-in, or the current password on /account. Kinds never mix. */
+  kind: 'client' | 'login' | 'account-password';
   /** The presented identifier: a client id, or a normalized login name. */
   credential: string;
   /** The source address (`request.ip`: the client, or the trusted proxy's X-Forwarded-For). */

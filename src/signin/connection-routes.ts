@@ -26,7 +26,7 @@ import { authorizationUrl, completeSignIn, FederationError, type FederatedProvid
 import { admit, type AdmissionSource } from './admission.ts';
 import { resumeInOrganization } from './organization-resume.ts';
 import { SAML_RESPONSE_MAX_BYTES, samlAuthnRequest, SamlError, samlServiceProviderMetadata, validateSamlResponse } from './saml.ts';
-import { createSession, SESSION_ABSOLUTE_SECONDS, SESSION_COOKIE } from './sessions.ts';
+import { clientOf, createSession, SESSION_ABSOLUTE_SECONDS, SESSION_COOKIE } from './sessions.ts';
 import { clearRestart, REFUSAL_MESSAGES, restartOnce, saveTransaction, startPath, takeTransaction } from './upstream-routes.ts';
 import type { UpstreamType } from '../db/schema/index.ts';
 import { connectionTestResult } from './connection-test.ts';
@@ -123,7 +123,7 @@ export async function completeConnectionSignIn(
     await setMembership(scope, systemActor(`connection:${connection.id}`, request.ip), connection.organizationId, admission.userId, invited?.roles ?? connection.defaultOrganizationRoles);
   }
   const { cookie } = await scope.transaction(async (tx) => {
-    const created = await createSession(tx, deps.keyring, admission.userId, method);
+    const created = await createSession(tx, deps.keyring, admission.userId, method, clientOf(request));
     await recordAudit(tx, { type: 'user', id: admission.userId, ip: request.ip }, { action: 'signin.success', targetType: 'user', targetId: admission.userId, after: { method, sid: created.session.sid, organizationId: connection.organizationId } });
     return created;
   });

@@ -15,12 +15,15 @@ button,.button{display:block;width:100%;margin-top:1.25rem;padding:.7rem;border:
 .error{background:#fde7e9;border:1px solid #d93025;padding:.6rem;border-radius:4px}.providers{margin-top:1.5rem;border-top:1px solid #ddd;padding-top:1rem}
 .button.secondary{background:#fff;color:#0b57d0;border:1px solid #0b57d0}
 .ok{background:#e6f4ea;border:1px solid #137333;padding:.6rem;border-radius:4px}h2{font-size:1.05rem;margin:1.25rem 0 .5rem}
+main.wide{max-width:46rem}td form{margin:0}td button{margin:0;padding:.35rem .6rem;width:auto;font-size:.85rem}
+.muted{color:#555;font-size:.85rem}.current{font-weight:600;color:#137333}section{margin-top:1.5rem}
 table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{text-align:left;padding:.3rem;border-bottom:1px solid #ddd;vertical-align:top;overflow-wrap:anywhere}`;
 
-export function page(opts: { title: string; tenantName: string; body: string }): string {
+/** `wide`: pages with tables (the account page) rather than one form. */
+export function page(opts: { title: string; tenantName: string; body: string; wide?: boolean }): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${escapeHtml(opts.title)} · ${escapeHtml(opts.tenantName)}</title><style>${style}</style></head>
-<body><main><h1>${escapeHtml(opts.title)}</h1><p class="tenant">${escapeHtml(opts.tenantName)}</p>${opts.body}</main></body></html>`;
+<body><main${opts.wide ? ' class="wide"' : ''}><h1>${escapeHtml(opts.title)}</h1><p class="tenant">${escapeHtml(opts.tenantName)}</p>${opts.body}</main></body></html>`;
 }
 
 export interface ProviderLink {

@@ -21,7 +21,7 @@ import { startPath } from './upstream-routes.ts';
 import { findSession } from './sessions.ts';
 import { findUserById } from '../users/service.ts';
 import { verifyPasswordLogin } from '../users/login.ts';
-import { createSession, SESSION_ABSOLUTE_SECONDS, SESSION_COOKIE } from './sessions.ts';
+import { clientOf, createSession, SESSION_ABSOLUTE_SECONDS, SESSION_COOKIE } from './sessions.ts';
 
 export const LOGIN_PATH = '/login';
 /** The sign-in transaction: a random id the login form's CSRF token is bound to. */
@@ -123,7 +123,7 @@ export function signinRoutes(app: FastifyInstance, deps: SigninDeps) {
     }
     // A fresh session id at every sign-in: a cookie planted before sign-in is worthless after it.
     const { cookie } = await scope.transaction(async (tx) => {
-      const created = await createSession(tx, deps.keyring, user.id, 'pwd');
+      const created = await createSession(tx, deps.keyring, user.id, 'pwd', clientOf(request));
       await recordAudit(tx, { type: 'user', id: user.id, ip: request.ip }, { action: 'signin.success', targetType: 'user', targetId: user.id, after: { method: 'pwd', sid: created.session.sid } });
       return created;
     });
@@ -146,7 +146,8 @@ export function signinRoutes(app: FastifyInstance, deps: SigninDeps) {
     if (!subject?.active || !sessionCookie) return reply.redirect(`${LOGIN_PATH}?return_to=%2F`, 303);
     const who = subject.displayName ?? subject.email ?? subject.userName;
     const signOut = `<form method="post" action="${END_SESSION_FORM_PATH}"><input type="hidden" name="csrf" value="${escapeHtml(logoutCsrf(deps.keyring, sessionCookie))}"><button type="submit" class="button secondary">Sign out</button></form>`;
-    return html(reply, 200, page({ title: `Signed in as ${who}`, tenantName: request.tenant.displayName, body: `<p>Roles: ${escapeHtml(subject.roles.join(', ') || 'none')}</p>${signOut}` }));
+    const account = `<a class="button" href="/account">Your account</a>`;
+    return html(reply, 200, page({ title: `Signed in as ${who}`, tenantName: request.tenant.displayName, body: `<p>Roles: ${escapeHtml(subject.roles.join(', ') || 'none')}</p>${account}${signOut}` }));
   });
 }
 

@@ -20,7 +20,7 @@ import { authorizationUrl, completeSignIn, FederationError, type Transaction } f
 import { admit, upstreamSource, type AdmissionRefusal } from './admission.ts';
 import { recordAudit } from '../audit/service.ts';
 import type { SigninMetrics } from '../platform/metrics.ts';
-import { createSession, SESSION_ABSOLUTE_SECONDS, SESSION_COOKIE } from './sessions.ts';
+import { clientOf, createSession, SESSION_ABSOLUTE_SECONDS, SESSION_COOKIE } from './sessions.ts';
 
 export const UPSTREAM_START_PATH = '/login/upstream';
 const TXN_COOKIE = 'iam_signin_txn';
@@ -141,7 +141,7 @@ export function upstreamRoutes(app: FastifyInstance, deps: { scopeFor: ScopeFor;
       }
       const method = `upstream:${type}:${id}`;
       const { cookie } = await scope.transaction(async (tx) => {
-        const created = await createSession(tx, deps.keyring, admission.userId, method);
+        const created = await createSession(tx, deps.keyring, admission.userId, method, clientOf(request));
         await recordAudit(tx, { type: 'user', id: admission.userId, ip: request.ip }, { action: 'signin.success', targetType: 'user', targetId: admission.userId, after: { method, sid: created.session.sid } });
         return created;
       });

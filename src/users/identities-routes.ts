@@ -4,12 +4,11 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ScopeFor, TenantScope } from '../platform/db.ts';
 import { actorOf } from '../platform/auth.ts';
-import { NotFound } from '../platform/errors/domain.ts';
 import { problemResponses } from '../platform/errors/problem-schema.ts';
-import { recordAudit } from '../audit/service.ts';
 import { UPSTREAM_TYPES } from '../db/schema/index.ts';
 import { getUser } from './service.ts';
-import { identitiesRepository, type IdentityRow } from './identities.ts';
+import type { IdentityRow } from './identities.ts';
+import { listIdentities, unlinkIdentity } from './identities-service.ts';
 
 /** Where an identity comes from: a tenant-wide upstream type, or `connection` (an organization's SSO connection, `providerId` its id). */
 export const IDENTITY_PROVIDER_TYPES = [...UPSTREAM_TYPES, 'connection'] as const;
@@ -50,7 +49,7 @@ export function identitiesRoutes(app: FastifyInstance, deps: { scopeFor: ScopeFo
     handler: async (request) => {
       const scope = deps.scopeFor(request.tenant.id);
       await getUser(scope, request.params.userId);
-      return (await identitiesRepository(scope).listForUser(request.params.userId)).map(toIdentity);
+      return (await listIdentities(scope, request.params.userId)).map(toIdentity);
     },
   });
   r.delete('/api/users/:userId/identities/:providerType/:providerId/:subject', {
@@ -65,12 +64,8 @@ export function identitiesRoutes(app: FastifyInstance, deps: { scopeFor: ScopeFo
     },
     handler: async (request, reply) => {
       const { userId: id, providerType, providerId, subject } = request.params;
-      const actor = actorOf(request);
-      await deps.scopeFor(request.tenant.id).transaction(async (tx) => {
-        const removed = await identitiesRepository(tx).unlink(id, providerType, providerId, subject);
-        if (!removed) throw new NotFound('No such linked identity.');
-        await recordAudit(tx, actor, { action: 'user.identity.unlink', targetType: 'user', targetId: id, before: toIdentity(removed) });
-      });
+      // An administrator may remove the last way in (the account is then reached by invitation or a new password).
+      await unlinkIdentity(deps.scopeFor(request.tenant.id), actorOf(request), id, { providerType, providerId, subject });
       return reply.status(204).send(null);
     },
   });

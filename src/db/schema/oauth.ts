@@ -115,6 +115,9 @@ export const sessions = pgTable(
     expiresAt: timestamptz('expires_at').notNull(),
     endedAt: timestamptz('ended_at'),
     createdAt: timestamptz('created_at').notNull().defaultNow(),
+    /** Where the sign-in came from, for the user's own list on /account (capped; never used for decisions). */
+    ip: text('ip'),
+    userAgent: text('user_agent'),
   },
   (t) => [primaryKey({ name: 'sessions_pkey', columns: [t.tenantId, t.idHash] }), index('sessions_tenant_id_user_id_idx').on(t.tenantId, t.userId)],
 );
