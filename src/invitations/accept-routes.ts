@@ -7,7 +7,9 @@
  *   connection (or a tenant-wide upstream lists it), the invitee continues there (signin/routing.ts); when the
  *   invitation created the account, they choose a password (users/password-policy.ts) and are signed in; otherwise
  *   they sign in as they already do.
- * The URL carries the token: the page sends no Referer anywhere (Referrer-Policy: no-referrer) and is never cached.
+ * The URL carries the token: the page sends no Referer to other origins (Referrer-Policy: same-origin) and is never
+ * cached. Not no-referrer: under it Chromium sends `Origin: null` on the page's own form post, which the cross-site
+ * check refuses, so no real browser could accept (found by test/account/account.browser.test.ts).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { randomBytes } from 'node:crypto';
@@ -37,7 +39,7 @@ export interface AcceptDeps {
 type Mode = { kind: 'sso'; startPath: string } | { kind: 'password' } | { kind: 'signin' };
 
 function reply(r: FastifyReply, status: number, body: string) {
-  return htmlReply(r.header('referrer-policy', 'no-referrer'), status, body);
+  return htmlReply(r.header('referrer-policy', 'same-origin'), status, body);
 }
 
 function browserId(request: FastifyRequest, r: FastifyReply): string {

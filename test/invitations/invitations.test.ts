@@ -92,7 +92,7 @@ describe('invite → email → accept → signed-in member', () => {
     const page = await openLink(env, host(), token!);
     expect(page.res.statusCode).toBe(200);
     expect(page.res.headers['cache-control']).toBe('no-store');
-    expect(page.res.headers['referrer-policy']).toBe('no-referrer');
+    expect(page.res.headers['referrer-policy']).toBe('same-origin');
     expect(page.res.headers['content-security-policy']).toContain("frame-ancestors 'none'");
     expect(page.res.body).toContain('Acme Corporation');
     expect(page.res.body).toContain('<label for="password">');

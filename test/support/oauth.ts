@@ -10,8 +10,8 @@ export interface ListeningEnv extends TestEnv {
   tenant: TestTenant;
 }
 
-export async function listeningEnv(env: Record<string, string> = {}): Promise<ListeningEnv> {
-  const e = await testEnv(env);
+export async function listeningEnv(env: Record<string, string> = {}, opts: Parameters<typeof testEnv>[1] = {}): Promise<ListeningEnv> {
+  const e = await testEnv(env, opts);
   await e.app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = e.app.server.address() as AddressInfo;
   const base = `http://127.0.0.1:${port}`;
