@@ -231,11 +231,22 @@ export function portalPageRoutes(app: FastifyInstance, deps: PortalPagesDeps) {
     return `<form method="post" action="${ssoPath}/new/${idp}"><input type="hidden" name="csrf" value="${escapeHtml(csrf)}">${common}${specific}<button type="submit">Save connection</button></form>`;
   }
 
+  /** SAML only: the IdP's details from its metadata document, by URL or as the XML (a file or pasted). */
+  function metadataForm(idp: IdpKey, csrf: string, values: Record<string, string> = {}): string {
+    const guide = IDPS[idp];
+    return `<h3>Or import your identity provider's metadata</h3><form method="post" action="${ssoPath}/new/${idp}/metadata"><input type="hidden" name="csrf" value="${escapeHtml(csrf)}">
+${field({ name: 'metadataName', label: 'Name of this connection', value: values.displayName ?? guide.name, required: true })}
+${field({ name: 'metadataUrl', label: 'Metadata URL', type: 'url', value: values.metadataUrl, hint: 'Read once now, and again daily: certificate rollovers are picked up by themselves.' })}
+${textareaWithFile({ name: 'metadataXml', label: 'Or the metadata XML', hint: 'The federation metadata document (an EntityDescriptor). Use either the URL or the XML.', value: values.metadataXml, accept: '.xml,text/xml,application/xml,application/samlmetadata+xml' })}
+<button type="submit">Import metadata and save</button></form>`;
+  }
+
   async function ssoNew(request: FastifyRequest, ctx: Ctx, idp: IdpKey, notice?: PortalNotice, values?: Record<string, string>): Promise<string> {
     const guide = IDPS[idp];
     const steps = `<h2>1. In ${escapeHtml(guide.name)}</h2><ol>${guide.steps.map((s) => `<li>${escapeHtml(s)}</li>`).join('')}</ol>`;
     const ours = `<h2>2. The values for ${escapeHtml(guide.name)}</h2>${serviceProviderValues(request.tenant.issuer, guide.protocol, ctx.session.draftConnectionId)}`;
-    return portalPage(ctx.frame, { title: `Connect ${guide.name}`, body: `${steps}${ours}<h2>3. Back here</h2>${idpForm(idp, ctx.frame.csrf, values)}<p><a href="${ssoPath}">Back to the list of providers</a></p>`, notice });
+    const metadata = guide.protocol === 'saml' ? metadataForm(idp, ctx.frame.csrf, values) : '';
+    return portalPage(ctx.frame, { title: `Connect ${guide.name}`, body: `${steps}${ours}<h2>3. Back here</h2>${idpForm(idp, ctx.frame.csrf, values)}${metadata}<p><a href="${ssoPath}">Back to the list of providers</a></p>`, notice });
   }
 
   app.get(ssoPath, { schema: { hide: true } }, async (request, reply) => {
@@ -275,6 +286,30 @@ export function portalPageRoutes(app: FastifyInstance, deps: PortalPagesDeps) {
         return `${connectionPath(id)}?done=created`;
       },
       (error) => ssoNew(request, ctx, idp, { kind: 'error', text: error }, values),
+    );
+  });
+
+  app.post(`${ssoPath}/new/:idp/metadata`, { schema: { hide: true } }, async (request, reply) => {
+    const ctx = await enterPost(request, reply, 'sso');
+    if (!isCtx(ctx)) return ctx;
+    const { idp } = request.params as { idp: string };
+    if (!isIdpKey(idp) || IDPS[idp].protocol !== 'saml') return send(reply, ctx, 404, await ssoHome(request, ctx, { kind: 'error', text: 'Metadata import is for SAML identity providers.' }));
+    const b = request.body;
+    const values = { displayName: str(b, 'metadataName'), metadataUrl: str(b, 'metadataUrl').trim(), metadataXml: str(b, 'metadataXml').trim() };
+    const again = (text: string) => ssoNew(request, ctx, idp, { kind: 'error', text }, values);
+    if (!values.displayName) return send(reply, ctx, 400, await again('Give the connection a name.'));
+    if (Boolean(values.metadataUrl) === Boolean(values.metadataXml)) return send(reply, ctx, 400, await again('Give either the metadata URL or the metadata XML.'));
+    const metadata = values.metadataUrl ? { url: values.metadataUrl } : { xml: values.metadataXml };
+    return attempt(
+      reply,
+      ctx,
+      async () => {
+        const id = ctx.session.draftConnectionId;
+        await createConnection(ctx.scope, ctx.actor, deps.keyring, request.tenant.issuer, ctx.session.organizationId, { type: 'saml', displayName: values.displayName, metadata }, { id, outbound: deps.outbound });
+        await renewDraftConnectionId(ctx.scope, deps.keyring, ctx.cookie);
+        return `${connectionPath(id)}?done=created`;
+      },
+      again,
     );
   });
 

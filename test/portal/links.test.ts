@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basic, testEnv, type TestEnv, type TestTenant } from '../support/app.ts';
+import { selfSignedKeyPair } from '../support/saml-test-idp.ts';
 import { apiFor, type Api } from '../support/api.ts';
 
 let env: TestEnv;
@@ -186,6 +187,37 @@ describe('portal sessions', () => {
     const res = await env.app.inject({ method: 'POST', url: '/portal/domains', headers: { host: api.tenant.host, cookie, 'content-type': 'application/x-www-form-urlencoded' }, payload: `domain=not%20a%20domain&csrf=${encodeURIComponent(csrf)}` });
     expect(res.statusCode).toBe(400);
     expect(res.body).toContain('role="alert"');
+  });
+});
+
+describe('SSO setup from the IdP\'s metadata', () => {
+  it('imports the metadata XML into a new connection; a hostile document, or both URL and XML, is a 400 page with the reason', async () => {
+    const cookie = await session(orgA, 'sso');
+    const form = (await page('/portal/sso/new/saml', cookie)).body;
+    expect(form).toContain('Import metadata and save');
+    const csrf = /name="csrf" value="([^"]+)"/.exec(form)![1]!;
+    const post = (fields: Record<string, string>) =>
+      env.app.inject({ method: 'POST', url: '/portal/sso/new/saml/metadata', headers: { host: api.tenant.host, cookie, 'content-type': 'application/x-www-form-urlencoded' }, payload: new URLSearchParams({ csrf, ...fields }).toString() });
+    const { cert } = selfSignedKeyPair('idp.portal.example');
+    const xml = `<EntityDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://idp.portal.example/saml"><IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><KeyDescriptor use="signing"><KeyInfo xmlns="http://www.w3.org/2000/09/xmldsig#"><X509Data><X509Certificate>${cert.replace(/-----[^-]+-----|\s/g, '')}</X509Certificate></X509Data></KeyInfo></KeyDescriptor><SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.portal.example/sso"/></IDPSSODescriptor></EntityDescriptor>`;
+    const before = (await api.call('GET', `/api/organizations/${orgA}/connections`)).json().items.length;
+    for (const [fields, reason] of [
+      [{ metadataName: 'X', metadataXml: `<!DOCTYPE x [<!ENTITY a "a">]>${xml}` }, 'DOCTYPE'],
+      [{ metadataName: 'X', metadataXml: xml, metadataUrl: 'https://idp.portal.example/metadata' }, 'either the metadata URL or the metadata XML'],
+      [{ metadataName: 'X' }, 'either the metadata URL or the metadata XML'],
+      [{ metadataName: 'X', metadataUrl: 'https://169.254.169.254/latest/meta-data' }, 'metadata URL could not be read'],
+    ] as const) {
+      const res = await post(fields);
+      expect(res.statusCode, JSON.stringify(fields).slice(0, 60)).toBe(400);
+      expect(res.body).toContain(reason);
+    }
+    expect((await api.call('GET', `/api/organizations/${orgA}/connections`)).json().items.length).toBe(before);
+    const ok = await post({ metadataName: 'Portal SAML', metadataXml: xml });
+    expect(ok.statusCode, ok.body).toBe(303);
+    const created = (await api.call('GET', `/api/organizations/${orgA}/connections`)).json().items.find((c: { displayName: string }) => c.displayName === 'Portal SAML');
+    expect(created.settings).toMatchObject({ idpEntityId: 'https://idp.portal.example/saml', idpSsoUrl: 'https://idp.portal.example/sso' });
+    expect(created.settings.idpCertificates).toHaveLength(1);
+    expect(ok.headers.location).toBe(`/portal/sso/connections/${created.id}?done=created`);
   });
 });
 
