@@ -155,3 +155,15 @@ export function signinRoutes(app: FastifyInstance, deps: SigninDeps) {
 const END_SESSION_FORM_PATH = '/oauth2/logout';
 
 export { html as htmlReply };
+
+/**
+ * The error handler of the HTML surfaces (sign-in, portal, account): a page, never a JSON body or a stack; a client
+ * mistake says so, anything else is logged as `<what> failure` and shown as a plain "try again".
+ */
+export function htmlErrorHandler(what: string) {
+  return (err: { statusCode?: number }, request: FastifyRequest, reply: FastifyReply) => {
+    const status = err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) request.log.error({ err }, `${what} failure`);
+    return html(reply, status, messagePage({ title: 'Something went wrong', tenantName: request.tenant?.displayName ?? '', message: status === 500 ? 'Please try again.' : 'The request was not valid.', status: 'error' }));
+  };
+}
