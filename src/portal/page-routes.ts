@@ -221,7 +221,7 @@ export function portalPageRoutes(app: FastifyInstance, deps: PortalPagesDeps) {
         ? `<fieldset><legend>Your identity provider's details</legend><p class="hint">${escapeHtml(guide.where)}</p>` +
           field({ name: 'idpEntityId', label: 'IdP entity ID (Issuer)', value: values.idpEntityId, required: true }) +
           field({ name: 'idpSsoUrl', label: 'IdP sign-in URL (SSO URL, HTTP-Redirect)', type: 'url', value: values.idpSsoUrl, required: true }) +
-          textareaWithFile({ name: 'certificate', label: 'IdP signing certificate (PEM)', hint: 'Begins with -----BEGIN CERTIFICATE-----. A .cer, .crt or .pem file works too.', value: values.certificate, required: true, accept: '.pem,.crt,.cer,text/plain' }) +
+          textareaWithFile({ name: 'certificate', label: 'IdP signing certificate (PEM)', hint: 'Begins with -----BEGIN CERTIFICATE-----. A .cer, .crt or .pem file works too.', value: values.certificate, required: true, accept: '.pem,.crt,.cer,text/plain', file: 'certificate' }) +
           '</fieldset>'
         : `<fieldset><legend>Your identity provider's details</legend><p class="hint">${escapeHtml(guide.where)}</p>` +
           field({ name: 'issuer', label: 'Issuer URL', type: 'url', value: values.issuer, required: true }) +
@@ -237,7 +237,7 @@ export function portalPageRoutes(app: FastifyInstance, deps: PortalPagesDeps) {
     return `<h3>Or import your identity provider's metadata</h3><form method="post" action="${ssoPath}/new/${idp}/metadata"><input type="hidden" name="csrf" value="${escapeHtml(csrf)}">
 ${field({ name: 'metadataName', label: 'Name of this connection', value: values.displayName ?? guide.name, required: true })}
 ${field({ name: 'metadataUrl', label: 'Metadata URL', type: 'url', value: values.metadataUrl, hint: 'Read once now, and again daily: certificate rollovers are picked up by themselves.' })}
-${textareaWithFile({ name: 'metadataXml', label: 'Or the metadata XML', hint: 'The federation metadata document (an EntityDescriptor). Use either the URL or the XML.', value: values.metadataXml, accept: '.xml,text/xml,application/xml,application/samlmetadata+xml' })}
+${textareaWithFile({ name: 'metadataXml', label: 'Or the metadata XML', hint: 'The federation metadata document (an EntityDescriptor). Use either the URL or the XML.', value: values.metadataXml, accept: '.xml,text/xml,application/xml,application/samlmetadata+xml', file: 'metadata' })}
 <button type="submit">Import metadata and save</button></form>`;
   }
 
@@ -565,7 +565,7 @@ ${d.status === 'failed' ? '' : postButton(`${domainsPath}/${d.id}/verify`, ctx.f
         .join('');
       return `<section aria-labelledby="conn-${c.id}"><h2 id="conn-${c.id}">${escapeHtml(c.displayName)}</h2><p>Status: ${status(c.status)}</p>
 <table id="certs-${c.id}"><thead><tr><th scope="col">#</th><th scope="col">Certificate</th><th scope="col">Expires</th><th scope="col"><span class="hint">Action</span></th></tr></thead><tbody>${rows}</tbody></table>
-<form method="post" action="${certsPath}/${c.id}/add"><input type="hidden" name="csrf" value="${escapeHtml(ctx.frame.csrf)}">${textareaWithFile({ name: `certificate-${c.id}`, label: 'Add the new signing certificate (PEM)', hint: 'It is accepted beside the current one, so sign-ins keep working while your identity provider switches over.', required: true, accept: '.pem,.crt,.cer,text/plain' })}<button type="submit">Add certificate</button></form></section>`;
+<form method="post" action="${certsPath}/${c.id}/add"><input type="hidden" name="csrf" value="${escapeHtml(ctx.frame.csrf)}">${textareaWithFile({ name: `certificate-${c.id}`, label: 'Add the new signing certificate (PEM)', hint: 'It is accepted beside the current one, so sign-ins keep working while your identity provider switches over.', required: true, accept: '.pem,.crt,.cer,text/plain', file: 'certificate' })}<button type="submit">Add certificate</button></form></section>`;
     });
     return portalPage(ctx.frame, { title: 'Certificate renewal', notice, body: sections.join('') });
   }

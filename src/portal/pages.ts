@@ -84,11 +84,14 @@ export function field(opts: { name: string; label: string; value?: string | unde
   return `<label for="${opts.name}">${escapeHtml(opts.label)}</label>${opts.hint ? `<p class="hint" id="${opts.name}-hint">${escapeHtml(opts.hint)}</p>` : ''}<input id="${opts.name}" name="${opts.name}" type="${opts.type ?? 'text'}"${opts.required ? ' required' : ''}${hintId} autocomplete="${opts.autocomplete ?? 'off'}" value="${escapeHtml(opts.value ?? '')}">`;
 }
 
-/** A PEM or XML field that can also be filled from a file. */
-export function textareaWithFile(opts: { name: string; label: string; hint: string; value?: string; required?: boolean; accept: string }): string {
+/**
+ * A PEM or XML field that can also be filled from a file. `file` names the file in its label ("…or choose a
+ * certificate file"), so two such fields on one page are told apart by assistive technology.
+ */
+export function textareaWithFile(opts: { name: string; label: string; hint: string; value?: string; required?: boolean; accept: string; file: string }): string {
   return `<label for="${opts.name}">${escapeHtml(opts.label)}</label><p class="hint" id="${opts.name}-hint">${escapeHtml(opts.hint)}</p>
 <textarea id="${opts.name}" name="${opts.name}" aria-describedby="${opts.name}-hint"${opts.required ? ' required' : ''} spellcheck="false">${escapeHtml(opts.value ?? '')}</textarea>
-<label for="${opts.name}-file">…or choose a file</label><input id="${opts.name}-file" type="file" accept="${escapeHtml(opts.accept)}" data-file-into="${opts.name}">`;
+<label for="${opts.name}-file">…or choose a ${escapeHtml(opts.file)} file</label><input id="${opts.name}-file" type="file" accept="${escapeHtml(opts.accept)}" data-file-into="${opts.name}">`;
 }
 
 export function postButton(action: string, csrf: string, label: string, opts: { kind?: 'secondary' | 'danger'; hidden?: Record<string, string>; ariaLabel?: string } = {}): string {

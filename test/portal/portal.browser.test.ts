@@ -92,7 +92,7 @@ describe('Admin Portal in Chromium', () => {
     await page.getByLabel('IdP entity ID (Issuer)').fill(idp.entityId);
     await page.getByLabel('IdP sign-in URL (SSO URL, HTTP-Redirect)').fill(idp.ssoUrl);
     // The certificate from a file, read into its field by the page.
-    await page.getByLabel('…or choose a file').setInputFiles({ name: 'okta.cert', mimeType: 'application/x-x509-ca-cert', buffer: Buffer.from(idp.keys.cert) });
+    await page.getByLabel('…or choose a certificate file').setInputFiles({ name: 'okta.cert', mimeType: 'application/x-x509-ca-cert', buffer: Buffer.from(idp.keys.cert) });
     await expect.poll(() => page.getByLabel('IdP signing certificate (PEM)').inputValue()).toContain('BEGIN CERTIFICATE');
     await shoot(page, 'portal-sso-setup.png', true);
     await page.getByRole('button', { name: 'Save connection' }).click();
