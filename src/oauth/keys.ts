@@ -181,7 +181,7 @@ export class KeyStore {
   }
 
   async #insertKey(scope: TenantScope, tenantId: string, alg: SigningAlg, status: 'active' | 'next'): Promise<{ kid: string }> {
-    const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'RS256' ? { modulusLength: 2048 } : {}) });
+    const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'RS256' ? { modulusLength: 2048 } : alg === 'EdDSA' ? { crv: 'Ed25519' } : {}) });
     const publicJwk = await exportJWK(publicKey);
     const kid = await calculateJwkThumbprint(publicJwk);
     const sealed = this.#keyring.seal(JSON.stringify(await exportJWK(privateKey)), `${tenantId}/${kid}`);

@@ -132,7 +132,7 @@ export class AccessTokens {
       auth_time: input.authTime,
       ...(input.nonce ? { nonce: input.nonce } : {}),
       ...(input.sessionId ? { sid: input.sessionId } : {}),
-      ...(input.accessToken ? { at_hash: halfHash(input.accessToken) } : {}),
+      ...(input.accessToken ? { at_hash: halfHash(input.accessToken, key.alg) } : {}),
     };
     return signJws(key, 'JWT', payload);
   }
@@ -211,7 +211,7 @@ export class AccessTokens {
   }
 }
 
-const SIGN_PARAMS = { ES256: { name: 'ECDSA', hash: 'SHA-256' }, RS256: { name: 'RSASSA-PKCS1-v1_5' } } as const;
+const SIGN_PARAMS = { ES256: { name: 'ECDSA', hash: 'SHA-256' }, RS256: { name: 'RSASSA-PKCS1-v1_5' }, EdDSA: { name: 'Ed25519' } } as const;
 const encodedHeaders = new Map<string, string>();
 
 /**
@@ -232,8 +232,11 @@ async function signJws(key: SigningKey, typ: string, payload: object): Promise<s
   return `${input}.${Buffer.from(signature).toString('base64url')}`;
 }
 
-/** OIDC Core §3.1.3.6: left half of the SHA-256 of the token, base64url (for ES256 and RS256). */
-function halfHash(value: string): string {
-  const digest = createHash('sha256').update(value).digest();
+/**
+ * OIDC Core §3.1.3.6: the left half of the token's hash, base64url, with the hash of the ID token's `alg`: SHA-256
+ * for ES256 and RS256; SHA-512 for EdDSA with Ed25519 (OpenID Connect Core errata set 2, §3.1.3.6).
+ */
+function halfHash(value: string, alg: SigningAlg): string {
+  const digest = createHash(alg === 'EdDSA' ? 'sha512' : 'sha256').update(value).digest();
   return digest.subarray(0, digest.length / 2).toString('base64url');
 }

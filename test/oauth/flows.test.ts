@@ -147,6 +147,33 @@ describe('authorization_code + PKCE with openid-client', () => {
     await expect(client.fetchUserInfo(config, refreshed.access_token, userId)).rejects.toThrow();
   });
 
+  it('EdDSA per client (RFC 8037): ID and access tokens signed with Ed25519, published as an OKP key, at_hash with SHA-512', async () => {
+    expect((await api('PUT', '/api/downstream/InteractiveApplication/ed-app', { displayName: 'Ed app', allowedScopes: ['openid', 'email'], redirectUris: [REDIRECT], clientSecret: 'e'.repeat(40), tokenSigningAlg: 'EdDSA' })).status).toBe(201);
+    const config = await client.discovery(new URL(env.base), 'ed-app', 'e'.repeat(40), undefined, insecure);
+    expect(config.serverMetadata().id_token_signing_alg_values_supported).toContain('EdDSA');
+    const verifier = client.randomPKCECodeVerifier();
+    const nonce = client.randomNonce();
+    const url = client.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'openid email', code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state: 'ed', nonce });
+    const { callback } = await signInAndGetCallback(url);
+    const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: 'ed', expectedNonce: nonce, idTokenExpected: true });
+    const jwks = createRemoteJWKSet(new URL(`${env.base}/oauth2/jwks`));
+    const id = await jwtVerify(tokens.id_token!, jwks, { issuer: env.base, audience: 'ed-app', algorithms: ['EdDSA'] });
+    expect(id.protectedHeader.alg).toBe('EdDSA');
+    // OpenID Connect Core errata set 2, §3.1.3.6: for Ed25519 the left half of SHA-512.
+    const sha512 = (await import('node:crypto')).createHash('sha512').update(tokens.access_token).digest();
+    expect(id.payload.at_hash).toBe(sha512.subarray(0, 32).toString('base64url'));
+    const at = await jwtVerify(tokens.access_token, jwks, { issuer: env.base, algorithms: ['EdDSA'] });
+    expect(at.protectedHeader.alg).toBe('EdDSA');
+    const published = ((await json(await fetch(`${env.base}/oauth2/jwks`))).keys as { kid: string; kty: string; crv?: string; d?: string }[]).find((k) => k.kid === at.protectedHeader.kid)!;
+    expect(published).toMatchObject({ kty: 'OKP', crv: 'Ed25519' });
+    expect(published.d).toBeUndefined();
+    // Our own verification path accepts it (userinfo), and refuses it once tampered.
+    expect(await client.fetchUserInfo(config, tokens.access_token, userId)).toMatchObject({ sub: userId, email: 'ada@example.com' });
+    const [h, p, sig] = tokens.access_token.split('.');
+    const forged = `${h}.${p}.${sig!.slice(0, -4)}${sig!.slice(-4) === 'AAAA' ? 'BBBB' : 'AAAA'}`;
+    expect((await fetch(`${env.base}/oauth2/userinfo`, { headers: { authorization: `Bearer ${forged}` } })).status).toBe(401);
+  });
+
   it('ClientSideApplication: a public client with PKCE; its refresh tokens rotate', async () => {
     const config = await client.discovery(new URL(env.base), 'spa', undefined, client.None(), insecure);
     const verifier = client.randomPKCECodeVerifier();

@@ -8,7 +8,8 @@ import { tenants } from './tenancy.ts';
 /** `revoked`: pulled from the JWKS at once (compromise); tokens it signed fail everywhere. */
 export const KEY_STATUSES = ['next', 'active', 'retired', 'revoked'] as const;
 export type KeyStatus = (typeof KEY_STATUSES)[number];
-export const SIGNING_ALGS = ['ES256', 'RS256'] as const;
+/** JWS algorithms a client's tokens may be signed with (RFC 7518 §3.1; `EdDSA` with Ed25519, RFC 8037 §3.1). */
+export const SIGNING_ALGS = ['ES256', 'RS256', 'EdDSA'] as const;
 export type SigningAlg = (typeof SIGNING_ALGS)[number];
 
 export const signingKeys = pgTable(
