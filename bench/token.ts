@@ -22,6 +22,7 @@ import { appendToDocs, cpuTable, machine, revision, section, table, verdictLines
 import { formatSummary, summarize, type Window } from './lib/cpuprofile.ts';
 import { startCpuWindow } from './lib/cpu.ts';
 import { OIDC_PROVIDER_SCOPE } from './peers/shared.ts';
+import { signatureCpuMicros } from './lib/floor.ts';
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 
@@ -35,8 +36,23 @@ function intEnv(name: string, def: number, min: number, max: number): number {
   return n;
 }
 
-const ALL: TargetKey[] = ['ours', 'oidc-provider', 'ceiling'];
-const LABELS: Record<TargetKey, string> = { ours: 'ours (iam-service)', 'oidc-provider': 'oidc-provider 9', ceiling: 'ceiling (bare Fastify)' };
+const ALL: TargetKey[] = ['ours', 'ours-eddsa', 'oidc-provider', 'ceiling'];
+const LABELS: Record<TargetKey, string> = { ours: 'ours (iam-service)', 'ours-eddsa': 'ours, EdDSA client', 'oidc-provider': 'oidc-provider 9', ceiling: 'ceiling (bare Fastify)' };
+
+/** A machine client whose tokens are EdDSA-signed, created through /api with the bootstrap client (an administrator). */
+async function eddsaClient(baseUrl: string, clientId: string, clientSecret: string): Promise<{ id: string; secret: string }> {
+  const basic = 'Basic ' + Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString('base64');
+  const tok = await fetch(`${baseUrl}/oauth2/token`, { method: 'POST', headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials&scope=iam/' });
+  const admin = ((await tok.json()) as { access_token: string }).access_token;
+  const secret = randomBytes(32).toString('base64url');
+  const res = await fetch(`${baseUrl}/api/downstream/MachineClient/bench-eddsa`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ displayName: 'Bench EdDSA', allowedScopes: ['iam/'], clientSecret: secret, tokenSigningAlg: 'EdDSA' }),
+  });
+  if (res.status !== 201) throw new Error(`creating the EdDSA client: ${res.status} ${await res.text()}`);
+  return { id: 'bench-eddsa', secret };
+}
 
 interface Settings {
   seconds: number;
@@ -70,7 +86,7 @@ interface Started {
   pid?: number;
   dbPid?: number;
   dbQueries?: () => Promise<number | undefined>;
-  jwt?: { issuer: string; discoveryUrl: string };
+  jwt?: { issuer: string; discoveryUrl: string; alg?: 'ES256' | 'EdDSA' };
   database?: string;
   stop(): Promise<void>;
 }
@@ -82,11 +98,12 @@ const profileName = (key: TargetKey, stamp: string) => `${key}-${stamp}.cpuprofi
 
 async function startTarget(key: TargetKey, s: Settings, stamp: string): Promise<Started> {
   const execArgv = s.profile ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${profileName(key, stamp)}`] : [];
-  if (key === 'ours') {
+  if (key === 'ours' || key === 'ours-eddsa') {
     const ours = await startOurs({ execArgv, dbPoolSize: s.dbPoolSize, log });
+    const client = key === 'ours' ? { id: ours.clientId, secret: ours.clientSecret } : await eddsaClient(ours.baseUrl, ours.clientId, ours.clientSecret);
     return {
-      request: tokenRequest(`${ours.baseUrl}/oauth2/token`, ours.clientId, ours.clientSecret, 'iam/'),
-      jwt: { issuer: ours.baseUrl, discoveryUrl: `${ours.baseUrl}/.well-known/openid-configuration` },
+      request: tokenRequest(`${ours.baseUrl}/oauth2/token`, client.id, client.secret, 'iam/'),
+      jwt: { issuer: ours.baseUrl, discoveryUrl: `${ours.baseUrl}/.well-known/openid-configuration`, alg: key === 'ours' ? 'ES256' : 'EdDSA' },
       database: ours.database,
       pid: ours.child.process.pid,
       dbPid: ours.dbPid,
@@ -151,6 +168,9 @@ async function main(): Promise<void> {
   log(`${s.targets.join(', ')}: ${s.connections} connections, ${s.warmupSeconds} s warm-up + ${s.seconds} s each, sequentially` + (s.profile ? ', with --cpu-prof on our server' : ''));
   log(`machine: ${m.nproc} CPUs, ${m.cpu}, ${m.memory}, Node ${m.node}`);
 
+  // The floor's signature part, first, while nothing else runs.
+  const floor = { es256Micros: await signatureCpuMicros('ES256'), eddsaMicros: await signatureCpuMicros('EdDSA') };
+  log(`one signature: ES256 ${floor.es256Micros.toFixed(1)} µs, EdDSA ${floor.eddsaMicros.toFixed(1)} µs of CPU`);
   const rows: Row[] = [];
   const validations: Record<string, string> = {};
   const windows: Partial<Record<TargetKey, Window>> = {};
@@ -182,8 +202,8 @@ async function main(): Promise<void> {
   }
 
   const info = { date: started, seconds: s.seconds, warmupSeconds: s.warmupSeconds, connections: s.connections, database, revision: revision(), validations };
-  const md = section(rows, info, m);
-  process.stdout.write('\n' + table(rows) + '\n\n' + verdictLines(verdicts(rows)) + '\n\n' + cpuTable(rows) + '\n\n');
+  const md = section(rows, info, m, floor);
+  process.stdout.write('\n' + table(rows) + '\n\n' + verdictLines(verdicts(rows, floor)) + '\n\n' + cpuTable(rows) + '\n\n');
 
   await mkdir(RESULTS_DIR, { recursive: true });
   const jsonFile = path.join(RESULTS_DIR, `token-${stamp}.json`);

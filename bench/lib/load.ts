@@ -29,13 +29,13 @@ export class ValidationFailed extends Error {}
 
 /**
  * One real request: it must answer 200 with a JSON body. With `expectJwt`, the body must carry an access token
- * that is an ES256-signed `at+jwt` whose signature verifies against the issuer's published JWKS (found through
- * its discovery document). Returns the response body's size in bytes.
+ * that is an `at+jwt` signed with `expectJwt.alg` (default ES256) whose signature verifies against the issuer's
+ * published JWKS (found through its discovery document). Returns the response body's size in bytes.
  */
 export async function validate(
   name: string,
   req: TokenRequest,
-  expectJwt?: { issuer: string; discoveryUrl: string },
+  expectJwt?: { issuer: string; discoveryUrl: string; alg?: 'ES256' | 'EdDSA' },
 ): Promise<{ bytes: number; summary: string }> {
   const res = await fetch(req.url, { method: 'POST', headers: req.headers, body: req.body, signal: AbortSignal.timeout(10_000) });
   const text = await res.text();
@@ -51,18 +51,19 @@ export async function validate(
 
   const token = json.access_token;
   if (typeof token !== 'string' || !token) throw new ValidationFailed(`${name}: 200 but no access_token in ${text.slice(0, 200)}`);
+  const alg = expectJwt.alg ?? 'ES256';
   const header = decodeProtectedHeader(token);
-  if (header.alg !== 'ES256' || header.typ !== 'at+jwt') {
-    throw new ValidationFailed(`${name}: expected an ES256 at+jwt access token, got alg=${header.alg} typ=${header.typ}`);
+  if (header.alg !== alg || header.typ !== 'at+jwt') {
+    throw new ValidationFailed(`${name}: expected an ${alg} at+jwt access token, got alg=${header.alg} typ=${header.typ}`);
   }
   const discovery = (await (await fetch(expectJwt.discoveryUrl, { signal: AbortSignal.timeout(10_000) })).json()) as { jwks_uri?: string };
   if (!discovery.jwks_uri) throw new ValidationFailed(`${name}: no jwks_uri in ${expectJwt.discoveryUrl}`);
   const jwks = (await (await fetch(discovery.jwks_uri, { signal: AbortSignal.timeout(10_000) })).json()) as JSONWebKeySet;
   try {
-    const { payload } = await jwtVerify(token, createLocalJWKSet(jwks), { issuer: expectJwt.issuer, typ: 'at+jwt', algorithms: ['ES256'] });
+    const { payload } = await jwtVerify(token, createLocalJWKSet(jwks), { issuer: expectJwt.issuer, typ: 'at+jwt', algorithms: [alg] });
     return {
       bytes,
-      summary: `200, ES256 at+jwt verified with ${discovery.jwks_uri} (aud ${JSON.stringify(payload.aud)}, scope ${JSON.stringify(payload.scope)}), ${bytes} B body`,
+      summary: `200, ${alg} at+jwt verified with ${discovery.jwks_uri} (aud ${JSON.stringify(payload.aud)}, scope ${JSON.stringify(payload.scope)}), ${bytes} B body`,
     };
   } catch (e) {
     throw new ValidationFailed(`${name}: the access token does not verify against ${discovery.jwks_uri}: ${e instanceof Error ? e.message : String(e)}`);

@@ -20,7 +20,7 @@ export interface Row {
   dbQueriesPerRequest?: number;
 }
 
-export type TargetKey = 'ours' | 'oidc-provider' | 'ceiling';
+export type TargetKey = 'ours' | 'ours-eddsa' | 'oidc-provider' | 'ceiling';
 
 export const DESCRIPTIONS: Record<TargetKey, string> = {
   ours:
@@ -31,6 +31,9 @@ export const DESCRIPTIONS: Record<TargetKey, string> = {
     'response serialized through the zod schema, one request log call (below the level, so not written). Whether ' +
     'lookups reach PostgreSQL or a cache depends on the commit: the measured PostgreSQL queries per request are ' +
     'given below the CPU table.',
+  'ours-eddsa':
+    'the same service and request as `ours`, for a second machine client whose tokens are signed EdDSA (Ed25519, ' +
+    'RFC 8037; `tokenSigningAlg: "EdDSA"`): what the per-client choice saves beside ES256.',
   'oidc-provider':
     '`oidc-provider` 9 on Koa (bench/peers/oidc-provider.ts): client from static configuration (in memory), ' +
     'client_secret_basic compared in constant time with the plaintext secret, scope checked, resource indicator ' +
@@ -88,9 +91,19 @@ export interface Targets {
   vsOidcProvider: number;
   ofCeiling: number;
   p99Ms: number;
+  /** Ours' CPU per token at most this many times the floor (one signature + the bare route). */
+  ofFloor: number;
+  /** oidc-provider's CPU per token at least this many times ours. */
+  efficiencyVsOidcProvider: number;
 }
 
-export const TARGETS: Targets = { vsOidcProvider: 2, ofCeiling: 0.35, p99Ms: 25 };
+export const TARGETS: Targets = { vsOidcProvider: 2, ofCeiling: 0.35, p99Ms: 25, ofFloor: 1.5, efficiencyVsOidcProvider: 2.5 };
+
+/** The floor's parts, measured in the load generator's process before the targets (bench/lib/floor.ts). */
+export interface Floor {
+  es256Micros: number;
+  eddsaMicros: number;
+}
 
 export interface Verdict {
   text: string;
@@ -156,7 +169,7 @@ export function cpuTable(rows: Row[]): string {
 }
 
 /** Ratios and the issue's targets, for whichever rows ran. */
-export function verdicts(rows: Row[]): Verdict[] {
+export function verdicts(rows: Row[], floor?: Floor): Verdict[] {
   const row = (k: TargetKey) => rows.find((r) => r.key === k);
   const get = (k: TargetKey) => row(k)?.result;
   const ours = get('ours');
@@ -169,9 +182,25 @@ export function verdicts(rows: Row[]): Verdict[] {
     const [a, b] = [cpuPerRequest(row('ours')!), cpuPerRequest(row('oidc-provider')!)];
     if (a && b) {
       out.push({
-        text: `CPU per request: ours ${fmt(a)} µs, oidc-provider ${fmt(b)} µs, so ours is **${fmt(b / a, 2)}×** as efficient (less sensitive than req/s to other load on the machine)`,
+        ok: b / a >= TARGETS.efficiencyVsOidcProvider,
+        text: `CPU per request: ours ${fmt(a)} µs, oidc-provider ${fmt(b)} µs, so ours is **${fmt(b / a, 2)}×** as efficient (target ≥ ${TARGETS.efficiencyVsOidcProvider}×; less sensitive than req/s to other load on the machine)`,
       });
     }
+  }
+  const oursCpu = row('ours') && cpuPerRequest(row('ours')!);
+  const routeCpu = row('ceiling') && cpuPerRequest(row('ceiling')!);
+  if (floor && oursCpu && routeCpu) {
+    const least = floor.es256Micros + routeCpu;
+    out.push({
+      ok: oursCpu / least <= TARGETS.ofFloor,
+      text: `ours / floor = **${fmt(oursCpu / least, 2)}×** CPU per token (floor ${fmt(least)} µs = one ES256 signature ${fmt(floor.es256Micros)} µs + the bare route ${fmt(routeCpu)} µs; target ≤ ${TARGETS.ofFloor}×)`,
+    });
+  }
+  const eddsa = row('ours-eddsa') && cpuPerRequest(row('ours-eddsa')!);
+  if (oursCpu && eddsa) {
+    out.push({
+      text: `EdDSA beside ES256: ours ${fmt(eddsa)} µs per token with EdDSA, ${fmt(oursCpu)} µs with ES256 (**${fmt(oursCpu / eddsa, 2)}×**)${floor ? `; one signature alone: Ed25519 ${fmt(floor.eddsaMicros)} µs, P-256 ${fmt(floor.es256Micros)} µs` : ''}`,
+    });
   }
   const ceiling = get('ceiling');
   if (ceiling) {
@@ -198,7 +227,7 @@ export interface RunInfo {
   validations: Record<string, string>;
 }
 
-export function section(rows: Row[], info: RunInfo, m: Machine): string {
+export function section(rows: Row[], info: RunInfo, m: Machine, floor?: Floor): string {
   const quick = info.seconds < 20 || info.connections !== 32;
   const when = info.date.toISOString().slice(0, 16).replace('T', ' ');
   const lines = [
@@ -211,7 +240,7 @@ export function section(rows: Row[], info: RunInfo, m: Machine): string {
     '',
     table(rows),
     '',
-    verdictLines(verdicts(rows)),
+    verdictLines(verdicts(rows, floor)),
     '',
     cpuTable(rows),
     '',
