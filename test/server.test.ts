@@ -24,7 +24,8 @@ afterAll(() => procs.forEach((p) => p.child.kill('SIGKILL')));
 
 const SERVER = path.resolve('src/server.ts');
 
-function start(env: Record<string, string>, opts: { cwd?: string } = {}): Proc {
+/** `detached`: in a process group of its own, as a terminal's foreground job is (see the Ctrl-C test). */
+function start(env: Record<string, string>, opts: { cwd?: string; detached?: boolean } = {}): Proc {
   const child = spawn(process.execPath, [SERVER], { env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? '/tmp', ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...opts });
   let out = '';
   child.stdout!.on('data', (c) => (out += c));
@@ -78,6 +79,24 @@ describe('embedded PostgreSQL (no DATABASE_URL)', () => {
       expect(second.out()).not.toContain(secret!);
       second.child.kill('SIGINT');
       expect(await second.exited, second.out().slice(-3000)).toBe(0);
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 90_000);
+
+  it('Ctrl-C at a terminal (SIGINT to the whole foreground process group): exit 0, no error-level line, PostgreSQL stopped', async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'iam-ctrl-c-'));
+    try {
+      const port = await freePort();
+      const env = { PORT: String(port), DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(await freePort()), PUBLIC_URL: `http://127.0.0.1:${port}` };
+      const p = start(env, { detached: true });
+      await waitReady(port, p);
+      // What the terminal does: the signal goes to every process of the group, not only to the service.
+      process.kill(-p.child.pid!, 'SIGINT');
+      expect(await p.exited, p.out().slice(-3000)).toBe(0);
+      const errors = p.out().split('\n').filter((l) => /"level":(50|60)/.test(l));
+      expect(errors, errors.join('\n').slice(0, 2000)).toEqual([]);
+      await expect(fetch(`http://127.0.0.1:${env.EMBEDDED_PG_PORT}`)).rejects.toThrow();
     } finally {
       await rm(dataDir, { recursive: true, force: true });
     }

@@ -77,6 +77,11 @@ export async function startEmbeddedPostgres(opts: {
     onError: (e) => opts.log?.(String(e)),
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=300'],
   });
+  // PostgreSQL in a process group of its own: a terminal's Ctrl-C then reaches only this process, which stops the
+  // job runner and the pool first and PostgreSQL last (sharing the group, PostgreSQL shut down under them and they
+  // logged errors). The package spreads getUidAndGid()'s answer into its spawn options; `detached` rides along.
+  const ids = (server as unknown as { getUidAndGid(): Promise<object> }).getUidAndGid.bind(server);
+  (server as unknown as { getUidAndGid(): Promise<object> }).getUidAndGid = async () => ({ ...(await ids()), detached: true });
   await takeDataFolder(dir, pgDir, opts.notice);
   if (!existsSync(path.join(pgDir, 'PG_VERSION'))) await server.initialise();
   await server.start().catch((err: unknown) => {
