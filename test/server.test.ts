@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -97,6 +98,46 @@ describe('embedded PostgreSQL (no DATABASE_URL)', () => {
       const errors = p.out().split('\n').filter((l) => /"level":(50|60)/.test(l));
       expect(errors, errors.join('\n').slice(0, 2000)).toEqual([]);
       await expect(fetch(`http://127.0.0.1:${env.EMBEDDED_PG_PORT}`)).rejects.toThrow();
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 90_000);
+
+  it('tenant:create joins the running embedded cluster without repeating its port; the new tenant works at once', async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'iam-tenant-create-'));
+    try {
+      const port = await freePort();
+      const env = { PORT: String(port), DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(await freePort()), PUBLIC_URL: `http://127.0.0.1:${port}` };
+      const server = start(env);
+      await waitReady(port, server);
+      // Only the data folder: not the server's EMBEDDED_PG_PORT (the default port has no PostgreSQL).
+      const cli = spawn(process.execPath, [path.resolve('src/cli/tenant-create.ts'), '--host', 'acme.localhost', '--name', 'Acme'], {
+        env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? '/tmp', DATA_DIR: dataDir, PUBLIC_URL: env.PUBLIC_URL },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      cli.stdout.on('data', (c) => (out += c));
+      cli.stderr.on('data', (c) => (out += c));
+      expect(await new Promise((r) => cli.on('exit', r)), out).toBe(0);
+      const secret = /client_secret:\s+(\S+)/.exec(out)![1]!;
+      const clientId = /client_id:\s+(\S+)/.exec(out)![1]!;
+      // node:http, not fetch: fetch does not let a caller set Host.
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = http.request(
+          { host: '127.0.0.1', port, method: 'POST', path: '/oauth2/token', headers: { host: 'acme.localhost', authorization: 'Basic ' + Buffer.from(`${clientId}:${secret}`).toString('base64'), 'content-type': 'application/x-www-form-urlencoded' } },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
+        req.on('error', reject);
+        req.end('grant_type=client_credentials&scope=iam/');
+      });
+      expect(status).toBe(200);
+      // The server still runs on its cluster: the tool left it alone.
+      expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+      server.child.kill('SIGTERM');
+      expect(await server.exited).toBe(0);
     } finally {
       await rm(dataDir, { recursive: true, force: true });
     }

