@@ -30,6 +30,10 @@ export interface OursTarget {
   databaseUrl: string;
   /** The PostgreSQL postmaster's pid when it runs on this machine (for CPU accounting). */
   dbPid?: number;
+  /** The server's MASTER_KEY (base64), for benchmarks that write tenants or secrets themselves. */
+  masterKey: string;
+  /** The server's settings, for benchmarks that start a second instance on the same database (PORT replaced). */
+  env: NodeJS.ProcessEnv;
   /** Queries the server has sent to PostgreSQL so far (counted in the server process by count-queries.ts). */
   dbQueries(): Promise<number | undefined>;
   /** Stops the server (gracefully, so a --cpu-prof profile is written), then cleans the database up. */
@@ -133,7 +137,7 @@ export async function startOurs(opts: OursOptions): Promise<OursTarget> {
       if (code !== 0) opts.log(`our server exited with ${code}`);
     });
     await waitUntilReady(child, httpOk(`${baseUrl}/readyz`), 120_000);
-    return { baseUrl, clientId, clientSecret, child, database, databaseUrl, dbPid, dbQueries: () => queryCount(child), stop: cleanup };
+    return { baseUrl, clientId, clientSecret, child, database, databaseUrl, dbPid, masterKey, env, dbQueries: () => queryCount(child), stop: cleanup };
   } catch (e) {
     await cleanup();
     throw e;
