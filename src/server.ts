@@ -107,17 +107,19 @@ async function main(config: Config) {
         { name: UPSTREAM_SECRET_EXPIRY_JOB, cron: '0 6 * * *', handler: () => checkUpstreamSecretExpiry({ db: database.global, log: app.log }) },
         { name: SAML_UPKEEP_JOB, cron: '10 6 * * *', handler: () => samlConnectionUpkeep({ db: database.global, outbound: app.services.outbound, log: app.log }) },
         { name: PURGE_JOB, cron: '17 * * * *', handler: async () => ({ ...(await purgeExpired(database.global)), samlAssertions: await purgeExpiredSamlAssertions(database.global) }) },
-        // Each pending domain's own backoff decides whether this minute's run looks it up.
         { name: DISPATCH_SWEEP_JOB, cron: '* * * * *', handler: () => sweepWebhookDispatch(database.global, app.services.jobs) },
         { name: EVENT_RETENTION_JOB, cron: '41 2 * * *', handler: () => deleteExpiredEvents(database.global, config.EVENT_RETENTION_DAYS) },
         { name: DELIVERY_LOG_RETENTION_JOB, cron: '47 2 * * *', handler: () => pruneDeliveryLogs(database.global, config.EVENT_RETENTION_DAYS) },
+        // Each pending domain's own backoff decides whether this minute's run looks it up.
         { name: DOMAIN_VERIFICATION_JOB, cron: '* * * * *', handler: () => recheckDueDomains({ db: database.global, resolver: txtResolver(config.DNS_SERVERS) }) },
         ...(config.KEY_ROTATION_DAYS > 0
           ? [{ name: KEY_ROTATION_JOB, cron: '23 3 * * *', handler: () => rotateDueKeys(database.global, app.services.keys, config.KEY_ROTATION_DAYS) }]
           : []),
     ]);
   } catch (err) {
-    app.log.error({ err }, 'background jobs did not start');
+    // A signal during start-up stops pg-boss under `work`: that failure is the shutdown's, not an error.
+    if (closing) app.log.info('background jobs not started: shutting down');
+    else app.log.error({ err }, 'background jobs did not start');
   }
 }
 

@@ -4,6 +4,7 @@
  * JWK thumbprints (RFC 7638) are the key ids.
  */
 import { publish } from '../events/in-transaction.ts';
+import { BoundedMap } from '../platform/bounded-map.ts';
 import './events.ts';
 import { and, eq, gt, inArray, isNull, or } from 'drizzle-orm';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
@@ -27,7 +28,8 @@ interface TenantKeys {
 }
 
 export class KeyStore {
-  readonly #cache = new Map<string, Promise<TenantKeys>>();
+  /** Tenants' keys, least recently used forgotten first (docs/scale-out.md). */
+  readonly #cache = new BoundedMap<string, Promise<TenantKeys>>(100_000);
   readonly #scopeFor: ScopeFor;
   readonly #keyring: Keyring;
   readonly #ttlMs: number;

@@ -16,6 +16,7 @@ import type { KeyStore, SigningKey } from './keys.ts';
 import type { ClientDirectory } from '../downstream/directory.ts';
 import { findSubject } from './subjects.ts';
 import { revokeAccessToken } from './revocation.ts';
+import { BoundedMap } from '../platform/bounded-map.ts';
 
 export interface AccessTokenClaims extends JWTPayload {
   iss: string;
@@ -212,7 +213,8 @@ export class AccessTokens {
 }
 
 const SIGN_PARAMS = { ES256: { name: 'ECDSA', hash: 'SHA-256' }, RS256: { name: 'RSASSA-PKCS1-v1_5' }, EdDSA: { name: 'Ed25519' } } as const;
-const encodedHeaders = new Map<string, string>();
+/** Encoded JWS headers by key and type: two per signing key in use (docs/scale-out.md). */
+const encodedHeaders = new BoundedMap<string, string>(200_000);
 
 /**
  * JWS compact serialization (RFC 7515 §7.1) signed with WebCrypto directly: the encoded header is made once per
@@ -224,7 +226,6 @@ async function signJws(key: SigningKey, typ: string, payload: object): Promise<s
   let header = encodedHeaders.get(headerKey);
   if (!header) {
     header = Buffer.from(JSON.stringify({ alg: key.alg, kid: key.kid, typ })).toString('base64url');
-    if (encodedHeaders.size > 10_000) encodedHeaders.clear();
     encodedHeaders.set(headerKey, header);
   }
   const input = `${header}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;

@@ -19,6 +19,7 @@ import type { PgColumn, PgTable, PgUpdateSetSource, SelectedFields } from 'drizz
 import pg from 'pg';
 import * as schema from '../db/schema/index.ts';
 import type { TenantId } from './tenancy/tenant.ts';
+import { BoundedMap } from './bounded-map.ts';
 
 export type Db = NodePgDatabase<typeof schema>;
 /** A transaction handle has the same query API as the database. */
@@ -122,7 +123,9 @@ class TenantPool {
 }
 
 /** Per unscoped handle (`Database.db` and `.global`): its service pool and the Drizzle instance of each tenant. */
-const scopedHandles = new WeakMap<Db, { pool: pg.Pool; tenants: Map<string, Db> }>();
+const scopedHandles = new WeakMap<Db, { pool: pg.Pool; tenants: BoundedMap<string, Db> }>();
+/** Drizzle instances kept per instance, one per tenant (and directory partition) in use: least recently used go first. */
+export const TENANT_HANDLES_MAX = 100_000;
 
 function tenantDb(pool: pg.Pool, tenant: string, directory = ''): Db {
   return drizzle({ client: new TenantPool(pool, tenant, directory) as unknown as pg.Pool, schema, casing: undefined });
@@ -134,7 +137,7 @@ export function openDatabase(url: string, opts: { max?: number; applicationName?
   const globalPool = newPool(url, GLOBAL_ROLE, 2, `${name}-global`);
   const db = tenantDb(pool, '');
   const global = drizzle({ client: globalPool, schema, casing: undefined }) as unknown as GlobalDb;
-  const handles = { pool, tenants: new Map<string, Db>() };
+  const handles = { pool, tenants: new BoundedMap<string, Db>(TENANT_HANDLES_MAX) };
   scopedHandles.set(db, handles);
   scopedHandles.set(global, handles);
   return { url, pool, db, global, globalPool, close: async () => void (await Promise.all([pool.end(), globalPool.end()])) };
@@ -304,7 +307,6 @@ export function forTenant(handle: Db | Tx, tenantId: TenantId): TenantScope {
   let db = handles.tenants.get(tenantId);
   if (!db) {
     // One Drizzle instance per tenant, kept: `forTenant` runs on every request, even ones served from caches.
-    if (handles.tenants.size >= 10_000) handles.tenants.clear();
     db = tenantDb(handles.pool, tenantId);
     handles.tenants.set(tenantId, db);
   }
@@ -321,7 +323,6 @@ export function forDirectory(handle: Db, tenantId: TenantId, directoryId: string
   const key = `${tenantId}/${directoryId}`;
   let db = handles.tenants.get(key);
   if (!db) {
-    if (handles.tenants.size >= 10_000) handles.tenants.clear();
     db = tenantDb(handles.pool, tenantId, directoryId);
     handles.tenants.set(key, db);
   }

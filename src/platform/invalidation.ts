@@ -6,6 +6,7 @@
 import type pg from 'pg';
 import type { FastifyBaseLogger } from 'fastify';
 import type { TenantScope } from './db.ts';
+import { BoundedMap } from './bounded-map.ts';
 
 const CHANNEL = 'iam_invalidate';
 
@@ -170,15 +171,17 @@ export async function publishInvalidation(scope: TenantScope, topic: Topic, key?
   await scope.notify(CHANNEL, { topic, key });
 }
 
+/** Entries per TenantCache by default (least recently used forgotten first; docs/scale-out.md). */
+export const TENANT_CACHE_MAX = 100_000;
+
 /** A per-tenant cache with a time limit, emptied by invalidation messages (`'*'` empties everything). */
 export class TenantCache<V> {
-  readonly #entries = new Map<string, { value: Promise<V>; until: number }>();
+  readonly #entries: BoundedMap<string, { value: Promise<V>; until: number }>;
   readonly #ttlMs: number;
-  readonly #max: number;
 
   constructor(opts: { ttlMs: number; max?: number }) {
     this.#ttlMs = opts.ttlMs;
-    this.#max = opts.max ?? 50_000;
+    this.#entries = new BoundedMap(opts.max ?? TENANT_CACHE_MAX);
   }
 
   get(tenantId: string, key: string, load: () => Promise<V>): Promise<V> {
@@ -186,7 +189,6 @@ export class TenantCache<V> {
     const hit = this.#entries.get(k);
     if (hit && hit.until > Date.now()) return hit.value;
     const value = load();
-    if (this.#entries.size >= this.#max) this.#entries.clear();
     this.#entries.set(k, { value, until: Date.now() + this.#ttlMs });
     // A failed load is not remembered.
     value.catch(() => this.#entries.get(k)?.value === value && this.#entries.delete(k));

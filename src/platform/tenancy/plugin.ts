@@ -8,6 +8,10 @@ import type { GlobalDb } from '../db.ts';
 import { Problem, PROBLEM_CONTENT_TYPE } from '../errors/problem.ts';
 import { normalizeHost, stripPort, type Tenant } from './tenant.ts';
 import { findTenantByHosts, findTenantBySlug } from './tenant.global.ts';
+import { BoundedMap } from '../bounded-map.ts';
+
+/** Host names remembered per instance (least recently used forgotten first); docs/scale-out.md lists every such bound. */
+export const HOST_CACHE_MAX = 100_000;
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -26,7 +30,7 @@ export interface TenancyOptions {
 }
 
 export class TenantResolver {
-  readonly #cache = new Map<string, { tenant: Tenant | undefined; until: number }>();
+  readonly #cache = new BoundedMap<string, { tenant: Tenant | undefined; until: number }>(HOST_CACHE_MAX);
   readonly opts: TenancyOptions;
   constructor(opts: TenancyOptions) {
     this.opts = opts;
@@ -48,7 +52,6 @@ export class TenantResolver {
     else if (this.opts.mode === 'single') tenant = await findTenantBySlug(this.opts.db, this.opts.defaultTenantSlug);
     // Unknown hosts are remembered briefly, so a tenant created elsewhere shows up within seconds.
     this.#cache.set(host, { tenant, until: Date.now() + (tenant ? (this.opts.cacheMs ?? 30_000) : 2_000) });
-    if (this.#cache.size > 10_000) this.#cache.clear();
     return tenant;
   }
 
