@@ -5,7 +5,7 @@ import { connections, samlAssertions } from '../db/schema/index.ts';
 
 export type ConnectionRow = typeof connections.$inferSelect;
 export type ConnectionInsert = Omit<typeof connections.$inferInsert, 'tenantId' | 'updatedAt'>;
-export type ConnectionChanges = Partial<Pick<ConnectionRow, 'displayName' | 'status' | 'settings' | 'secretSealed' | 'jitPolicy' | 'defaultOrganizationRoles'>>;
+export type ConnectionChanges = Partial<Pick<ConnectionRow, 'displayName' | 'status' | 'settings' | 'secretSealed' | 'spSigningKeySealed' | 'spSigningCert' | 'jitPolicy' | 'defaultOrganizationRoles'>>;
 
 export function connectionsRepository(scope: TenantScope) {
   return {

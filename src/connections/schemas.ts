@@ -35,9 +35,10 @@ export const samlSettings = z.strictObject({
   idpMetadataUrl: httpUrl.optional(),
   wantAssertionsSigned: z.boolean().default(true),
   wantResponseSigned: z.boolean().default(false),
-  // Signed AuthnRequests need an SP signing key and certificate per connection, which are not built: `true` is refused
-  // rather than silently ignored.
-  signAuthnRequest: z.literal(false, 'Signed AuthnRequests are not supported yet; IdPs that require them cannot be connected.').default(false).describe('Must be false: signed AuthnRequests are not built yet.'),
+  signAuthnRequest: z
+    .boolean()
+    .default(false)
+    .describe('Sign AuthnRequests (HTTP-Redirect, RSA-SHA256). The first time it is on, the connection gets its own key and certificate: `serviceProvider.signingCertificate`, also in the SP metadata, for the IdP.'),
   attributeMapping: profileMapping.optional(),
 });
 export type SamlSettings = z.infer<typeof samlSettings>;

@@ -21,6 +21,7 @@ import { connectionData } from './events.ts';
 import { oidcSettings, samlSettings, type ConnectionCreateBody, type ConnectionPatchBody, type OidcSettings, type SamlMetadataSource, type SamlSettings } from './schemas.ts';
 import { describeCertificate, MAX_METADATA_BYTES, parseIdpMetadata, type CertificateInfo, type IdpMetadata } from './saml-metadata.ts';
 import { OutboundError, type Outbound } from '../platform/outbound.ts';
+import { newSpCredential } from './sp-credentials.ts';
 
 export const MAX_CONNECTIONS_PER_ORGANIZATION = 20;
 
@@ -42,7 +43,7 @@ export interface Connection {
 /** A connection as sign-in uses it, with its settings parsed. */
 export type RoutableConnection =
   | { id: string; organizationId: string; type: 'oidc'; displayName: string; jitPolicy: JitPolicy; defaultOrganizationRoles: string[]; settings: OidcSettings }
-  | { id: string; organizationId: string; type: 'saml'; displayName: string; jitPolicy: JitPolicy; defaultOrganizationRoles: string[]; settings: SamlSettings };
+  | { id: string; organizationId: string; type: 'saml'; displayName: string; jitPolicy: JitPolicy; defaultOrganizationRoles: string[]; settings: SamlSettings; spSigningCert: string | null };
 
 export const sealContext = (tenantId: string, id: string) => `${tenantId}/connection/${id}`;
 
@@ -65,7 +66,7 @@ function toConnection(r: ConnectionRow, issuer: string): Connection {
     hasClientSecret: r.secretSealed !== null,
     jitPolicy: r.jitPolicy,
     defaultOrganizationRoles: r.defaultOrganizationRoles,
-    serviceProvider: serviceProviderOf(issuer, r.type, r.id),
+    serviceProvider: { ...serviceProviderOf(issuer, r.type, r.id), ...(r.spSigningCert ? { signingCertificate: r.spSigningCert } : {}) },
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
   };
@@ -149,6 +150,7 @@ export async function createConnection(scope: TenantScope, actor: Actor, keyring
     });
     let sealed = row;
     if (body.type === 'oidc' && body.clientSecret) sealed = (await repo.update(row.id, { secretSealed: keyring.seal(body.clientSecret, sealContext(tx.tenantId, row.id)) }))!;
+    sealed = await withSpCredential(tx, keyring, issuer, sealed);
     const c = toConnection(sealed, issuer);
     await recordAudit(tx, actor, { action: 'connection.create', targetType: 'connection', targetId: c.id, after: auditView(c) });
     await publish(tx, { type: 'connection.created', organizationId, data: connectionData(c) });
@@ -170,13 +172,14 @@ export async function updateConnection(scope: TenantScope, actor: Actor, keyring
   return scope.transaction(async (tx) => {
     const current = await loadOrThrow(tx, id, true);
     if (patch.clientSecret !== undefined && current.type !== 'oidc') throw new Invalid('Only OIDC connections have a client secret.', { field: 'clientSecret' });
-    const row = (await connectionsRepository(tx).update(id, {
+    let row = (await connectionsRepository(tx).update(id, {
       ...(patch.displayName !== undefined ? { displayName: patch.displayName } : {}),
       ...(patch.jitPolicy !== undefined ? { jitPolicy: patch.jitPolicy } : {}),
       ...(patch.defaultOrganizationRoles !== undefined ? { defaultOrganizationRoles: patch.defaultOrganizationRoles } : {}),
       ...(patch.settings !== undefined ? { settings: settingsFor(current.type, patch.settings) } : {}),
       ...(patch.clientSecret !== undefined ? { secretSealed: keyring.seal(patch.clientSecret, sealContext(tx.tenantId, id)) } : {}),
     }))!;
+    row = await withSpCredential(tx, keyring, issuer, row);
     const before = toConnection(current, issuer);
     const after = toConnection(row, issuer);
     await recordAudit(tx, actor, { action: 'connection.update', targetType: 'connection', targetId: id, before: auditView(before), after: auditView(after) });
@@ -250,7 +253,10 @@ function routable(row: ConnectionRow, anyStatus = false): RoutableConnection | u
     return s.success ? { ...common, type: 'oidc', settings: s.data } : undefined;
   }
   const s = samlSettings.safeParse(row.settings);
-  return s.success ? { ...common, type: 'saml', settings: s.data } : undefined;
+  if (!s.success) return undefined;
+  // Signing is on but the credential is missing (cannot happen through the service): the connection is incomplete.
+  if (s.data.signAuthnRequest && !row.spSigningCert) return undefined;
+  return { ...common, type: 'saml', settings: s.data, spSigningCert: row.spSigningCert };
 }
 
 /** An active connection by id, for sign-in; anything else (unknown, draft, inactive, not a uuid) is undefined. */
@@ -278,6 +284,24 @@ export async function firstActiveConnection(scope: TenantScope, organizationId: 
     if (r) return r;
   }
   return undefined;
+}
+
+/**
+ * A SAML connection that signs its AuthnRequests gets its signing credential the first time (sp-credentials.ts), and
+ * keeps it: turning signing off and on again, or editing the connection, never changes what the IdP was given.
+ */
+async function withSpCredential(tx: TenantScope, keyring: Keyring, issuer: string, row: ConnectionRow): Promise<ConnectionRow> {
+  if (row.type !== 'saml' || row.spSigningCert || (row.settings as { signAuthnRequest?: unknown }).signAuthnRequest !== true) return row;
+  const credential = await newSpCredential(`${new URL(issuer).hostname} SAML SP`);
+  return (await connectionsRepository(tx).update(row.id, { spSigningKeySealed: keyring.seal(credential.privateKey, spKeyContext(tx.tenantId, row.id)), spSigningCert: credential.certificate }))!;
+}
+
+const spKeyContext = (tenantId: string, id: string) => `${sealContext(tenantId, id)}/sp-signing`;
+
+/** The private key a SAML connection signs its AuthnRequests (and its SP metadata's signing KeyDescriptor) with. */
+export async function connectionSpSigningKey(scope: TenantScope, keyring: Keyring, id: string): Promise<string | undefined> {
+  const row = await connectionsRepository(scope).find(id);
+  return row?.spSigningKeySealed ? keyring.unseal(row.spSigningKeySealed, spKeyContext(scope.tenantId, id)) : undefined;
 }
 
 /** The OIDC client secret, for the token request at the IdP. */

@@ -34,10 +34,18 @@ const GIVEN_NAME_ATTRIBUTES = ['givenName', 'given_name', 'urn:oid:2.5.4.42', 'h
 const FAMILY_NAME_ATTRIBUTES = ['sn', 'surname', 'family_name', 'urn:oid:2.5.4.4', 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname'];
 const EMAIL_NAME_ID = 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress';
 
-function sp(issuer: string, connection: SamlConnection, ids: { expected?: string; next?: string } = {}): SAML {
+/** The connection's signing credential, when it signs its AuthnRequests (connections/sp-credentials.ts). */
+export interface SpSigning {
+  privateKey: string;
+  certificate: string;
+}
+
+function sp(issuer: string, connection: SamlConnection, ids: { expected?: string; next?: string } = {}, signing?: SpSigning): SAML {
   const urls = serviceProviderOf(issuer, 'saml', connection.id);
   const s = connection.settings;
   return new SAML({
+    // SAML 2.0 Bindings §3.4.4.1: the redirect's query (SAMLRequest, RelayState, SigAlg) signed with RSA-SHA256.
+    ...(signing ? { privateKey: signing.privateKey, signatureAlgorithm: 'sha256' as const } : {}),
     issuer: urls.entityId!,
     callbackUrl: urls.acsUrl!,
     audience: urls.entityId!,
@@ -60,16 +68,16 @@ function sp(issuer: string, connection: SamlConnection, ids: { expected?: string
   });
 }
 
-/** The IdP's sign-in URL with a fresh AuthnRequest, and that request's ID for the transaction cookie. */
-export async function samlAuthnRequest(issuer: string, connection: SamlConnection, relayState: string): Promise<{ url: string; requestId: string }> {
+/** The IdP's sign-in URL with a fresh AuthnRequest (signed with `signing`), and that request's ID for the transaction cookie. */
+export async function samlAuthnRequest(issuer: string, connection: SamlConnection, relayState: string, signing?: SpSigning): Promise<{ url: string; requestId: string }> {
   const requestId = `_${randomBytes(20).toString('hex')}`;
-  const url = await sp(issuer, connection, { next: requestId }).getAuthorizeUrlAsync(relayState, undefined, {});
+  const url = await sp(issuer, connection, { next: requestId }, signing).getAuthorizeUrlAsync(relayState, undefined, {});
   return { url, requestId };
 }
 
-/** Our SP metadata for this connection (entity ID, ACS over HTTP-POST). */
-export function samlServiceProviderMetadata(issuer: string, connection: SamlConnection): string {
-  return sp(issuer, connection).generateServiceProviderMetadata(null, null);
+/** Our SP metadata for this connection (entity ID, ACS over HTTP-POST; with `signing`, its certificate and AuthnRequestsSigned). */
+export function samlServiceProviderMetadata(issuer: string, connection: SamlConnection, signing?: SpSigning): string {
+  return sp(issuer, connection, {}, signing).generateServiceProviderMetadata(null, signing ? signing.certificate : null);
 }
 
 function first(profile: Profile, names: readonly (string | undefined)[]): string | undefined {

@@ -153,13 +153,11 @@ describe('hostile or unusable metadata: 400, nothing created', () => {
   });
 });
 
-it('signAuthnRequest: true is refused (signed AuthnRequests are not built), never silently ignored', async () => {
-  const before = (await api.call('GET', `/api/organizations/${orgId}/connections`)).json().items.length;
+it('from metadata with signAuthnRequest: the connection gets its own signing certificate at once', async () => {
   const res = await saml({ xml: samlifyMetadata('https://idp.example/signed', [keys.cert]) }, { signAuthnRequest: true });
-  expect(res.statusCode, res.body).toBe(400);
-  const errors: Array<{ path: string; message: string }> = res.json().errors;
-  expect(errors.some((e) => e.path.endsWith('/signAuthnRequest') && /Signed AuthnRequests are not supported yet/.test(e.message)), res.body).toBe(true);
-  expect((await api.call('GET', `/api/organizations/${orgId}/connections`)).json().items.length).toBe(before);
+  expect(res.statusCode, res.body).toBe(201);
+  expect(res.json().settings.signAuthnRequest).toBe(true);
+  expect(res.json().serviceProvider.signingCertificate).toMatch(/^-----BEGIN CERTIFICATE-----/);
 });
 
 describe('POST /api/connections/{id}/saml-metadata', () => {

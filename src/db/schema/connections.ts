@@ -29,6 +29,12 @@ export const connections = pgTable(
     settings: jsonb('settings').$type<Record<string, unknown>>().notNull().default({}),
     /** OIDC client secret, sealed with the master key; write-only over the API. */
     secretSealed: text('secret_sealed'),
+    /**
+     * SAML: our signing credential for AuthnRequests (SAML 2.0 Bindings §3.4.4.1), made when signing is first turned
+     * on and kept (the IdP is configured with the certificate): the private key sealed, the self-signed certificate.
+     */
+    spSigningKeySealed: text('sp_signing_key_sealed'),
+    spSigningCert: text('sp_signing_cert'),
     jitPolicy: text('jit_policy', { enum: JIT_POLICIES }).notNull().default('verified_domains'),
     defaultOrganizationRoles: text('default_organization_roles').array().notNull().default(sql`'{}'::text[]`),
     ...timestamps,
