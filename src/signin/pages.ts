@@ -31,6 +31,7 @@ export interface ProviderLink {
   href: string;
 }
 
+/** The password is not `required`: an email at an SSO domain goes on to its IdP without one (home-realm discovery). */
 export function loginPage(opts: { tenantName: string; returnTo: string; csrf: string; error?: string; login?: string; providers?: ProviderLink[] }): string {
   const error = opts.error ? `<p class="error" role="alert">${escapeHtml(opts.error)}</p>` : '';
   const providers = opts.providers?.length
@@ -42,8 +43,24 @@ export function loginPage(opts: { tenantName: string; returnTo: string; csrf: st
     body: `${error}<form method="post" action="/login">
 <input type="hidden" name="return_to" value="${escapeHtml(opts.returnTo)}"><input type="hidden" name="csrf" value="${escapeHtml(opts.csrf)}">
 <label for="login">Email</label><input id="login" name="login" type="text" autocomplete="username" required value="${escapeHtml(opts.login ?? '')}">
-<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
+<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" aria-describedby="password-hint">
+<p id="password-hint" class="muted">Not needed for an address whose organization signs in with its own identity provider.</p>
 <button type="submit">Sign in</button></form>${providers}`,
+  });
+}
+
+/**
+ * Home-realm discovery's answer to the login form: a page that moves on to the IdP by itself (meta refresh) and by a
+ * link, not a redirect. A form submission's redirects are held to the page's CSP `form-action 'self'`, so a 303 from
+ * the form's POST to the connection's start (and on to the IdP's origin) is blocked by browsers; a new navigation
+ * from this page is not a form submission.
+ */
+export function continuePage(opts: { tenantName: string; href: string }): string {
+  const href = escapeHtml(opts.href);
+  return page({
+    title: 'Continuing to your sign-in',
+    tenantName: opts.tenantName,
+    body: `<meta http-equiv="refresh" content="0;url=${href}"><p>Your organization signs you in with its own identity provider.</p><a class="button" href="${href}">Continue</a>`,
   });
 }
 

@@ -14,7 +14,7 @@ import { csrfToken, isCrossSite, verifyCsrf } from '../platform/csrf.ts';
 import { failureFloor, TooManyAttempts, type FailureLimiter } from '../platform/rate-limit.ts';
 import { recordAudit } from '../audit/service.ts';
 import type { SigninMetrics } from '../platform/metrics.ts';
-import { escapeHtml, loginPage, messagePage, page } from './pages.ts';
+import { continuePage, escapeHtml, loginPage, messagePage, page } from './pages.ts';
 import { allProviders, route } from './routing.ts';
 import { routedStartPath } from './connection-routes.ts';
 import { startPath } from './upstream-routes.ts';
@@ -100,7 +100,7 @@ export function signinRoutes(app: FastifyInstance, deps: SigninDeps) {
     if (!verifyCsrf(deps.keyring, 'login', readCookie(request, LOGIN_COOKIE), body.csrf)) return again(400, 'Your sign-in form expired. Please try again.');
     // Home-realm discovery: an email whose domain belongs to an SSO connection goes to that provider.
     const routed = await route(scope, { loginHint: login.trim() });
-    if (routed && !('error' in routed)) return reply.redirect(routedStartPath(routed, returnTo, { loginHint: login.trim() }), 303);
+    if (routed && !('error' in routed)) return html(reply, 200, continuePage({ tenantName: tenant.displayName, href: routedStartPath(routed, returnTo, { loginHint: login.trim() }) }));
     const normalized = login.trim().toLowerCase().slice(0, 320);
     const attempt = { tenantId: tenant.id, kind: 'login' as const, credential: normalized, address: request.ip };
     try {
