@@ -35,6 +35,10 @@ export const samlSettings = z.strictObject({
   idpMetadataUrl: httpUrl.optional(),
   wantAssertionsSigned: z.boolean().default(true),
   wantResponseSigned: z.boolean().default(false),
+  wantAssertionsEncrypted: z
+    .boolean()
+    .default(false)
+    .describe('Accept only encrypted assertions (EncryptedAssertion, RSA-OAEP key transport, AES-CBC or AES-GCM), decrypted with the connection\'s own key, whose certificate is `serviceProvider.signingCertificate` and the SP metadata\'s encryption KeyDescriptor.'),
   signAuthnRequest: z
     .boolean()
     .default(false)

@@ -255,7 +255,7 @@ function routable(row: ConnectionRow, anyStatus = false): RoutableConnection | u
   const s = samlSettings.safeParse(row.settings);
   if (!s.success) return undefined;
   // Signing is on but the credential is missing (cannot happen through the service): the connection is incomplete.
-  if (s.data.signAuthnRequest && !row.spSigningCert) return undefined;
+  if ((s.data.signAuthnRequest || s.data.wantAssertionsEncrypted) && !row.spSigningCert) return undefined;
   return { ...common, type: 'saml', settings: s.data, spSigningCert: row.spSigningCert };
 }
 
@@ -287,18 +287,20 @@ export async function firstActiveConnection(scope: TenantScope, organizationId: 
 }
 
 /**
- * A SAML connection that signs its AuthnRequests gets its signing credential the first time (sp-credentials.ts), and
- * keeps it: turning signing off and on again, or editing the connection, never changes what the IdP was given.
+ * A SAML connection that signs its AuthnRequests or wants its assertions encrypted gets its own key and certificate
+ * the first time (sp-credentials.ts; one key for both, as Shibboleth SPs have by default), and keeps them: turning
+ * either off and on again, or editing the connection, never changes what the IdP was given.
  */
 async function withSpCredential(tx: TenantScope, keyring: Keyring, issuer: string, row: ConnectionRow): Promise<ConnectionRow> {
-  if (row.type !== 'saml' || row.spSigningCert || (row.settings as { signAuthnRequest?: unknown }).signAuthnRequest !== true) return row;
+  const wants = row.settings as { signAuthnRequest?: unknown; wantAssertionsEncrypted?: unknown };
+  if (row.type !== 'saml' || row.spSigningCert || (wants.signAuthnRequest !== true && wants.wantAssertionsEncrypted !== true)) return row;
   const credential = await newSpCredential(`${new URL(issuer).hostname} SAML SP`);
   return (await connectionsRepository(tx).update(row.id, { spSigningKeySealed: keyring.seal(credential.privateKey, spKeyContext(tx.tenantId, row.id)), spSigningCert: credential.certificate }))!;
 }
 
 const spKeyContext = (tenantId: string, id: string) => `${sealContext(tenantId, id)}/sp-signing`;
 
-/** The private key a SAML connection signs its AuthnRequests (and its SP metadata's signing KeyDescriptor) with. */
+/** The private key a SAML connection signs its AuthnRequests and decrypts its assertions with. */
 export async function connectionSpSigningKey(scope: TenantScope, keyring: Keyring, id: string): Promise<string | undefined> {
   const row = await connectionsRepository(scope).find(id);
   return row?.spSigningKeySealed ? keyring.unseal(row.spSigningKeySealed, spKeyContext(scope.tenantId, id)) : undefined;

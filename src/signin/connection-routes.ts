@@ -25,7 +25,7 @@ import { htmlReply, safeReturnTo } from './routes.ts';
 import { authorizationUrl, completeSignIn, FederationError, type FederatedProvider, type VerifiedIdentity } from './federation.ts';
 import { admit, type AdmissionSource } from './admission.ts';
 import { resumeInOrganization } from './organization-resume.ts';
-import { SAML_RESPONSE_MAX_BYTES, samlAuthnRequest, SamlError, samlServiceProviderMetadata, validateSamlResponse, type SpSigning } from './saml.ts';
+import { SAML_RESPONSE_MAX_BYTES, samlAuthnRequest, SamlError, samlServiceProviderMetadata, validateSamlResponse, type SpKeyPair } from './saml.ts';
 import { clientOf, createSession, SESSION_ABSOLUTE_SECONDS, SESSION_COOKIE } from './sessions.ts';
 import { clearRestart, REFUSAL_MESSAGES, restartOnce, saveTransaction, startPath, takeTransaction } from './upstream-routes.ts';
 import type { UpstreamType } from '../db/schema/index.ts';
@@ -53,9 +53,9 @@ function discoveryUrl(settings: { issuer: string; discoveryUrl?: string | undefi
   return settings.discoveryUrl ?? `${settings.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
 }
 
-/** A SAML connection's signing credential when it signs its AuthnRequests; undefined when it does not. */
-async function samlSigning(scope: TenantScope, keyring: Keyring, c: Extract<RoutableConnection, { type: 'saml' }>): Promise<SpSigning | undefined> {
-  if (!c.settings.signAuthnRequest || !c.spSigningCert) return undefined;
+/** A SAML connection's own key pair when it signs its AuthnRequests or decrypts its assertions; undefined otherwise. */
+async function samlKeyPair(scope: TenantScope, keyring: Keyring, c: Extract<RoutableConnection, { type: 'saml' }>): Promise<SpKeyPair | undefined> {
+  if ((!c.settings.signAuthnRequest && !c.settings.wantAssertionsEncrypted) || !c.spSigningCert) return undefined;
   const privateKey = await connectionSpSigningKey(scope, keyring, c.id);
   return privateKey ? { privateKey, certificate: c.spSigningCert } : undefined;
 }
@@ -227,7 +227,7 @@ export function connectionSigninRoutes(app: FastifyInstance, deps: ConnectionSig
     // Served for a connection not active yet too: the IdP is set up from it before the first (test) sign-in.
     const connection = await findTestableConnection(deps.scopeFor(request.tenant.id), id);
     if (connection?.type !== 'saml') return fail(request, reply, 404, 'Unknown sign-in method', 'This sign-in method is not configured.');
-    return reply.type('application/samlmetadata+xml').send(samlServiceProviderMetadata(request.tenant.issuer, connection, await samlSigning(deps.scopeFor(request.tenant.id), deps.keyring, connection)));
+    return reply.type('application/samlmetadata+xml').send(samlServiceProviderMetadata(request.tenant.issuer, connection, await samlKeyPair(deps.scopeFor(request.tenant.id), deps.keyring, connection)));
   });
 
   app.get(`${CONNECTION_SSO_PREFIX}/saml/:id/start`, {
@@ -237,7 +237,7 @@ export function connectionSigninRoutes(app: FastifyInstance, deps: ConnectionSig
       const q = request.query as { return_to?: string };
       const connection = await findActiveConnection(deps.scopeFor(request.tenant.id), id);
       if (connection?.type !== 'saml') return fail(request, reply, 404, 'Unknown sign-in method', 'This sign-in method is not configured.');
-      const { url, requestId } = await samlAuthnRequest(request.tenant.issuer, connection, '', await samlSigning(deps.scopeFor(request.tenant.id), deps.keyring, connection));
+      const { url, requestId } = await samlAuthnRequest(request.tenant.issuer, connection, '', await samlKeyPair(deps.scopeFor(request.tenant.id), deps.keyring, connection));
       saveTransaction(request, reply, deps.keyring, { tenantId: request.tenant.id, type: 'saml', id, returnTo: safeReturnTo(q.return_to), requestId });
       return reply.header('cache-control', 'no-store').redirect(url, 303);
     },
@@ -257,13 +257,13 @@ export function connectionSigninRoutes(app: FastifyInstance, deps: ConnectionSig
       const requestId = txn.requestId;
       return connectionTestResult(request, reply, deps, connection, txn.test, async () => {
         if (typeof body.SAMLResponse !== 'string') throw new SamlError('malformed', 'no SAMLResponse');
-        return validateSamlResponse(scope, request.tenant.issuer, connection, body.SAMLResponse, requestId);
+        return validateSamlResponse(scope, request.tenant.issuer, connection, body.SAMLResponse, requestId, await samlKeyPair(scope, deps.keyring, connection));
       });
     }
     let identity: VerifiedIdentity;
     try {
       if (typeof body.SAMLResponse !== 'string') throw new SamlError('malformed', 'no SAMLResponse');
-      identity = await validateSamlResponse(scope, request.tenant.issuer, connection, body.SAMLResponse, txn.requestId);
+      identity = await validateSamlResponse(scope, request.tenant.issuer, connection, body.SAMLResponse, txn.requestId, await samlKeyPair(scope, deps.keyring, connection));
     } catch (e) {
       if (e instanceof SamlError) {
         request.log.warn({ connection: id, reason: e.reason, detail: e.message }, 'SAML response rejected');
@@ -289,7 +289,7 @@ export async function startConnectionTest(request: FastifyRequest, reply: Fastif
   if (!connection || connection.organizationId !== organizationId) return fail(request, reply, 404, 'Unknown connection', 'This connection is not configured completely, or is not part of this organization.');
   const test = { organizationId };
   if (connection.type === 'saml') {
-    const { url, requestId } = await samlAuthnRequest(request.tenant.issuer, connection, '', await samlSigning(scope, deps.keyring, connection));
+    const { url, requestId } = await samlAuthnRequest(request.tenant.issuer, connection, '', await samlKeyPair(scope, deps.keyring, connection));
     saveTransaction(request, reply, deps.keyring, { tenantId: request.tenant.id, type: 'saml', id: connection.id, returnTo: '/', requestId, test });
     return reply.header('cache-control', 'no-store').redirect(url, 303);
   }

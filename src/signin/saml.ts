@@ -11,6 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { SAML, ValidateInResponseTo, type Profile } from '@node-saml/node-saml';
+import { DOMParser } from '@xmldom/xmldom';
 import type { TenantScope } from '../platform/db.ts';
 import { rememberSamlAssertion, serviceProviderOf, type RoutableConnection } from '../connections/service.ts';
 import type { VerifiedIdentity } from './federation.ts';
@@ -34,18 +35,19 @@ const GIVEN_NAME_ATTRIBUTES = ['givenName', 'given_name', 'urn:oid:2.5.4.42', 'h
 const FAMILY_NAME_ATTRIBUTES = ['sn', 'surname', 'family_name', 'urn:oid:2.5.4.4', 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname'];
 const EMAIL_NAME_ID = 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress';
 
-/** The connection's signing credential, when it signs its AuthnRequests (connections/sp-credentials.ts). */
-export interface SpSigning {
+/** The connection's own key and certificate (connections/sp-credentials.ts): it signs requests and decrypts assertions. */
+export interface SpKeyPair {
   privateKey: string;
   certificate: string;
 }
 
-function sp(issuer: string, connection: SamlConnection, ids: { expected?: string; next?: string } = {}, signing?: SpSigning): SAML {
+function sp(issuer: string, connection: SamlConnection, ids: { expected?: string; next?: string } = {}, own?: SpKeyPair): SAML {
   const urls = serviceProviderOf(issuer, 'saml', connection.id);
   const s = connection.settings;
   return new SAML({
     // SAML 2.0 Bindings §3.4.4.1: the redirect's query (SAMLRequest, RelayState, SigAlg) signed with RSA-SHA256.
-    ...(signing ? { privateKey: signing.privateKey, signatureAlgorithm: 'sha256' as const } : {}),
+    ...(own && s.signAuthnRequest ? { privateKey: own.privateKey, signatureAlgorithm: 'sha256' as const } : {}),
+    ...(own && s.wantAssertionsEncrypted ? { decryptionPvk: own.privateKey } : {}),
     issuer: urls.entityId!,
     callbackUrl: urls.acsUrl!,
     audience: urls.entityId!,
@@ -68,16 +70,48 @@ function sp(issuer: string, connection: SamlConnection, ids: { expected?: string
   });
 }
 
-/** The IdP's sign-in URL with a fresh AuthnRequest (signed with `signing`), and that request's ID for the transaction cookie. */
-export async function samlAuthnRequest(issuer: string, connection: SamlConnection, relayState: string, signing?: SpSigning): Promise<{ url: string; requestId: string }> {
+/** The IdP's sign-in URL with a fresh AuthnRequest (signed when the connection says so), and its ID for the transaction cookie. */
+export async function samlAuthnRequest(issuer: string, connection: SamlConnection, relayState: string, own?: SpKeyPair): Promise<{ url: string; requestId: string }> {
   const requestId = `_${randomBytes(20).toString('hex')}`;
-  const url = await sp(issuer, connection, { next: requestId }, signing).getAuthorizeUrlAsync(relayState, undefined, {});
+  const url = await sp(issuer, connection, { next: requestId }, own).getAuthorizeUrlAsync(relayState, undefined, {});
   return { url, requestId };
 }
 
-/** Our SP metadata for this connection (entity ID, ACS over HTTP-POST; with `signing`, its certificate and AuthnRequestsSigned). */
-export function samlServiceProviderMetadata(issuer: string, connection: SamlConnection, signing?: SpSigning): string {
-  return sp(issuer, connection, {}, signing).generateServiceProviderMetadata(null, signing ? signing.certificate : null);
+/**
+ * Our SP metadata for this connection: entity ID, ACS over HTTP-POST, and our certificate as a signing KeyDescriptor
+ * (with AuthnRequestsSigned) and/or an encryption one, as the connection signs and decrypts.
+ */
+export function samlServiceProviderMetadata(issuer: string, connection: SamlConnection, own?: SpKeyPair): string {
+  const s = connection.settings;
+  return sp(issuer, connection, {}, own).generateServiceProviderMetadata(own && s.wantAssertionsEncrypted ? own.certificate : null, own && s.signAuthnRequest ? own.certificate : null);
+}
+
+const XMLENC = 'http://www.w3.org/2001/04/xmlenc#';
+const XMLENC11 = 'http://www.w3.org/2009/xmlenc11#';
+/**
+ * What an EncryptedAssertion may use. Not RSA PKCS#1 v1.5 key transport (Bleichenbacher; XML Encryption 1.1 §5.5.1
+ * note) nor 3DES; AES-CBC stays because AD FS and Entra ID send it (the decryption failure is answered like any
+ * other invalid response, so it is no padding oracle).
+ */
+const ACCEPTED_ENCRYPTION = new Set([`${XMLENC}rsa-oaep-mgf1p`, `${XMLENC11}rsa-oaep`, `${XMLENC}aes128-cbc`, `${XMLENC}aes192-cbc`, `${XMLENC}aes256-cbc`, `${XMLENC11}aes128-gcm`, `${XMLENC11}aes192-gcm`, `${XMLENC11}aes256-gcm`]);
+
+/** With `wantAssertionsEncrypted`: the Response carries an EncryptedAssertion and no plaintext one, with accepted algorithms. */
+function assertEncryptedAsWanted(xml: string): void {
+  let root: Element | null;
+  try {
+    root = new DOMParser({ onError: () => undefined }).parseFromString(xml, 'text/xml').documentElement as unknown as Element | null;
+  } catch {
+    throw new SamlError('malformed', 'SAMLResponse is not XML');
+  }
+  if (!root) throw new SamlError('malformed', 'SAMLResponse is not XML');
+  const children = Array.from(root.childNodes as unknown as ArrayLike<Node>).filter((n): n is Element => n.nodeType === 1);
+  if (children.some((c) => c.localName === 'Assertion')) throw new SamlError('encryption_required', 'this connection accepts only encrypted assertions');
+  const encrypted = children.filter((c) => c.localName === 'EncryptedAssertion');
+  if (encrypted.length !== 1) throw new SamlError('encryption_required', 'no EncryptedAssertion in the response');
+  for (const method of Array.from(encrypted[0]!.getElementsByTagNameNS('*', 'EncryptionMethod'))) {
+    const algorithm = method.getAttribute('Algorithm') ?? '';
+    if (!ACCEPTED_ENCRYPTION.has(algorithm)) throw new SamlError('insecure_encryption', `encryption algorithm ${algorithm.slice(0, 100)} is not accepted`);
+  }
 }
 
 function first(profile: Profile, names: readonly (string | undefined)[]): string | undefined {
@@ -108,14 +142,15 @@ function reasonOf(message: string): string {
  * Validates an HTTP-POST SAMLResponse answering `expectedRequestId` and records its assertion ID; returns who signed
  * in, or throws SamlError with a machine-readable reason.
  */
-export async function validateSamlResponse(scope: TenantScope, issuer: string, connection: SamlConnection, samlResponse: string, expectedRequestId: string): Promise<VerifiedIdentity> {
+export async function validateSamlResponse(scope: TenantScope, issuer: string, connection: SamlConnection, samlResponse: string, expectedRequestId: string, own?: SpKeyPair): Promise<VerifiedIdentity> {
   if (samlResponse.length > SAML_RESPONSE_MAX_BYTES || !/^[A-Za-z0-9+/=\r\n]+$/.test(samlResponse)) throw new SamlError('malformed', 'SAMLResponse is not base64 of a bounded size');
   const xml = Buffer.from(samlResponse, 'base64').toString('utf8');
   // No DTD: no external entities and no entity expansion, whatever the parser below would do with them.
   if (/<!DOCTYPE|<!ENTITY/i.test(xml)) throw new SamlError('malformed', 'a DTD is not accepted');
+  if (connection.settings.wantAssertionsEncrypted) assertEncryptedAsWanted(xml);
   let profile: Profile | null;
   try {
-    ({ profile } = await sp(issuer, connection, { expected: expectedRequestId }).validatePostResponseAsync({ SAMLResponse: samlResponse }));
+    ({ profile } = await sp(issuer, connection, { expected: expectedRequestId }, own).validatePostResponseAsync({ SAMLResponse: samlResponse }));
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     throw new SamlError(reasonOf(message), message.slice(0, 300));

@@ -1,8 +1,11 @@
 /**
- * Signed AuthnRequests (issue #11; SAML 2.0 Bindings §3.4.4.1): a connection with `signAuthnRequest` gets its own
- * key and self-signed certificate, publishes the certificate in its SP metadata (AuthnRequestsSigned="true"), and
- * signs the HTTP-Redirect query. The signature is checked here as an IdP checks it — node:crypto over the query's
- * octets with the certificate from the metadata — never with our SP code.
+ * A SAML connection's own key (issue #11). Signed AuthnRequests (SAML 2.0 Bindings §3.4.4.1): with
+ * `signAuthnRequest` the connection gets its own key and self-signed certificate, publishes the certificate in its SP
+ * metadata (AuthnRequestsSigned="true"), and signs the HTTP-Redirect query; the signature is checked here as an IdP
+ * checks it — node:crypto over the query's octets with the certificate from the metadata — never with our SP code.
+ * Encrypted assertions: with `wantAssertionsEncrypted` the IdP (this test, with xml-crypto and xml-encryption)
+ * encrypts its signed assertion to the certificate from our metadata; plaintext assertions and RSA PKCS#1 v1.5 key
+ * transport are refused.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVerify, X509Certificate } from 'node:crypto';
@@ -11,7 +14,10 @@ import { DOMParser } from '@xmldom/xmldom';
 import { eq } from 'drizzle-orm';
 import { testEnv, type TestEnv } from '../support/app.ts';
 import { apiFor, type Api } from '../support/api.ts';
-import { selfSignedKeyPair } from '../support/saml-test-idp.ts';
+import { randomBytes } from 'node:crypto';
+import { SignedXml } from 'xml-crypto';
+import { encrypt, type EncryptionAlgorithm, type KeyEncryptionAlgorithm } from 'xml-encryption';
+import { selfSignedKeyPair, type KeyPair } from '../support/saml-test-idp.ts';
 import { forTenant } from '../../src/platform/db.ts';
 import { connections } from '../../src/db/schema/index.ts';
 
@@ -23,13 +29,15 @@ let api: Api;
 let other: Api;
 let orgId: string;
 let idpCert: string;
+let idpKeys: KeyPair;
 
 beforeAll(async () => {
   env = await testEnv();
   api = await apiFor(env, await env.newTenant());
   other = await apiFor(env, await env.newTenant());
   orgId = (await api.call('POST', '/api/organizations', { displayName: 'Signing Corp' })).json().id;
-  idpCert = selfSignedKeyPair('idp.signing.test').cert;
+  idpKeys = selfSignedKeyPair('idp.signing.test');
+  idpCert = idpKeys.cert;
 });
 afterAll(() => env.close());
 
@@ -122,5 +130,92 @@ describe('signed AuthnRequests', () => {
     const again = (await api.call('PATCH', `/api/connections/${c.id}`, { settings: { ...settings, signAuthnRequest: true } })).json();
     expect(again.serviceProvider.signingCertificate).toBe(pem);
     expect((await startOf(c.id)).location.searchParams.get('Signature')).toBeTruthy();
+  });
+});
+
+describe('encrypted assertions', () => {
+  const IDP = 'https://idp.signing.test/saml';
+  const iso = (ms: number) => new Date(Date.now() + ms).toISOString();
+  let id: string;
+  let spCert: string;
+
+  beforeAll(async () => {
+    const res = await api.call('POST', `/api/organizations/${orgId}/connections`, {
+      type: 'saml',
+      displayName: 'Encrypted',
+      jitPolicy: 'anyone',
+      settings: { idpEntityId: IDP, idpSsoUrl: 'https://idp.signing.test/sso', idpCertificates: [idpCert], wantAssertionsEncrypted: true },
+    });
+    expect(res.statusCode, res.body).toBe(201);
+    id = res.json().id;
+    expect((await api.call('POST', `/api/connections/${id}/activate`, {})).statusCode).toBe(200);
+    const md = await metadataOf(id);
+    const spDescriptor = md.getElementsByTagNameNS(MD, 'SPSSODescriptor')[0]!;
+    // Encryption only: no signing KeyDescriptor, and requests are not claimed to be signed.
+    expect(spDescriptor.getAttribute('AuthnRequestsSigned')).toBe('false');
+    const keys = Array.from(spDescriptor.getElementsByTagNameNS(MD, 'KeyDescriptor'));
+    expect(keys.map((k) => k.getAttribute('use'))).toEqual(['encryption']);
+    spCert = `-----BEGIN CERTIFICATE-----\n${keys[0]!.getElementsByTagNameNS(DS, 'X509Certificate')[0]!.textContent!.replace(/\s/g, '')}\n-----END CERTIFICATE-----\n`;
+    expect(spCert.replace(/\s/g, '')).toBe(res.json().serviceProvider.signingCertificate.replace(/\s/g, ''));
+  });
+
+  const acs = () => `${api.tenant.tenant.issuer}/sso/saml/${id}/acs`;
+  async function begin() {
+    const res = await env.app.inject({ url: `/sso/saml/${id}/start?return_to=/after`, headers: { host: api.tenant.host } });
+    const location = new URL(String(res.headers.location));
+    const request = inflateRawSync(Buffer.from(location.searchParams.get('SAMLRequest')!, 'base64')).toString('utf8');
+    return { requestId: /ID="([^"]+)"/.exec(request)![1]!, cookie: ([] as string[]).concat(res.headers['set-cookie'] as string[]).map((c) => c.split(';')[0]).join('; ') };
+  }
+  function signedAssertion(requestId: string, email: string): string {
+    const audience = `${api.tenant.tenant.issuer}/sso/saml/${id}/metadata`;
+    const xml =
+      `<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_a${randomBytes(16).toString('hex')}" Version="2.0" IssueInstant="${iso(0)}"><saml:Issuer>${IDP}</saml:Issuer>` +
+      `<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">${email}</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData InResponseTo="${requestId}" NotOnOrAfter="${iso(300_000)}" Recipient="${acs()}"/></saml:SubjectConfirmation></saml:Subject>` +
+      `<saml:Conditions NotBefore="${iso(-60_000)}" NotOnOrAfter="${iso(300_000)}"><saml:AudienceRestriction><saml:Audience>${audience}</saml:Audience></saml:AudienceRestriction></saml:Conditions>` +
+      `<saml:AuthnStatement AuthnInstant="${iso(0)}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>` +
+      `<saml:AttributeStatement><saml:Attribute Name="email"><saml:AttributeValue>${email}</saml:AttributeValue></saml:Attribute></saml:AttributeStatement></saml:Assertion>`;
+    const xpath = "//*[local-name(.)='Assertion']";
+    const sig = new SignedXml({ privateKey: idpKeys.key, publicCert: idpKeys.cert, signatureAlgorithm: 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256', canonicalizationAlgorithm: 'http://www.w3.org/2001/10/xml-exc-c14n#' });
+    sig.addReference({ xpath, transforms: ['http://www.w3.org/2000/09/xmldsig#enveloped-signature', 'http://www.w3.org/2001/10/xml-exc-c14n#'], digestAlgorithm: 'http://www.w3.org/2001/04/xmlenc#sha256' });
+    sig.computeSignature(xml, { location: { reference: `${xpath}/*[local-name(.)='Issuer']`, action: 'after' } });
+    return sig.getSignedXml();
+  }
+  const encrypted = (xml: string, keyEncryptionAlgorithm: KeyEncryptionAlgorithm = 'http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p', encryptionAlgorithm: EncryptionAlgorithm = 'http://www.w3.org/2009/xmlenc11#aes256-gcm') =>
+    new Promise<string>((resolve, reject) =>
+      encrypt(xml, { rsa_pub: new X509Certificate(spCert).publicKey.export({ type: 'spki', format: 'pem' }) as string, pem: spCert, encryptionAlgorithm, keyEncryptionAlgorithm, disallowEncryptionWithInsecureAlgorithm: false, warnInsecureAlgorithm: false }, (e, out) => (e ? reject(e) : resolve(out))),
+    );
+  const response = (requestId: string, inner: string) =>
+    `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r${randomBytes(16).toString('hex')}" Version="2.0" IssueInstant="${iso(0)}" Destination="${acs()}" InResponseTo="${requestId}"><saml:Issuer>${IDP}</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>${inner}</samlp:Response>`;
+  const post = (cookie: string, xml: string) =>
+    env.app.inject({ method: 'POST', url: `/sso/saml/${id}/acs`, headers: { host: api.tenant.host, cookie, 'content-type': 'application/x-www-form-urlencoded' }, payload: new URLSearchParams({ SAMLResponse: Buffer.from(xml).toString('base64'), RelayState: '' }).toString() });
+  const lastReason = async () => (await api.call('GET', `/api/audit?action=signin.failure&targetId=${id}`)).json().items[0]?.after.reason;
+
+  it('an assertion encrypted to our certificate (RSA-OAEP, AES-256-GCM; AES-256-CBC as AD FS sends) signs the user in', async () => {
+    for (const algorithm of ['http://www.w3.org/2009/xmlenc11#aes256-gcm', 'http://www.w3.org/2001/04/xmlenc#aes256-cbc'] as const) {
+      const { requestId, cookie } = await begin();
+      const inner = `<saml:EncryptedAssertion>${await encrypted(signedAssertion(requestId, 'enc@signing.test'), undefined, algorithm)}</saml:EncryptedAssertion>`;
+      const res = await post(cookie, response(requestId, inner));
+      expect(res.statusCode, `${algorithm}: ${await lastReason()}`).toBe(303);
+      expect(res.headers.location).toBe('/after');
+    }
+  });
+
+  it('refused: a plaintext assertion, RSA PKCS#1 v1.5 key transport, an assertion encrypted to another key', async () => {
+    let { requestId, cookie } = await begin();
+    expect((await post(cookie, response(requestId, signedAssertion(requestId, 'plain@signing.test')))).statusCode).toBe(400);
+    expect(await lastReason()).toBe('encryption_required');
+
+    ({ requestId, cookie } = await begin());
+    const v15 = `<saml:EncryptedAssertion>${await encrypted(signedAssertion(requestId, 'v15@signing.test'), 'http://www.w3.org/2001/04/xmlenc#rsa-1_5')}</saml:EncryptedAssertion>`;
+    expect((await post(cookie, response(requestId, v15))).statusCode).toBe(400);
+    expect(await lastReason()).toBe('insecure_encryption');
+
+    ({ requestId, cookie } = await begin());
+    const stranger = selfSignedKeyPair('stranger');
+    const toOther = await new Promise<string>((resolve, reject) =>
+      encrypt(signedAssertion(requestId, 'other@signing.test'), { rsa_pub: new X509Certificate(stranger.cert).publicKey.export({ type: 'spki', format: 'pem' }) as string, pem: stranger.cert, encryptionAlgorithm: 'http://www.w3.org/2009/xmlenc11#aes256-gcm', keyEncryptionAlgorithm: 'http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p' }, (e, out) => (e ? reject(e) : resolve(out))),
+    );
+    expect((await post(cookie, response(requestId, `<saml:EncryptedAssertion>${toOther}</saml:EncryptedAssertion>`))).statusCode).toBe(400);
+    expect((await api.call('GET', '/api/users?email=other@signing.test')).json().items).toEqual([]);
   });
 });
