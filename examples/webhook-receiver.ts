@@ -2,7 +2,7 @@
  * A webhook receiver: verifies each delivery with the `standardwebhooks` package over the raw body, acts once per
  * `webhook-id` (deliveries are at least once), answers 204. Run it with Node 24 (TypeScript runs as it is):
  *
- *   WEBHOOK_SECRET=whsec_… PORT=4000 node examples/webhook-receiver.ts
+ *   WEBHOOK_SECRET=whsec_… PORT=4000 npx node examples/webhook-receiver.ts   (npx: the project's Node 24)
  *
  * Keep the dedup set in your database in real life: here it is memory, so a restart forgets it.
  */
