@@ -34,6 +34,8 @@ export interface OursTarget {
   masterKey: string;
   /** The server's settings, for benchmarks that start a second instance on the same database (PORT replaced). */
   env: NodeJS.ProcessEnv;
+  /** Stops the embedded PostgreSQL for `downMs` and starts it again (the soak's outage); undefined with DATABASE_URL. */
+  restartDatabase?: (downMs: number) => Promise<void>;
   /** Queries the server has sent to PostgreSQL so far (counted in the server process by count-queries.ts). */
   dbQueries(): Promise<number | undefined>;
   /** Stops the server (gracefully, so a --cpu-prof profile is written), then cleans the database up. */
@@ -137,7 +139,15 @@ export async function startOurs(opts: OursOptions): Promise<OursTarget> {
       if (code !== 0) opts.log(`our server exited with ${code}`);
     });
     await waitUntilReady(child, httpOk(`${baseUrl}/readyz`), 120_000);
-    return { baseUrl, clientId, clientSecret, child, database, databaseUrl, dbPid, masterKey, env, dbQueries: () => queryCount(child), stop: cleanup };
+    const pgPort = embedded ? Number(new URL(adminUrl).port) : undefined;
+    const restartDatabase = embedded
+      ? async (downMs: number) => {
+          await embedded!.stop();
+          await new Promise((r) => setTimeout(r, downMs));
+          embedded = await startEmbeddedPostgres({ dataDir: DATA_DIR, port: pgPort! });
+        }
+      : undefined;
+    return { baseUrl, clientId, clientSecret, child, database, databaseUrl, dbPid, masterKey, env, restartDatabase, dbQueries: () => queryCount(child), stop: cleanup };
   } catch (e) {
     await cleanup();
     throw e;

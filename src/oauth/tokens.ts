@@ -174,12 +174,15 @@ export class AccessTokens {
 
   /** Whether the key named by the token's header still verifies here (cached key set; no signature work). */
   async signedByLiveKey(tenant: Tenant, token: string): Promise<boolean> {
+    let kid: string | undefined;
     try {
-      const { kid } = decodeProtectedHeader(token);
-      return !!kid && !!(await this.#keys.verificationKey(tenant.id, kid));
+      ({ kid } = decodeProtectedHeader(token));
     } catch {
       return false;
     }
+    // Not inside the try: a database that cannot be reached is a 503 to the caller, not a token refused with 401
+    // (bench:soak found SCIM clients told to re-authenticate during a PostgreSQL restart).
+    return !!kid && !!(await this.#keys.verificationKey(tenant.id, kid));
   }
 
   /** Revokes one access token (RFC 7009): recorded until it expires; refused here at once, elsewhere at commit. */

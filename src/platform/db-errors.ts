@@ -41,7 +41,8 @@ export function databaseUnavailable(e: unknown): boolean {
   for (let cur = e, depth = 0; cur && typeof cur === 'object' && depth < 5; cur = (cur as { cause?: unknown }).cause, depth++) {
     const { code, message } = cur as { code?: unknown; message?: unknown };
     if (typeof code === 'string' && (UNREACHABLE.has(code) || /^08/.test(code) || /^57P0[123]$/.test(code))) return true;
-    if (typeof message === 'string' && /^(timeout exceeded when trying to connect|Connection terminated)/.test(message)) return true;
+    // pg's words for a connection that broke under a client (a restart), and for using that client afterwards.
+    if (typeof message === 'string' && /^(timeout exceeded when trying to connect|Connection terminated|Client has encountered a connection error and is not queryable)/.test(message)) return true;
   }
   return false;
 }

@@ -70,6 +70,10 @@ function newPool(url: string, role: string, max: number, applicationName: string
   const pool = new pg.Pool({ connectionString: url, max, application_name: applicationName, options: `-c role=${role}`, connectionTimeoutMillis: 5_000 });
   // An idle client losing its server must not crash the process; the pool replaces it.
   pool.on('error', () => {});
+  // Nor a checked-out one: pg-pool takes its own listener off a client it hands out, so a server that goes away while
+  // a transaction holds the client between statements (a PostgreSQL restart under load: bench:soak) emitted 'error'
+  // with nobody listening, which ended the process. The transaction's next statement fails and rolls back anyway.
+  pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
 }
 
