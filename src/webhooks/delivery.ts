@@ -31,7 +31,7 @@ import { eventToWire } from '../events/schemas.ts';
 import { Conflict, Invalid, NotFound } from '../platform/errors/domain.ts';
 import { matchesTypeFilter } from '../events/catalog.ts';
 import { webhooksRepository, type DeliveryInsert, type DeliveryRow, type EndpointRow } from './repository.ts';
-import { cursorOf, getEndpoint, signingSecrets, toEndpoint, type WebhookEndpoint } from './service.ts';
+import { cursorOf, endpointRowOrThrow, signingSecrets, toEndpoint, type WebhookEndpoint } from './service.ts';
 import { signedHeaders } from './signature.ts';
 import { webhookData } from './events.ts';
 
@@ -190,7 +190,7 @@ export async function drainEndpoint(deps: SendDeps, scope: TenantScope, endpoint
       for (const event of page.items) {
         // A replay moved the cursor away from this run's: its own job takes over.
         if (journal.replayed) return false;
-        const sent = await send(deps, { endpoint, secrets, session }, event, attempt, 'delivery');
+        const sent = await send(deps, { endpoint, secrets, session }, eventToWire(event), attempt, 'delivery');
         if (sent.result === 'gone') {
           journal.add(sent.delivery);
           await journal.settled();
@@ -290,8 +290,7 @@ async function disable(scope: TenantScope, endpointId: string, reason: string): 
  * turn would break feed order, and it will come anyway.
  */
 export async function redeliver(deps: SendDeps, scope: TenantScope, actor: Actor, endpointId: string, eventId: string): Promise<DeliveryRow> {
-  const endpoint = await webhooksRepository(scope).findEndpoint(endpointId);
-  if (!endpoint) throw new NotFound('No webhook endpoint with this id in this tenant.');
+  const endpoint = await endpointRowOrThrow(scope, endpointId);
   const event = await findFeedEvent(scope, eventId);
   if (!event) throw new NotFound('No event with this id in the feed (it may be older than the retention).', { field: 'eventId' });
   const { types, organizationId } = filterOf(endpoint);
@@ -302,7 +301,7 @@ export async function redeliver(deps: SendDeps, scope: TenantScope, actor: Actor
   if (!cursor || comparePositions(decodePosition(event.position), decodePosition(cursor)) > 0) {
     throw new Conflict('This event has not been delivered to this endpoint yet; it will be, in feed order.', { field: 'eventId' });
   }
-  const row = await sendLogged(deps, scope, endpoint, event, 'redelivery');
+  const row = await sendLogged(deps, scope, endpoint, eventToWire(event), 'redelivery');
   // Data left the service again, at an administrator's request.
   await recordAudit(scope, actor, { action: 'webhook.redeliver', targetType: 'webhook', targetId: endpointId, after: { eventId, eventType: event.type, outcome: row.outcome, responseStatus: row.responseStatus } });
   return row;
@@ -318,8 +317,7 @@ export async function replayFrom(deps: Pick<DeliveryDeps, 'jobs'>, scope: Tenant
   const to = after === null ? null : decodePosition(after);
   return scope.transaction(async (tx) => {
     const repo = webhooksRepository(tx);
-    const current = await repo.findEndpoint(endpointId, { lock: 'update' });
-    if (!current) throw new NotFound('No webhook endpoint with this id in this tenant.');
+    const current = await endpointRowOrThrow(tx, endpointId, { lock: 'update' });
     // readFeed answers 410 Gone for a cursor before the retention horizon.
     await readFeed(tx, { after: after ?? undefined, limit: 1 });
     const from = cursorOf(current);
@@ -338,8 +336,7 @@ export async function replayFrom(deps: Pick<DeliveryDeps, 'jobs'>, scope: Tenant
  * receiver before enabling it). Not in the feed: it has no position, and it does not move the cursor.
  */
 export async function sendTest(deps: SendDeps, scope: TenantScope, endpointId: string): Promise<DeliveryRow> {
-  await getEndpoint(scope, endpointId);
-  const endpoint = (await webhooksRepository(scope).findEndpoint(endpointId))!;
+  const endpoint = await endpointRowOrThrow(scope, endpointId);
   const message = {
     id: randomUUID(),
     type: TEST_EVENT_TYPE,
@@ -355,7 +352,8 @@ export async function sendTest(deps: SendDeps, scope: TenantScope, endpointId: s
 
 export const TEST_EVENT_TYPE = 'webhook.test';
 
-type Message = Pick<FeedEventRecord, 'id' | 'type'> & Record<string, unknown>;
+/** What goes out, as JSON: a feed event as `GET /api/events` shows it (eventToWire), or the test message. */
+type Message = { id: string; type: string } & Record<string, unknown>;
 interface Target {
   endpoint: EndpointRow;
   /** The secrets that sign now (signingSecrets), unsealed once per run. */
@@ -365,9 +363,8 @@ interface Target {
 type Sent = { delivery: DeliveryInsert; attemptedAt: Date } & ({ result: 'ok' | 'gone' } | { result: 'failed'; error: string });
 
 /** One attempt to deliver one message to one endpoint; the caller logs `delivery`. */
-async function send(deps: SendDeps, target: Target, event: FeedEventRecord | Message, attempt: number, trigger: DeliveryRow['trigger']): Promise<Sent> {
-  const wire = 'position' in event && typeof event.position === 'string' && event.occurredAt instanceof Date ? eventToWire(event as FeedEventRecord) : event;
-  const body = Buffer.from(JSON.stringify(wire), 'utf8');
+async function send(deps: SendDeps, target: Target, event: Message, attempt: number, trigger: DeliveryRow['trigger']): Promise<Sent> {
+  const body = Buffer.from(JSON.stringify(event), 'utf8');
   const headers = { 'content-type': 'application/json', ...signedHeaders(target.secrets, event.id, body) };
   const attemptedAt = new Date();
   const started = performance.now();
@@ -402,7 +399,7 @@ async function send(deps: SendDeps, target: Target, event: FeedEventRecord | Mes
 }
 
 /** One attempt now, logged before it is answered (redelivery, test). */
-async function sendLogged(deps: SendDeps, scope: TenantScope, endpoint: EndpointRow, event: FeedEventRecord | Message, trigger: DeliveryRow['trigger']): Promise<DeliveryRow> {
+async function sendLogged(deps: SendDeps, scope: TenantScope, endpoint: EndpointRow, event: Message, trigger: DeliveryRow['trigger']): Promise<DeliveryRow> {
   const sent = await send(deps, { endpoint, secrets: signingSecrets(deps.keyring, scope.tenantId, endpoint) }, event, 1, trigger);
   return webhooksRepository(scope).insertDelivery(sent.delivery);
 }

@@ -122,10 +122,15 @@ export async function createEndpoint(scope: TenantScope, actor: Actor, deps: Web
   });
 }
 
-export async function getEndpoint(scope: TenantScope, id: string): Promise<WebhookEndpoint> {
-  const row = await webhooksRepository(scope).findEndpoint(id);
+/** The endpoint's row, or 404 (`lock`: held for update by the caller's transaction). */
+export async function endpointRowOrThrow(scope: TenantScope, id: string, opts: { lock?: 'update' } = {}): Promise<EndpointRow> {
+  const row = await webhooksRepository(scope).findEndpoint(id, opts);
   if (!row) throw new NotFound('No webhook endpoint with this id in this tenant.');
-  return toEndpoint(row);
+  return row;
+}
+
+export async function getEndpoint(scope: TenantScope, id: string): Promise<WebhookEndpoint> {
+  return toEndpoint(await endpointRowOrThrow(scope, id));
 }
 
 export async function listEndpoints(scope: TenantScope): Promise<WebhookEndpoint[]> {
@@ -136,8 +141,7 @@ export async function updateEndpoint(scope: TenantScope, actor: Actor, deps: Web
   if (patch.url !== undefined) assertUrl(deps, patch.url);
   return scope.transaction(async (tx) => {
     const repo = webhooksRepository(tx);
-    const current = await repo.findEndpoint(id, { lock: 'update' });
-    if (!current) throw new NotFound('No webhook endpoint with this id in this tenant.');
+    const current = await endpointRowOrThrow(tx, id, { lock: 'update' });
     let row: EndpointRow | undefined;
     try {
       row = await repo.updateEndpoint(id, {
@@ -172,8 +176,7 @@ export async function rotateSecret(scope: TenantScope, actor: Actor, deps: Webho
   const secret = generateWebhookSecret();
   return scope.transaction(async (tx) => {
     const repo = webhooksRepository(tx);
-    const current = await repo.findEndpoint(id, { lock: 'update' });
-    if (!current) throw new NotFound('No webhook endpoint with this id in this tenant.');
+    const current = await endpointRowOrThrow(tx, id, { lock: 'update' });
     const context = secretContext(tx.tenantId, id);
     const previousSecretExpiresAt = graceSeconds > 0 ? new Date(Date.now() + graceSeconds * 1000) : null;
     await repo.updateEndpoint(id, {
