@@ -64,15 +64,24 @@ export async function createSession(tx: TenantScope, keyring: Keyring, userId: s
 }
 
 /** The live session for a cookie value, touching its idle timer; undefined when ended, expired or idle too long. */
+type SessionRow = typeof sessions.$inferSelect;
+
+/** Not ended, not past its absolute lifetime, not idle too long. */
+function live(row: SessionRow, now: number): boolean {
+  return !row.endedAt && row.expiresAt.getTime() >= now && row.lastSeenAt.getTime() + SESSION_IDLE_SECONDS * 1000 >= now;
+}
+
+const sessionOf = (r: SessionRow): Session => ({ sid: sidOf(r.idHash), userId: r.userId, method: r.method, authTime: r.authTime });
+
 export async function findSession(scope: TenantScope, keyring: Keyring, cookie: string | undefined): Promise<Session | undefined> {
   if (!cookie || cookie.length > 100) return undefined;
   const idHash = keyring.hashSecret(cookie);
   const [row] = await scope.select(sessions, eq(sessions.idHash, idHash), isNull(sessions.endedAt));
   const now = Date.now();
-  if (!row || row.expiresAt.getTime() < now || row.lastSeenAt.getTime() + SESSION_IDLE_SECONDS * 1000 < now) return undefined;
+  if (!row || !live(row, now)) return undefined;
   // Touch at most once a minute: reads stay reads.
   if (now - row.lastSeenAt.getTime() > 60_000) await scope.update(sessions, { lastSeenAt: new Date(now) }, eq(sessions.idHash, idHash));
-  return { sid: sidOf(idHash), userId: row.userId, method: row.method, authTime: row.authTime };
+  return sessionOf(row);
 }
 
 export async function endSession(scope: TenantScope, keyring: Keyring, cookie: string | undefined): Promise<void> {
@@ -80,9 +89,6 @@ export async function endSession(scope: TenantScope, keyring: Keyring, cookie: s
   await scope.update(sessions, { endedAt: new Date() }, and(eq(sessions.idHash, keyring.hashSecret(cookie)), isNull(sessions.endedAt)));
 }
 
-function live(row: typeof sessions.$inferSelect, now: number): boolean {
-  return !row.endedAt && row.expiresAt.getTime() >= now && row.lastSeenAt.getTime() + SESSION_IDLE_SECONDS * 1000 >= now;
-}
 
 /** The user's live sessions, most recently used first. */
 export async function listSessions(scope: TenantScope, userId: string): Promise<SessionListing[]> {
@@ -90,7 +96,7 @@ export async function listSessions(scope: TenantScope, userId: string): Promise<
   const rows = await scope.select(sessions, eq(sessions.userId, userId), isNull(sessions.endedAt)).orderBy(desc(sessions.lastSeenAt));
   return rows
     .filter((r) => live(r, now))
-    .map((r) => ({ sid: sidOf(r.idHash), userId: r.userId, method: r.method, authTime: r.authTime, lastSeenAt: r.lastSeenAt, expiresAt: r.expiresAt, ip: r.ip, userAgent: r.userAgent }));
+    .map((r) => ({ ...sessionOf(r), lastSeenAt: r.lastSeenAt, expiresAt: r.expiresAt, ip: r.ip, userAgent: r.userAgent }));
 }
 
 /**
@@ -104,7 +110,7 @@ export async function endSessionsOfUser(tx: TenantScope, userId: string, which: 
   const ended: Session[] = [];
   for (const r of chosen) {
     await tx.update(sessions, { endedAt: new Date(now) }, eq(sessions.idHash, r.idHash));
-    const session = { sid: sidOf(r.idHash), userId, method: r.method, authTime: r.authTime };
+    const session = sessionOf(r);
     await publish(tx, { type: 'session.ended', data: { ...sessionWire(session), endedBy: 'user' } });
     ended.push(session);
   }
