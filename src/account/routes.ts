@@ -9,7 +9,8 @@ import type { ScopeFor } from '../platform/db.ts';
 import type { Keyring } from '../platform/crypto.ts';
 import { clearCookie, readCookie, setCookie } from '../platform/cookies.ts';
 import { csrfToken, isCrossSite, verifyCsrf } from '../platform/csrf.ts';
-import { Conflict, DomainError, NotFound } from '../platform/errors/domain.ts';
+import { DomainError } from '../platform/errors/domain.ts';
+import { toProblem } from '../platform/errors/problem.ts';
 import { failureFloor, TooManyAttempts, type FailureLimiter } from '../platform/rate-limit.ts';
 import { escapeHtml } from '../signin/pages.ts';
 import { htmlReply, LOGIN_FAILURE_FLOOR_MS, logoutCsrf } from '../signin/routes.ts';
@@ -78,8 +79,8 @@ export function accountRoutes(app: FastifyInstance, deps: AccountDeps) {
       return typeof done === 'string' ? reply.redirect(`${ACCOUNT_PATH}?done=${done}`, 303) : done;
     } catch (e) {
       if (e instanceof DomainError) {
-        const status = e instanceof Conflict ? 409 : e instanceof WrongPassword ? 403 : e instanceof NotFound ? 404 : 400;
-        return render(request, reply, signed, status, { kind: 'error', text: e.message });
+        // The status /api would answer (platform/errors/problem.ts), on the page with the reason.
+        return render(request, reply, signed, toProblem(e).status, { kind: 'error', text: e.message });
       }
       throw e;
     }
