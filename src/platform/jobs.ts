@@ -152,10 +152,8 @@ export class Jobs {
    * `scope`'s transaction: a sender whose work such a job will do anyway need not add one.
    */
   async hasWaiting(scope: TenantScope, queue: string, singletonKey: string): Promise<boolean> {
-    const result = await scope.execute(
-      sql`SELECT 1 FROM ${sql.raw(SCHEMA)}.job WHERE name = ${queue} AND singleton_key = ${singletonKey} AND state IN ('created', 'retry') LIMIT 1`,
-    );
-    return (result as { rows: unknown[] }).rows.length > 0;
+    // pg-boss's `queued`: a state before active (created, retry).
+    return (await this.#boss.findJobs(queue, { key: singletonKey, queued: true, limit: 1, db: inScope(scope) })).length > 0;
   }
 
   /** The process's workers: every defined queue, and the cron jobs. */
