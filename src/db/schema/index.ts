@@ -12,3 +12,4 @@ export * from './invitations.ts';
 export * from './events.ts';
 export * from './webhooks.ts';
 export * from './portal.ts';
+export * from './simulator.ts';
