@@ -29,7 +29,7 @@ declare module '../events/catalog.ts' {
 defineFeedEvents({
   'organization.created': { schema: organizationResponse, description: 'An organization was created.' },
   'organization.updated': { schema: organizationResponse, description: 'An organization changed; `previousAttributes` holds the changed fields before.' },
-  'organization.deleted': { schema: organizationResponse, description: 'An organization was deleted with its memberships, domains, connections and organization-scoped clients (each of which has its own event only where a subscriber deletes it: clients).' },
+  'organization.deleted': { schema: organizationResponse, description: 'An organization was deleted with its memberships, domains, connections, organization-scoped clients and the upstream providers bound to it (of these, only clients have an event of their own).' },
   'membership.created': { schema: membershipResponse, description: 'A user became a member of an organization.' },
   'membership.updated': { schema: membershipResponse, description: 'A member\'s organization roles changed.' },
   'membership.deleted': { schema: membershipResponse, description: 'A user stopped being a member of an organization (not sent for each membership when the organization or the user is deleted).' },

@@ -192,7 +192,8 @@ export async function updateOrganization(scope: TenantScope, actor: Actor, id: s
 
 /**
  * Deletes the organization with its memberships and domains, in one transaction; the audit entry records how many of
- * each went with it.
+ * each went with it. Its subscribers (`organization.deleted`) delete, in the same transaction, what other
+ * capabilities bound to it: organization-scoped machine clients and upstream providers bound to it (each audited).
  */
 export async function deleteOrganization(scope: TenantScope, actor: Actor, id: string): Promise<{ memberships: number; domains: number }> {
   return scope.transaction(async (tx) => {
@@ -200,7 +201,8 @@ export async function deleteOrganization(scope: TenantScope, actor: Actor, id: s
     const current = await repo.lockOrganization(id);
     if (!current) throw new NotFound('No organization with this id in this tenant.');
     const removed = { memberships: await repo.countMemberships(id), domains: await repo.countDomains(id) };
-    // Organization-scoped machine clients are deleted by their own capability, in this transaction (ADR 0009).
+    // Organization-scoped machine clients and bound upstream providers are deleted by their own capabilities, in this
+    // transaction (ADR 0009); the providers' foreign key refuses the deletion if that wiring is missing.
     await publish(tx, { type: 'organization.deleted', organizationId: id, data: organizationData(toOrganization(current)), actor });
     await repo.deleteOrganization(id);
     await recordAudit(tx, actor, {

@@ -6,6 +6,8 @@ import { upstreamProviders, userIdentities, type UpstreamType } from '../db/sche
 export type ProviderRow = typeof upstreamProviders.$inferSelect;
 export type ProviderValues = Omit<typeof upstreamProviders.$inferInsert, 'tenantId' | 'type' | 'id' | 'createdAt' | 'updatedAt'>;
 
+const bindingOrder = [asc(upstreamProviders.createdAt), asc(upstreamProviders.type), asc(upstreamProviders.id)];
+
 export function upstreamRepository(scope: TenantScope) {
   const key = (type: UpstreamType, id: string) => [eq(upstreamProviders.type, type), eq(upstreamProviders.id, id)];
   return {
@@ -51,6 +53,15 @@ export function upstreamRepository(scope: TenantScope) {
         .delete(userIdentities, eq(userIdentities.providerType, type), eq(userIdentities.providerId, id))
         .returning({ userId: userIdentities.userId });
       return rows.length;
+    },
+
+    /** The providers bound to an organization, in (created_at, type, id) order. */
+    async providersOfOrganization(organizationId: string): Promise<ProviderRow[]> {
+      return scope.select(upstreamProviders, eq(upstreamProviders.organizationId, organizationId)).orderBy(...bindingOrder);
+    },
+
+    async lockProvidersOfOrganization(organizationId: string): Promise<ProviderRow[]> {
+      return scope.select(upstreamProviders, eq(upstreamProviders.organizationId, organizationId)).orderBy(...bindingOrder).for('update');
     },
 
     /** Providers whose `defaultUserRoles` name `role`. */

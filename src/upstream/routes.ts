@@ -1,6 +1,8 @@
 /**
  * `/api/upstream/{AzureAd|Google|Auth0}/{id}` and `/api/upstream`: the identity providers users sign in with.
  * HTTP only. Each type gets its own section (tag) in the API reference, as in the Bizzkit guide.
+ * None declares `config.organization`, so an organization-scoped machine token (ADR 0009) is refused with 403 here,
+ * binding included: who signs in to an organization, and how, is the tenant administrator's to decide.
  */
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -56,7 +58,9 @@ export function upstreamRoutes(app: FastifyInstance, deps: UpstreamRouteDeps) {
         description:
           `Creates the provider \`{id}\`, or replaces its configuration. The id becomes the sign-in path \`${signin}\`; the response's \`redirectUri\` ` +
           'is the URL to register at the provider. `clientSecret` is write-only: omit it to keep the stored one (it is required when creating). ' +
-          '`defaultUserRoles` must name existing roles; including `admin` is answered with a warning. 201 when created, 200 when replaced.',
+          '`defaultUserRoles` must name existing roles; including `admin` is answered with a warning. ' +
+          '`organizationId` binds it to one organization of this tenant (400 naming `organizationId` when there is no such organization here): its sign-ins then run in that ' +
+          'organization and it is deleted with it; `defaultOrganizationRoles` are the roles of members it adds. 201 when created, 200 when replaced.',
         params: providerIdParams,
         body,
         response: { 200: response, 201: response, ...problemResponses(400, 401, 403, 409, 413, 415) },

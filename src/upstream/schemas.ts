@@ -5,6 +5,8 @@
 import { z } from 'zod';
 import type { UpstreamType } from '../db/schema/index.ts';
 import { ROLE_NAME_PATTERN } from '../platform/permissions.ts';
+import { organizationRole } from '../organizations/schemas.ts';
+import { MAX_MEMBERSHIP_ROLES } from '../organizations/limits.ts';
 import { UPSTREAM_ID_PATTERN, isAllowedDiscoveryUrl, redirectUri, warningsFor, type ProviderInput, type UpstreamProvider } from './service.ts';
 
 const HOSTNAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$/;
@@ -45,7 +47,24 @@ const common = {
     .max(50)
     .default([])
     .describe('Email domains whose users are sent to this provider (home-realm discovery). Lowercase; one provider per domain.'),
+  organizationId: z
+    .uuid()
+    .nullable()
+    .optional()
+    .describe(
+      'Binds the provider to one organization of this tenant: `organization_id` routes there when the organization has no active SSO connection, ' +
+        'and every sign-in through it runs in that organization (new members get `defaultOrganizationRoles`; with `trustAllUsers: false` only existing members get in), ' +
+        'so the tokens carry `org_id` and `org_roles`. `null`: tenant-wide. Omitted: unchanged (tenant-wide when creating). Deleted with the organization. Needs an administrator.',
+    ),
+  defaultOrganizationRoles: z
+    .array(organizationRole)
+    .max(MAX_MEMBERSHIP_ROLES)
+    .optional()
+    .describe('Organization roles of members a bound provider adds (free-form names, as for memberships). Omitted: unchanged. Only with `organizationId`.'),
 };
+
+/** A second example per type: the same provider bound to an organization. */
+const bound = { organizationId: '3f1c2a4e-8b7d-4c6e-9a1b-2d3e4f5a6b7c', defaultOrganizationRoles: ['member'] };
 
 const AZURE_TENANT = /^(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|organizations|common|consumers|(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63})$/;
 
@@ -64,6 +83,8 @@ export const azureAdBody = z
       .describe('When the client secret expires (Azure AD secrets do). Omitted with a kept secret: unchanged. Listed by `GET /api/upstream?expiringWithinDays=30` and warned about daily.'),
     discoveryUrl: common.discoveryUrl,
     domains: common.domains,
+    organizationId: common.organizationId,
+    defaultOrganizationRoles: common.defaultOrganizationRoles,
   })
   .meta({
     examples: [
@@ -74,6 +95,15 @@ export const azureAdBody = z
         tenantId: '00000000-0000-0000-0000-000000000000',
         trustAllUsers: false,
         defaultUserRoles: [],
+      },
+      {
+        displayName: 'Acme Entra ID',
+        clientId: '00000000-0000-0000-0000-000000000000',
+        clientSecret: '<secret>',
+        tenantId: '00000000-0000-0000-0000-000000000000',
+        trustAllUsers: true,
+        defaultUserRoles: [],
+        ...bound,
       },
     ],
   });
@@ -88,6 +118,8 @@ export const googleBody = z
     defaultUserRoles: common.defaultUserRoles,
     discoveryUrl: common.discoveryUrl,
     domains: common.domains,
+    organizationId: common.organizationId,
+    defaultOrganizationRoles: common.defaultOrganizationRoles,
   })
   .meta({
     examples: [
@@ -99,6 +131,7 @@ export const googleBody = z
         trustAllUsers: false,
         defaultUserRoles: [],
       },
+      { displayName: 'Acme Google Workspace', clientId: '000000000000-abcdefghijklmnopqrstuvwxyz012345.apps.googleusercontent.com', clientSecret: '<secret>', hostedDomain: 'acme.example', trustAllUsers: true, defaultUserRoles: [], ...bound },
     ],
   });
 
@@ -112,6 +145,8 @@ export const auth0Body = z
     defaultUserRoles: common.defaultUserRoles,
     discoveryUrl: common.discoveryUrl,
     domains: common.domains,
+    organizationId: common.organizationId,
+    defaultOrganizationRoles: common.defaultOrganizationRoles,
   })
   .meta({
     examples: [
@@ -123,6 +158,7 @@ export const auth0Body = z
         trustAllUsers: false,
         defaultUserRoles: [],
       },
+      { displayName: 'Acme Auth0', domain: 'acme.eu.auth0.com', clientId: 'AbCdEfGhIjKlMnOpQrStUvWxYz012345', clientSecret: '<secret>', trustAllUsers: false, defaultUserRoles: [], ...bound },
     ],
   });
 
@@ -136,6 +172,8 @@ const responseCommon = {
   defaultUserRoles: z.array(z.string()),
   domains: z.array(z.string()),
   discoveryUrl: z.string().nullable().describe('The metadata URL override, or null for the default.'),
+  organizationId: z.uuid().nullable().describe('The organization whose sign-ins this provider serves, or null: tenant-wide.'),
+  defaultOrganizationRoles: z.array(z.string()).describe('Organization roles of members it adds (bound providers only).'),
   redirectUri: z.string().describe('Register this redirect URI at the provider: this environment\'s URL plus the sign-in path.'),
   warnings: z.array(z.string()).optional().describe('Advice about a valid but risky configuration, e.g. `admin` in defaultUserRoles.'),
   createdAt: z.iso.datetime(),
@@ -174,6 +212,8 @@ export function bodyToInput(type: UpstreamType, body: AzureAdBody | GoogleBody |
     trustAllUsers: body.trustAllUsers,
     defaultUserRoles: body.defaultUserRoles,
     domains: body.domains,
+    organizationId: body.organizationId,
+    defaultOrganizationRoles: body.defaultOrganizationRoles,
   };
   const discovery = body.discoveryUrl !== undefined ? { discoveryUrl: body.discoveryUrl } : {};
   switch (type) {
@@ -203,6 +243,8 @@ export function providerToWire(p: UpstreamProvider, issuer: string): z.infer<typ
     defaultUserRoles: p.defaultUserRoles,
     domains: p.domains,
     discoveryUrl: p.settings.discoveryUrl ?? null,
+    organizationId: p.organizationId,
+    defaultOrganizationRoles: p.defaultOrganizationRoles,
     redirectUri: redirectUri(issuer, p.type, p.id),
     ...(warnings.length ? { warnings } : {}),
     createdAt: p.createdAt.toISOString(),

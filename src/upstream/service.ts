@@ -6,19 +6,26 @@
  *   sealed value copied to another row or tenant does not open. A PUT without a secret keeps the stored one.
  * - `defaultUserRoles` must name existing roles; including `admin` is allowed but answered with a warning, as the
  *   Bizzkit getting-started guide advises against it.
+ * - A provider may be bound to one organization of the tenant (`organizationId`, issue #11 item 4): its sign-ins then
+ *   run in that organization's context (src/signin/upstream-routes.ts), `organization_id` routes to it when the
+ *   organization has no active connection (src/signin/routing.ts), and it is deleted with the organization
+ *   (subscriptions.ts). An unknown organization, or another tenant's, is a 400 on `organizationId` (never a 404: the
+ *   provider is the resource here, and another tenant's organization is simply not found in this one).
+ *   `defaultOrganizationRoles` are the organization roles of members it adds; a tenant-wide provider has none.
  */
 import { z } from 'zod';
 import { isIP } from 'node:net';
 import type { TenantScope } from '../platform/db.ts';
 import type { Keyring } from '../platform/crypto.ts';
 import { Conflict, Forbidden, Invalid, NotFound } from '../platform/errors/domain.ts';
-import { recordAudit, type Actor } from '../audit/service.ts';
+import { recordAudit, type Actor, type AuditActor } from '../audit/service.ts';
 import type { UpstreamType } from '../db/schema/index.ts';
 import { assertMayGrant, assertRolesExist } from '../users/service.ts';
-import { uniqueViolation } from '../platform/db-errors.ts';
+import { foreignKeyViolation, uniqueViolation } from '../platform/db-errors.ts';
 import { addressClass, urlProblem } from '../platform/outbound.ts';
 import { decodeCursor, pageOf, type Page } from '../platform/cursor.ts';
 import { ADMIN_ROLE } from '../platform/permissions.ts';
+import { findOrganization, isUuid, MAX_MEMBERSHIP_ROLES } from '../organizations/service.ts';
 import { upstreamRepository, type ProviderRow } from './repository.ts';
 
 export const UPSTREAM_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,63}$/;
@@ -53,6 +60,10 @@ export interface UpstreamProvider {
   trustAllUsers: boolean;
   defaultUserRoles: string[];
   domains: string[];
+  /** The organization it is bound to, or null: tenant-wide. */
+  organizationId: string | null;
+  /** Organization roles of members it adds (bound providers only; empty for tenant-wide ones). */
+  defaultOrganizationRoles: string[];
   createdAt: Date;
   updatedAt: Date;
 }
@@ -68,6 +79,10 @@ export interface ProviderInput {
   trustAllUsers: boolean;
   defaultUserRoles: string[];
   domains: string[];
+  /** Omitted: unchanged (tenant-wide for a new provider). `null`: tenant-wide. */
+  organizationId?: string | null | undefined;
+  /** Omitted: unchanged, or none when the provider is (or becomes) tenant-wide. */
+  defaultOrganizationRoles?: string[] | undefined;
 }
 
 const providerCursor = z.object({ type: z.string(), id: z.string() });
@@ -133,6 +148,8 @@ function toProvider(row: ProviderRow): UpstreamProvider {
     trustAllUsers: row.trustAllUsers,
     defaultUserRoles: row.defaultUserRoles,
     domains: row.domains,
+    organizationId: row.organizationId,
+    defaultOrganizationRoles: row.defaultOrganizationRoles,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };
@@ -146,16 +163,43 @@ function auditView(p: UpstreamProvider): Record<string, unknown> {
 
 /**
  * Who a provider lets in, and as whom: the settings that decide it need an administrator, because a provider that
- * trusts an IdP someone else runs signs them in as anyone (issue #9). Type-specific settings all decide the IdP.
+ * trusts an IdP someone else runs signs them in as anyone (issue #9). Type-specific settings all decide the IdP; the
+ * organization binding and its roles decide which organization's members it makes, and with which roles.
  */
-function trustSettingsChanged(current: ProviderRow | undefined, next: { settings: Record<string, string>; trustAllUsers: boolean; domains: string[] }): string[] {
+function trustSettingsChanged(
+  current: ProviderRow | undefined,
+  next: { settings: Record<string, string>; trustAllUsers: boolean; domains: string[]; organizationId: string | null; defaultOrganizationRoles: string[] },
+): string[] {
   if (!current) return ['a new provider'];
   const changed: string[] = [];
   const before = current.settings as Record<string, string>;
   for (const key of new Set([...Object.keys(before), ...Object.keys(next.settings)])) if (before[key] !== next.settings[key]) changed.push(key);
   if (current.trustAllUsers !== next.trustAllUsers) changed.push('trustAllUsers');
   if (current.domains.toSorted().join() !== next.domains.toSorted().join()) changed.push('domains');
+  if (current.organizationId !== next.organizationId) changed.push('organizationId');
+  if (current.defaultOrganizationRoles.toSorted().join() !== next.defaultOrganizationRoles.toSorted().join()) changed.push('defaultOrganizationRoles');
   return changed;
+}
+
+/**
+ * The binding a PUT asks for, given the stored provider: omitted fields keep what is stored; a tenant-wide provider
+ * has no organization roles (asking for some is a 400; unbinding drops the stored ones).
+ */
+async function bindingOf(tx: TenantScope, current: ProviderRow | undefined, input: ProviderInput): Promise<{ organizationId: string | null; defaultOrganizationRoles: string[] }> {
+  const organizationId = input.organizationId !== undefined ? input.organizationId : (current?.organizationId ?? null);
+  if (organizationId === null) {
+    if (input.defaultOrganizationRoles?.length) {
+      throw new Invalid('defaultOrganizationRoles needs a provider bound to an organization (organizationId).', { field: 'defaultOrganizationRoles' });
+    }
+    return { organizationId, defaultOrganizationRoles: [] };
+  }
+  // Another tenant's organization is not found in this tenant's scope: the same answer as an unknown one.
+  if (organizationId !== current?.organizationId && !(isUuid(organizationId) && (await findOrganization(tx, organizationId)))) {
+    throw new Invalid('organizationId names no organization of this tenant.', { field: 'organizationId' });
+  }
+  const roles = input.defaultOrganizationRoles !== undefined ? [...new Set(input.defaultOrganizationRoles)].toSorted() : (current?.defaultOrganizationRoles ?? []);
+  if (roles.length > MAX_MEMBERSHIP_ROLES) throw new Invalid(`defaultOrganizationRoles has at most ${MAX_MEMBERSHIP_ROLES} roles.`, { field: 'defaultOrganizationRoles' });
+  return { organizationId, defaultOrganizationRoles: roles };
 }
 
 function compactSettings(settings: ProviderSettings): Record<string, string> {
@@ -192,8 +236,9 @@ export async function putProvider(
         }
         const current = await repo.lockProvider(type, id);
         if (!current && input.clientSecret === undefined) throw new Invalid('clientSecret is required when creating a provider.', { field: 'clientSecret' });
+        const binding = await bindingOf(tx, current, input);
         if (!actor.authority.admin) {
-          const changed = trustSettingsChanged(current, { settings: compactSettings(input.settings), trustAllUsers: input.trustAllUsers, domains });
+          const changed = trustSettingsChanged(current, { settings: compactSettings(input.settings), trustAllUsers: input.trustAllUsers, domains, ...binding });
           if (changed.length) throw new Forbidden(`Only an administrator may set who a provider trusts (${changed.join(', ')}).`, { reason: 'trust-settings', changed });
           // Roles given to every new user are granted by whoever sets them.
           assertMayGrant(actor, roles.filter((r) => !current!.defaultUserRoles.includes(r.name)));
@@ -208,6 +253,7 @@ export async function putProvider(
           trustAllUsers: input.trustAllUsers,
           defaultUserRoles,
           domains,
+          ...binding,
         };
         const row = current ? await repo.updateProvider(type, id, values) : await repo.insertProvider(type, id, values);
         const provider = toProvider(row);
@@ -222,6 +268,8 @@ export async function putProvider(
       });
     } catch (e) {
       if (attempt === 0 && uniqueViolation(e) === 'upstream_providers_pkey') continue;
+      // The organization was deleted after it was looked up (its deletion holds the row until it commits).
+      if (foreignKeyViolation(e) === 'upstream_providers_organization_fk') throw new Invalid('organizationId names no organization of this tenant.', { field: 'organizationId' });
       throw e;
     }
   }
@@ -277,4 +325,32 @@ export async function deleteProvider(scope: TenantScope, actor: Actor, type: Ups
       before: { ...auditView(toProvider(current)), unlinkedIdentities },
     });
   });
+}
+
+/**
+ * The providers bound to an organization, in (created_at, type, id) order: the first is where `organization_id`
+ * routes when the organization has no active connection (src/signin/routing.ts).
+ */
+export async function providersOfOrganization(scope: TenantScope, organizationId: string): Promise<UpstreamProvider[]> {
+  if (!isUuid(organizationId)) return [];
+  return (await upstreamRepository(scope).providersOfOrganization(organizationId)).map(toProvider);
+}
+
+/**
+ * For the organization's deletion (subscriptions.ts, in its transaction): deletes the providers bound to it and the
+ * users' links to them (the users stay), each audited as `upstream.delete` by whoever deleted the organization.
+ */
+export async function deleteProvidersOfOrganization(tx: TenantScope, actor: AuditActor, organizationId: string): Promise<void> {
+  const repo = upstreamRepository(tx);
+  for (const row of await repo.lockProvidersOfOrganization(organizationId)) {
+    const unlinkedIdentities = await repo.deleteIdentitiesOf(row.type, row.id);
+    await repo.deleteProvider(row.type, row.id);
+    await recordAudit(tx, actor, {
+      action: 'upstream.delete',
+      targetType: 'upstream',
+      targetId: `${row.type}/${row.id}`,
+      before: { ...auditView(toProvider(row)), unlinkedIdentities },
+      after: { reason: 'organization deleted', organizationId },
+    });
+  }
 }

@@ -48,6 +48,8 @@ describe('PUT, GET and DELETE per type', () => {
       defaultUserRoles: [],
       domains: [],
       discoveryUrl: null,
+      organizationId: null,
+      defaultOrganizationRoles: [],
       redirectUri: `http://${api.tenant.host}/signin-azureadhesehus`,
       createdAt: expect.any(String),
       updatedAt: expect.any(String),
