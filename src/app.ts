@@ -67,6 +67,7 @@ import { webhookRoutes } from './webhooks/routes.ts';
 import { eventCatalogOpenApi } from './events/catalog.ts';
 import { portalRoutes } from './portal/routes.ts';
 import { portalPagesPlugin } from './portal/plugin.ts';
+import { simulatorPlugin } from './simulator/routes.ts';
 
 export interface AppDeps {
   config: Config;
@@ -147,6 +148,8 @@ export async function buildApp({ config, database, keyring, logger, now, jobsWor
     await scoped.register(tenancyPlugin, { resolver });
     await scoped.register(oauthPlugin, { scopeFor, keyring, keys, tokens, directory, limiter, metrics, accessTokenTtl: config.ACCESS_TOKEN_TTL_SECONDS });
     await scoped.register(signinPlugin, { scopeFor, keyring, limiter, outbound, metrics });
+    // The IdP simulator exists only when IDP_SIMULATOR says so (platform/config.ts): it signs in whoever is typed in.
+    if (config.IDP_SIMULATOR !== 'off') await scoped.register(simulatorPlugin, { scopeFor, keyring });
     await scoped.register(invitationPagesPlugin, { scopeFor, keyring });
     await scoped.register(accountPlugin, { scopeFor, keyring, limiter });
     const portalClock = now ? { now: () => new Date(now()) } : {};

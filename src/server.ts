@@ -5,7 +5,9 @@
 // First: tracing patches node:http and pg as they load (src/instrumentation.ts).
 import { tracing } from './instrumentation.ts';
 import { loadDotEnv, loadConfig, ConfigError, type Config } from './platform/config.ts';
-import { openDatabase, runMigrations } from './platform/db.ts';
+import { forTenant, openDatabase, runMigrations } from './platform/db.ts';
+import { findTenantBySlug } from './platform/tenancy/tenant.global.ts';
+import { setUpDemoOrganization } from './simulator/service.ts';
 import { keyring, loadMasterKey } from './platform/crypto.ts';
 import { startEmbeddedPostgres, type EmbeddedServer } from './platform/embedded-postgres.ts';
 import { buildApp } from './app.ts';
@@ -62,6 +64,15 @@ async function main(config: Config) {
 
   const app = await buildApp({ config, database, keyring: keys, jobsWorker: true });
   started.push(() => app.close());
+  if (config.IDP_SIMULATOR !== 'off') {
+    app.log.warn({ IDP_SIMULATOR: config.IDP_SIMULATOR }, 'IdP simulator enabled: anyone can sign in as anyone through its connections; never in production');
+    const tenant = (await findTenantBySlug(database.global, config.DEFAULT_TENANT_SLUG))!;
+    const demo = await setUpDemoOrganization(forTenant(database.db, tenant.id), keys, tenant.issuer);
+    app.log.info(
+      { organizationId: demo.organization.id, samlConnectionId: demo.saml.id, oidcConnectionId: demo.oidc.id, skippedDomains: demo.skippedDomains },
+      `IdP simulator: organization "${demo.organization.displayName}" signs in example.com and example.org at ${tenant.issuer}/login`,
+    );
+  }
   let closing = false;
   const shutdown = async (signal: string) => {
     if (closing) return;

@@ -90,6 +90,17 @@ export const configSchema = z
     MAIL_FROM: z.string().min(3).max(320).default('IAM <no-reply@localhost>'),
     /** How long an Admin Portal link stays usable before it is opened (seconds; WorkOS: 5 minutes). */
     PORTAL_LINK_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(300),
+    /**
+     * The built-in IdP simulator (src/simulator): a SAML and an OIDC identity provider at `/simulator` on every tenant
+     * host that signs in whoever is typed in, and, in the default tenant, a test organization using it. `on` is
+     * accepted only on the laptop (embedded PostgreSQL, single tenant); `allow-anywhere` is the explicit opt-in for
+     * any other setting. Either is logged at start.
+     */
+    IDP_SIMULATOR: z.enum(['off', 'on', 'allow-anywhere']).default('off'),
+  })
+  .refine((c) => c.IDP_SIMULATOR !== 'on' || (!c.DATABASE_URL && c.TENANCY_MODE === 'single'), {
+    path: ['IDP_SIMULATOR'],
+    message: "'on' only with the embedded database and TENANCY_MODE=single; elsewhere anyone could sign in as anyone through it, so say IDP_SIMULATOR=allow-anywhere if that is really meant",
   })
   .refine((c) => !(c.BOOTSTRAP_CLIENT_SECRET && !c.BOOTSTRAP_CLIENT_ID), {
     path: ['BOOTSTRAP_CLIENT_ID'],
