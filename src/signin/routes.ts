@@ -37,8 +37,13 @@ export interface SigninDeps {
   metrics: SigninMetrics;
 }
 
+/**
+ * The login page's buttons: tenant-wide providers only. One bound to an organization is that organization's way in,
+ * as its SSO connections are (reached by `organization_id`, `connection_id` or a verified domain, signin/routing.ts),
+ * and not offered to everyone who opens the page, which may be another organization's sign-in.
+ */
 async function providerLinks(scope: TenantScope, returnTo: string) {
-  return (await allProviders(scope)).map((p) => ({ displayName: p.displayName, href: startPath(p.type, p.id, returnTo) }));
+  return (await allProviders(scope)).filter((p) => p.organizationId === null).map((p) => ({ displayName: p.displayName, href: startPath(p.type, p.id, returnTo) }));
 }
 
 /** Only same-origin paths: `/x`, never `//host` or `/\host` (browsers treat both as other origins). */

@@ -5,6 +5,10 @@
  * - `GET /signin-azuread<id>`, `/signin-google<id>`, `/signin-auth0<id>` are the redirect URIs (Bizzkit seed).
  *   A callback without our transaction (IdP-initiated, or replayed) is never accepted as a login: it starts a fresh
  *   SP-initiated sign-in at the same provider instead, once.
+ * A provider bound to an organization (`organizationId`) signs in within it, as an SSO connection does: after
+ * admission, a non-member joins with `defaultOrganizationRoles` when the provider trusts all users (an invitee keeps
+ * the invited roles) and is refused otherwise; the authorization request resumes with `organization_id`, so the
+ * tokens carry `org_id` and `org_roles`. Tenant-wide providers are untouched by this.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
@@ -18,9 +22,11 @@ import { messagePage } from './pages.ts';
 import { htmlReply, safeReturnTo } from './routes.ts';
 import { authorizationUrl, completeSignIn, FederationError, type Transaction } from './federation.ts';
 import { admit, upstreamSource, type AdmissionRefusal } from './admission.ts';
-import { recordAudit } from '../audit/service.ts';
+import { recordAudit, systemActor } from '../audit/service.ts';
 import type { SigninMetrics } from '../platform/metrics.ts';
 import { clientOf, createSession, SESSION_ABSOLUTE_SECONDS, SESSION_COOKIE } from './sessions.ts';
+import { ensureMembership } from './organization-membership.ts';
+import { resumeInOrganization } from './organization-resume.ts';
 
 export const UPSTREAM_START_PATH = '/login/upstream';
 const TXN_COOKIE = 'iam_signin_txn';
@@ -132,23 +138,35 @@ export function upstreamRoutes(app: FastifyInstance, deps: { scopeFor: ScopeFor;
         }
         throw e;
       }
-      const admission = await admit(scope, upstreamSource(provider), identity, { ip: request.ip });
-      if (!admission.ok) {
-        request.log.info({ provider: `${type}:${id}`, reason: admission.reason }, 'upstream user not admitted');
-        await recordAudit(scope, { type: 'system', id: `upstream:${type}:${id}`, ip: request.ip }, { action: 'signin.failure', targetType: 'upstream', targetId: `${type}/${id}`, after: { method: `upstream:${type}:${id}`, outcome: 'not admitted', reason: admission.reason, subject: identity.subject } });
-        deps.metrics.recordSignin(type, 'failure');
-        return fail(request, reply, 403, 'Not allowed', REFUSAL_MESSAGES[admission.reason]);
-      }
       const method = `upstream:${type}:${id}`;
+      const refuse = async (reason: string, message: string) => {
+        request.log.info({ provider: `${type}:${id}`, reason }, 'upstream user not admitted');
+        await recordAudit(scope, { type: 'system', id: method, ip: request.ip }, { action: 'signin.failure', targetType: 'upstream', targetId: `${type}/${id}`, after: { method, outcome: 'not admitted', reason, subject: identity.subject } });
+        deps.metrics.recordSignin(type, 'failure');
+        return fail(request, reply, 403, 'Not allowed', message);
+      };
+      const admission = await admit(scope, upstreamSource(provider), identity, { ip: request.ip });
+      if (!admission.ok) return refuse(admission.reason, REFUSAL_MESSAGES[admission.reason]);
+      const { organizationId } = provider;
+      if (organizationId) {
+        const membership = await ensureMembership(scope, {
+          organizationId,
+          userId: admission.userId,
+          mayJoin: provider.trustAllUsers,
+          defaultRoles: provider.defaultOrganizationRoles,
+          actor: systemActor(method, request.ip),
+        });
+        if (membership === 'refused') return refuse('not-a-member', REFUSAL_MESSAGES['not-allowed']);
+      }
       const { cookie } = await scope.transaction(async (tx) => {
         const created = await createSession(tx, deps.keyring, admission.userId, method, clientOf(request));
-        await recordAudit(tx, { type: 'user', id: admission.userId, ip: request.ip }, { action: 'signin.success', targetType: 'user', targetId: admission.userId, after: { method, sid: created.session.sid } });
+        await recordAudit(tx, { type: 'user', id: admission.userId, ip: request.ip }, { action: 'signin.success', targetType: 'user', targetId: admission.userId, after: { method, sid: created.session.sid, ...(organizationId ? { organizationId } : {}) } });
         return created;
       });
       deps.metrics.recordSignin(type, 'success');
       setCookie(request, reply, SESSION_COOKIE, cookie, { maxAgeSeconds: SESSION_ABSOLUTE_SECONDS });
       clearRestart(request, reply);
-      return reply.header('cache-control', 'no-store').redirect(txn.returnTo, 303);
+      return reply.header('cache-control', 'no-store').redirect(organizationId ? resumeInOrganization(txn.returnTo, organizationId) : txn.returnTo, 303);
     });
   }
 }
