@@ -155,8 +155,21 @@ describe('sign-in through a provider bound to an organization', () => {
     expect(tokens.claims()).toMatchObject({ sub: bob.id, org_id: beta, org_roles: ['billing'] });
   });
 
-  it('organization_id goes to the first bound provider in creation order', async () => {
+  it('organization_id goes to the first bound provider in creation order; an active SSO connection comes before any', async () => {
     expect((await firstHop({ organization_id: beta })).pathname).toBe('/login/upstream/Google/beta');
+    const gamma = (await ok('POST', '/api/organizations', { displayName: 'Gamma' })).id as string;
+    await ok('PUT', '/api/upstream/Google/gamma', googleProvider({ organizationId: gamma }));
+    expect((await firstHop({ organization_id: gamma })).pathname).toBe('/login/upstream/Google/gamma');
+    const connection = await ok('POST', `/api/organizations/${gamma}/connections`, {
+      type: 'oidc',
+      displayName: 'Gamma Okta',
+      settings: { issuer: google.issuer, discoveryUrl: google.discoveryUrl, clientId: google.clientId },
+      clientSecret: google.clientSecret,
+    });
+    await ok('POST', `/api/connections/${connection.id}/activate`, {});
+    expect((await firstHop({ organization_id: gamma })).pathname).toBe(`/sso/oidc/${connection.id}/start`);
+    // The rule below holds for connections too: organization_id=A never leads to B's connection.
+    expect((await firstHop({ organization_id: beta, connection_id: connection.id })).searchParams.get('error')).toBe('invalid_request');
   });
 });
 
