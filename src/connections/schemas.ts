@@ -4,6 +4,7 @@ import { CONNECTION_STATUSES, CONNECTION_TYPES, JIT_POLICIES } from '../db/schem
 import { organizationRole } from '../organizations/schemas.ts';
 import type { Connection } from './service.ts';
 import { MAX_METADATA_BYTES } from './saml-metadata.ts';
+import { clientIdParam } from '../downstream/schemas.ts';
 
 const httpUrl = z.url({ protocol: /^https?$/ }).max(2048);
 const claimName = z.string().min(1).max(128).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');
@@ -17,6 +18,13 @@ const profileMapping = z
   .strictObject({ email: claimName.optional(), givenName: claimName.optional(), familyName: claimName.optional(), groups: claimName.optional() })
   .describe('Claim (OIDC) or attribute (SAML) names for the normalized profile; unset fields use the standard names.');
 
+/** OpenID Connect Core §4 at the application: who receives this connection's IdP-initiated arrivals. */
+const idpInitiatedClientId = clientIdParam
+  .optional()
+  .describe(
+    'An InteractiveApplication or ClientSideApplication of this tenant with an `initiateLoginUri`: a sign-in started at the IdP (an unsolicited SAML response, once validated, or the OIDC initiate URI) sends the browser there with `iss`, `login_hint`, `target_link_uri`, `connection_id` and `organization_id`, never signing anyone in itself. Unset (or the application has no `initiateLoginUri`): a fresh SP-initiated sign-in at this connection that ends on this service.',
+  );
+
 /** Generic OpenID Connect: Okta, OneLogin, JumpCloud, Keycloak, PingFederate, … (OpenID Connect Discovery 1.0). */
 export const oidcSettings = z.strictObject({
   issuer: httpUrl.describe('The issuer; its `/.well-known/openid-configuration` is fetched unless `discoveryUrl` is set.'),
@@ -24,6 +32,7 @@ export const oidcSettings = z.strictObject({
   clientId: z.string().min(1).max(256),
   scopes: z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/)).max(20).default(['openid', 'email', 'profile']),
   claimMapping: profileMapping.optional(),
+  idpInitiatedClientId,
 });
 export type OidcSettings = z.infer<typeof oidcSettings>;
 
@@ -44,6 +53,7 @@ export const samlSettings = z.strictObject({
     .default(false)
     .describe('Sign AuthnRequests (HTTP-Redirect, RSA-SHA256). The first time it is on, the connection gets its own key and certificate: `serviceProvider.signingCertificate`, also in the SP metadata, for the IdP.'),
   attributeMapping: profileMapping.optional(),
+  idpInitiatedClientId,
 });
 export type SamlSettings = z.infer<typeof samlSettings>;
 

@@ -52,6 +52,11 @@ const secret = z.string().min(32, 'at least 32 characters').max(512).optional().
 const interactive = {
   redirectUris: z.array(redirectUri).max(50).default([]),
   postLogoutRedirectUris: z.array(redirectUri).max(50).default([]),
+  initiateLoginUri: redirectUri
+    .optional()
+    .describe(
+      "OpenID Connect Core §4 (Registration's `initiate_login_uri`): where a sign-in started at an organization's IdP (a dashboard tile, an unsolicited SAML response) is sent, with `iss`, `login_hint`, `target_link_uri`, `connection_id` and `organization_id`, when the connection names this application (`settings.idpInitiatedClientId`); the application then starts an ordinary authorization request.",
+    ),
   refreshTokenLifetime: z.number().int().min(300).max(90 * 86_400).optional().describe('Seconds; default 30 days'),
 };
 const jwk = z.looseObject({ kty: z.string(), kid: z.string().optional() });
@@ -89,6 +94,7 @@ export const clientResponse = z.object({
   allowedScopes: z.array(z.string()),
   redirectUris: z.array(z.string()),
   postLogoutRedirectUris: z.array(z.string()),
+  initiateLoginUri: z.string().nullable(),
   allowedCorsOrigins: z.array(z.string()),
   accessTokenLifetime: z.number().nullable(),
   refreshTokenLifetime: z.number().nullable(),

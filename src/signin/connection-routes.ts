@@ -30,6 +30,7 @@ import { clientOf, createSession, SESSION_ABSOLUTE_SECONDS, SESSION_COOKIE } fro
 import { clearRestart, REFUSAL_MESSAGES, restartOnce, saveTransaction, startPath, takeTransaction } from './upstream-routes.ts';
 import type { UpstreamType } from '../db/schema/index.ts';
 import { connectionTestResult } from './connection-test.ts';
+import { applicationInitiateLoginUrl } from './idp-initiated.ts';
 
 export const CONNECTION_SSO_PREFIX = '/sso';
 
@@ -140,6 +141,31 @@ export async function completeConnectionSignIn(
   return reply.header('cache-control', 'no-store').redirect(resumeInOrganization(input.returnTo, connection.organizationId), 303);
 }
 
+/**
+ * An unsolicited SAML Response (SAML 2.0 Profiles §4.1.5) at the ACS, never a login. When the connection hands
+ * IdP-initiated arrivals to an application (idp-initiated.ts), the response is validated in full (signature,
+ * audience, times, no InResponseTo, and its assertion ID consumed) so that the application gets a `login_hint` the
+ * IdP really signed; an invalid one is refused like any failed sign-in. Otherwise a fresh SP-initiated sign-in starts.
+ */
+async function idpInitiatedSaml(request: FastifyRequest, reply: FastifyReply, deps: ConnectionSigninDeps, connection: Extract<RoutableConnection, { type: 'saml' }>, body: Record<string, unknown>): Promise<FastifyReply> {
+  const scope = deps.scopeFor(request.tenant.id);
+  if (!connection.settings.idpInitiatedClientId || typeof body.SAMLResponse !== 'string') return restartOnce(request, reply, connectionStartPath(connection, '/'));
+  let identity: VerifiedIdentity;
+  try {
+    identity = await validateSamlResponse(scope, request.tenant.issuer, connection, body.SAMLResponse, null, await samlKeyPair(scope, deps.keyring, connection));
+  } catch (e) {
+    if (!(e instanceof SamlError)) throw e;
+    request.log.warn({ connection: connection.id, reason: e.reason, detail: e.message }, 'unsolicited SAML response rejected');
+    await recordAudit(scope, { type: 'system', id: `connection:${connection.id}`, ip: request.ip }, { action: 'signin.failure', targetType: 'connection', targetId: connection.id, after: { method: `connection:saml:${connection.id}`, outcome: 'rejected', reason: e.reason, detail: e.message, idpInitiated: true } });
+    deps.metrics.recordSignin('saml_connection', 'failure');
+    return fail(request, reply, 400, 'Sign-in failed', 'Sign-in with your identity provider did not succeed. Please try again.');
+  }
+  const application = await applicationInitiateLoginUrl(scope, request.tenant.issuer, connection, { loginHint: identity.email ?? identity.subject, targetLinkUri: typeof body.RelayState === 'string' ? body.RelayState : undefined });
+  if (!application) return restartOnce(request, reply, connectionStartPath(connection, '/'));
+  await recordAudit(scope, { type: 'system', id: `connection:${connection.id}`, ip: request.ip }, { action: 'signin.idp_initiated', targetType: 'connection', targetId: connection.id, after: { method: `connection:saml:${connection.id}`, outcome: 'sent to application', clientId: connection.settings.idpInitiatedClientId, subject: identity.subject } });
+  return reply.header('cache-control', 'no-store').redirect(application, 303);
+}
+
 export function connectionSigninRoutes(app: FastifyInstance, deps: ConnectionSigninDeps) {
   const params = z.object({ id: z.uuid() });
 
@@ -219,6 +245,11 @@ export function connectionSigninRoutes(app: FastifyInstance, deps: ConnectionSig
           target = '/';
         }
       }
+      const application = await applicationInitiateLoginUrl(deps.scopeFor(request.tenant.id), request.tenant.issuer, connection, { loginHint: q.login_hint, targetLinkUri: q.target_link_uri });
+      if (application) {
+        await recordAudit(deps.scopeFor(request.tenant.id), { type: 'system', id: `connection:${id}`, ip: request.ip }, { action: 'signin.idp_initiated', targetType: 'connection', targetId: id, after: { method: `connection:oidc:${id}`, outcome: 'sent to application', clientId: connection.settings.idpInitiatedClientId } });
+        return reply.header('cache-control', 'no-store').redirect(application, 303);
+      }
       return reply.header('cache-control', 'no-store').redirect(connectionStartPath(connection, target, { loginHint: q.login_hint }), 303);
     },
   });
@@ -252,7 +283,7 @@ export function connectionSigninRoutes(app: FastifyInstance, deps: ConnectionSig
     if (connection?.type !== 'saml') return fail(request, reply, 404, 'Unknown sign-in method', 'This sign-in method is not configured.');
     const body = (request.body ?? {}) as Record<string, unknown>;
     // IdP-initiated (unsolicited) or a replay without our transaction: never a login; start SP-initiated instead.
-    if (!txn?.requestId) return restartOnce(request, reply, connectionStartPath(connection, '/'));
+    if (!txn?.requestId) return idpInitiatedSaml(request, reply, deps, connection, body);
     if (txn.test) {
       const requestId = txn.requestId;
       return connectionTestResult(request, reply, deps, connection, txn.test, async () => {

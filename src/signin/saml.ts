@@ -41,7 +41,8 @@ export interface SpKeyPair {
   certificate: string;
 }
 
-function sp(issuer: string, connection: SamlConnection, ids: { expected?: string; next?: string } = {}, own?: SpKeyPair): SAML {
+/** `expected`: the one request ID a response may answer; `null`: an unsolicited response, which must answer none. */
+function sp(issuer: string, connection: SamlConnection, ids: { expected?: string | null; next?: string } = {}, own?: SpKeyPair): SAML {
   const urls = serviceProviderOf(issuer, 'saml', connection.id);
   const s = connection.settings;
   return new SAML({
@@ -58,12 +59,13 @@ function sp(issuer: string, connection: SamlConnection, ids: { expected?: string
     wantAuthnResponseSigned: s.wantResponseSigned,
     acceptedClockSkewMs: SAML_CLOCK_SKEW_MS,
     identifierFormat: null,
-    validateInResponseTo: ValidateInResponseTo.always,
+    // An unsolicited response carries no InResponseTo (ifPresent with a cache that knows no request refuses one).
+    validateInResponseTo: ids.expected === null ? ValidateInResponseTo.ifPresent : ValidateInResponseTo.always,
     // The one request this browser started (from its sealed transaction cookie, whose own expiry bounds the age):
     // nothing else is a valid InResponseTo. The value is read as the request's creation time.
     cacheProvider: {
       saveAsync: async () => null,
-      getAsync: async (key: string) => (ids.expected !== undefined && key === ids.expected ? new Date().toISOString() : null),
+      getAsync: async (key: string) => (typeof ids.expected === 'string' && key === ids.expected ? new Date().toISOString() : null),
       removeAsync: async () => null,
     },
     generateUniqueId: () => ids.next ?? `_${randomBytes(20).toString('hex')}`,
@@ -139,10 +141,10 @@ function reasonOf(message: string): string {
 }
 
 /**
- * Validates an HTTP-POST SAMLResponse answering `expectedRequestId` and records its assertion ID; returns who signed
- * in, or throws SamlError with a machine-readable reason.
+ * Validates an HTTP-POST SAMLResponse answering `expectedRequestId` (`null`: an unsolicited one, which must answer no
+ * request) and records its assertion ID; returns who it names, or throws SamlError with a machine-readable reason.
  */
-export async function validateSamlResponse(scope: TenantScope, issuer: string, connection: SamlConnection, samlResponse: string, expectedRequestId: string, own?: SpKeyPair): Promise<VerifiedIdentity> {
+export async function validateSamlResponse(scope: TenantScope, issuer: string, connection: SamlConnection, samlResponse: string, expectedRequestId: string | null, own?: SpKeyPair): Promise<VerifiedIdentity> {
   if (samlResponse.length > SAML_RESPONSE_MAX_BYTES || !/^[A-Za-z0-9+/=\r\n]+$/.test(samlResponse)) throw new SamlError('malformed', 'SAMLResponse is not base64 of a bounded size');
   const xml = Buffer.from(samlResponse, 'base64').toString('utf8');
   // No DTD: no external entities and no entity expansion, whatever the parser below would do with them.

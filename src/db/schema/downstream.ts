@@ -21,6 +21,11 @@ export const clients = pgTable(
     redirectUris: text('redirect_uris').array().notNull().default(sql`'{}'::text[]`),
     postLogoutRedirectUris: text('post_logout_redirect_uris').array().notNull().default(sql`'{}'::text[]`),
     allowedCorsOrigins: text('allowed_cors_origins').array().notNull().default(sql`'{}'::text[]`),
+    /**
+     * OpenID Connect Core §4 / Registration `initiate_login_uri`: where an IdP-initiated arrival at a connection that
+     * names this application is sent (with `iss`, `login_hint`, `target_link_uri`), to start a fresh sign-in itself.
+     */
+    initiateLoginUri: text('initiate_login_uri'),
     accessTokenLifetime: integer('access_token_lifetime'),
     refreshTokenLifetime: integer('refresh_token_lifetime'),
     /** RFC 7523 private_key_jwt: the client's public keys (a JWK Set). */

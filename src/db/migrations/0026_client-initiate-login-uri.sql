@@ -1,0 +1,1 @@
+ALTER TABLE "clients" ADD COLUMN "initiate_login_uri" text;
