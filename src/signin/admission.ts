@@ -19,6 +19,7 @@ import { identitiesRepository } from '../users/identities.ts';
 import { checkIdentifier } from '../users/identifiers.ts';
 import { usersRepository } from '../users/repository.ts';
 import type { VerifiedIdentity } from './federation.ts';
+import { organizationForVerifiedDomain } from '../organizations/domains.ts';
 
 export type AdmissionRefusal = 'not-allowed' | 'inactive' | 'ambiguous-email' | 'invalid-email' | 'invalid-identifier' | 'conflict';
 export type Admission = { ok: true; userId: string; created: boolean } | { ok: false; reason: AdmissionRefusal };
@@ -41,12 +42,22 @@ export interface AdmissionSource {
   defaultUserRoles: string[];
 }
 
+/**
+ * Whether an email is in a verified domain of `organizationId`: the only emails an organization's IdP may link to an
+ * existing account by (otherwise one organization's IdP administrator could assert anyone's address and take over
+ * that account).
+ */
+export function inVerifiedDomainOf(organizationId: string): (tx: TenantScope, email: string) => Promise<boolean> {
+  return async (tx, email) => (await organizationForVerifiedDomain(tx, email))?.organizationId === organizationId;
+}
+
+/** A tenant-wide provider links any email it verifies (Bizzkit seed); one bound to an organization only that organization's. */
 export function upstreamSource(provider: UpstreamProvider): AdmissionSource {
   return {
     providerType: provider.type,
     providerId: provider.id,
     actorId: `upstream:${provider.type}:${provider.id}`,
-    mayLinkEmail: async () => true,
+    mayLinkEmail: provider.organizationId ? inVerifiedDomainOf(provider.organizationId) : async () => true,
     mayCreate: async () => provider.trustAllUsers,
     defaultUserRoles: provider.defaultUserRoles,
   };

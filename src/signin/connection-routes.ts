@@ -18,12 +18,10 @@ import { setCookie } from '../platform/cookies.ts';
 import { recordAudit, systemActor } from '../audit/service.ts';
 import type { SigninMetrics } from '../platform/metrics.ts';
 import { connectionClientSecret, connectionSpSigningKey, findActiveConnection, findTestableConnection, type RoutableConnection } from '../connections/service.ts';
-import { membershipOf, pendingMembershipOf, setMembership } from '../organizations/service.ts';
-import { organizationForVerifiedDomain } from '../organizations/domains.ts';
 import { messagePage } from './pages.ts';
 import { htmlReply, safeReturnTo } from './routes.ts';
 import { authorizationUrl, completeSignIn, FederationError, type FederatedProvider, type VerifiedIdentity } from './federation.ts';
-import { admit, type AdmissionSource } from './admission.ts';
+import { admit, inVerifiedDomainOf, type AdmissionSource } from './admission.ts';
 import { resumeInOrganization } from './organization-resume.ts';
 import { SAML_RESPONSE_MAX_BYTES, samlAuthnRequest, SamlError, samlServiceProviderMetadata, validateSamlResponse, type SpKeyPair } from './saml.ts';
 import { clientOf, createSession, SESSION_ABSOLUTE_SECONDS, SESSION_COOKIE } from './sessions.ts';
@@ -31,6 +29,7 @@ import { clearRestart, REFUSAL_MESSAGES, restartOnce, saveTransaction, startPath
 import type { UpstreamType } from '../db/schema/index.ts';
 import { connectionTestResult } from './connection-test.ts';
 import { applicationInitiateLoginUrl } from './idp-initiated.ts';
+import { ensureMembership } from './organization-membership.ts';
 
 export const CONNECTION_SSO_PREFIX = '/sso';
 
@@ -81,7 +80,7 @@ function connectionProviderType(type: RoutableConnection['type']): 'oidc_connect
 }
 
 export function connectionSource(connection: RoutableConnection): AdmissionSource {
-  const inVerifiedDomain = async (tx: TenantScope, email: string) => (await organizationForVerifiedDomain(tx, email))?.organizationId === connection.organizationId;
+  const inVerifiedDomain = inVerifiedDomainOf(connection.organizationId);
   return {
     providerType: 'connection',
     providerId: connection.id,
@@ -123,13 +122,14 @@ export async function completeConnectionSignIn(
   };
   const admission = await admit(scope, connectionSource(connection), identity, { ip: request.ip });
   if (!admission.ok) return refuse(admission.reason, REFUSAL_MESSAGES[admission.reason]);
-  const member = await membershipOf(scope, connection.organizationId, admission.userId);
-  if (!member) {
-    if (connection.jitPolicy === 'existing_members') return refuse('not-a-member', REFUSAL_MESSAGES['not-allowed']);
-    // An invitee who signs in through the organization's IdP before accepting keeps the roles they were invited with.
-    const invited = await pendingMembershipOf(scope, connection.organizationId, admission.userId);
-    await setMembership(scope, systemActor(`connection:${connection.id}`, request.ip), connection.organizationId, admission.userId, invited?.roles ?? connection.defaultOrganizationRoles);
-  }
+  const membership = await ensureMembership(scope, {
+    organizationId: connection.organizationId,
+    userId: admission.userId,
+    mayJoin: connection.jitPolicy !== 'existing_members',
+    defaultRoles: connection.defaultOrganizationRoles,
+    actor: systemActor(`connection:${connection.id}`, request.ip),
+  });
+  if (membership === 'refused') return refuse('not-a-member', REFUSAL_MESSAGES['not-allowed']);
   const { cookie } = await scope.transaction(async (tx) => {
     const created = await createSession(tx, deps.keyring, admission.userId, method, clientOf(request));
     await recordAudit(tx, { type: 'user', id: admission.userId, ip: request.ip }, { action: 'signin.success', targetType: 'user', targetId: admission.userId, after: { method, sid: created.session.sid, organizationId: connection.organizationId } });

@@ -155,6 +155,23 @@ describe('sign-in through a provider bound to an organization', () => {
     expect(tokens.claims()).toMatchObject({ sub: bob.id, org_id: beta, org_roles: ['billing'] });
   });
 
+  it('a bound provider links an existing account only by a verified email in its own organization\'s verified domains', async () => {
+    // Acme's Entra ID asserts the address of a user at Beta's domain: no takeover of that account (a tenant-wide
+    // provider would link it, as the Bizzkit seed has it).
+    const victim = await ok('POST', '/api/users', { email: 'carol@beta.test' });
+    entra.nextLogin({ sub: 'entra-carol', email: 'carol@beta.test', email_verified: true, tid: TID });
+    const { url } = await authorize({ organization_id: acme });
+    const refused = await new Browser().follow(url.toString(), (u) => u.startsWith(APP_REDIRECT));
+    expect(refused.res.status).toBe(403);
+    expect((await ok('GET', `/api/users/${victim.id}/identities`)).items ?? []).toEqual([]);
+    const [refusal] = (await ok('GET', '/api/audit?action=user.identity.link.refused')).items;
+    expect(refusal.after).toMatchObject({ subject: 'entra-carol', reason: 'not-allowed' });
+    // At its own domain, an existing user is linked.
+    const own = await ok('POST', '/api/users', { email: 'dora@acme.test' });
+    entra.nextLogin({ sub: 'entra-dora', email: 'dora@acme.test', email_verified: true, tid: TID });
+    expect((await signIn({ organization_id: acme })).claims()).toMatchObject({ sub: own.id, org_id: acme });
+  });
+
   it('organization_id goes to the first bound provider in creation order; an active SSO connection comes before any', async () => {
     expect((await firstHop({ organization_id: beta })).pathname).toBe('/login/upstream/Google/beta');
     const gamma = (await ok('POST', '/api/organizations', { displayName: 'Gamma' })).id as string;
