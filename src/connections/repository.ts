@@ -51,6 +51,11 @@ export function connectionsRepository(scope: TenantScope) {
       return scope.count(connections, eq(connections.organizationId, organizationId));
     },
 
+    /** The tenant's SAML connections, any status, in (created_at, id) order (certificate expiry). */
+    async listSaml(limit: number): Promise<ConnectionRow[]> {
+      return scope.select(connections, eq(connections.type, 'saml')).orderBy(asc(connections.createdAt), asc(connections.id)).limit(limit);
+    },
+
     /** Active connections of several organizations at once (home-realm discovery). */
     async activeOf(organizationIds: string[]): Promise<ConnectionRow[]> {
       if (!organizationIds.length) return [];

@@ -11,7 +11,7 @@ import type { Outbound } from '../platform/outbound.ts';
 import { actorOf } from '../platform/auth.ts';
 import { problemResponses } from '../platform/errors/problem-schema.ts';
 import { organizationIdParams } from '../organizations/schemas.ts';
-import { createConnection, deleteConnection, getConnection, importSamlMetadata, listConnections, setConnectionStatus, ssoForDomain, updateConnection } from './service.ts';
+import { connectionsWithExpiringCertificates, createConnection, deleteConnection, getConnection, importSamlMetadata, listConnections, setConnectionStatus, ssoForDomain, updateConnection } from './service.ts';
 import {
   connectionCreateBody,
   connectionIdParams,
@@ -21,6 +21,7 @@ import {
   connectionToWire,
   domainQuery,
   domainSsoResponse,
+  expiringQuery,
   samlMetadataImportResponse,
   samlMetadataSource,
 } from './schemas.ts';
@@ -89,6 +90,21 @@ export function connectionRoutes(app: FastifyInstance, deps: ConnectionRouteDeps
       response: { 200: domainSsoResponse, ...problemResponses(400, 401, 403) },
     },
     handler: async (request) => ssoForDomain(deps.scopeFor(request.tenant.id), request.query.domain),
+  });
+
+  r.get(`${CONNECTIONS_PATH}/expiring-certificates`, {
+    config: READ,
+    schema: {
+      operationId: 'connections.expiringCertificates',
+      tags: TAGS,
+      summary: 'SAML connections whose IdP certificates expire soon',
+      description:
+        'Every SAML connection of the tenant (any status) with an IdP signing certificate that expires within `withinDays` days (default 30) or has expired, each with its `certificates` (subject, SHA-256 fingerprint, `notAfter`): what the daily `saml-connection-upkeep` job warns about. ' +
+        'Add the IdP\'s new certificate beside the old one (`idpCertificates` holds up to five) or re-read its metadata before the old one expires.',
+      querystring: expiringQuery,
+      response: { 200: connectionListResponse, ...problemResponses(400, 401, 403) },
+    },
+    handler: async (request) => ({ items: (await connectionsWithExpiringCertificates(deps.scopeFor(request.tenant.id), request.tenant.issuer, request.query.withinDays)).map(connectionToWire) }),
   });
 
   r.get(CONNECTION_PATH, {

@@ -105,6 +105,7 @@ export const connectionPatchBody = z
 export type ConnectionPatchBody = z.infer<typeof connectionPatchBody>;
 
 export const connectionIdParams = z.strictObject({ connectionId: z.uuid() });
+export const expiringQuery = z.strictObject({ withinDays: z.coerce.number().int().min(0).max(3650).default(30).describe('Days from now; 0: only expired ones.') });
 export const domainQuery = z.strictObject({ domain: z.string().min(1).max(253).describe('An email domain, e.g. `megacorp.org`, or an email address.') });
 
 export const connectionResponse = z
@@ -120,6 +121,7 @@ export const connectionResponse = z
     defaultOrganizationRoles: z.array(z.string()),
     /** What the IdP must be told about us: redirect URI (OIDC) or entity ID, ACS URL and metadata URL (SAML). */
     serviceProvider: z.record(z.string(), z.string()),
+    certificates: z.array(z.object({ subject: z.string(), fingerprint: z.string(), notAfter: z.iso.datetime() })).describe('SAML: the IdP signing certificates (subject, SHA-256 fingerprint, expiry); OIDC: empty.'),
     createdAt: z.iso.datetime(),
     updatedAt: z.iso.datetime(),
   })

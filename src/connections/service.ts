@@ -36,6 +36,8 @@ export interface Connection {
   jitPolicy: JitPolicy;
   defaultOrganizationRoles: string[];
   serviceProvider: Record<string, string>;
+  /** SAML: the IdP signing certificates' subject, SHA-256 fingerprint and expiry (OIDC: none). */
+  certificates: CertificateInfo[];
   createdAt: Date;
   updatedAt: Date;
 }
@@ -67,13 +69,14 @@ function toConnection(r: ConnectionRow, issuer: string): Connection {
     jitPolicy: r.jitPolicy,
     defaultOrganizationRoles: r.defaultOrganizationRoles,
     serviceProvider: { ...serviceProviderOf(issuer, r.type, r.id), ...(r.spSigningCert ? { signingCertificate: r.spSigningCert } : {}) },
+    certificates: r.type === 'saml' ? certificatesOf(r.settings) : [],
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
   };
 }
 
 function auditView(c: Connection): Record<string, unknown> {
-  const { createdAt, updatedAt, serviceProvider, ...rest } = c;
+  const { createdAt, updatedAt, serviceProvider, certificates, ...rest } = c;
   return rest;
 }
 
@@ -322,6 +325,18 @@ export async function ssoForDomain(scope: TenantScope, domainOrEmail: string) {
   if (!owner) return { domain, sso: false, organizationId: null, connections: [] };
   const rows = (await connectionsRepository(scope).activeOf([owner.organizationId])).map((r) => routable(r)).filter((c) => c !== undefined);
   return { domain, sso: rows.length > 0, organizationId: owner.organizationId, connections: rows.map((c) => ({ id: c.id, type: c.type, displayName: c.displayName })) };
+}
+
+/** At most this many SAML connections are looked at by `connectionsWithExpiringCertificates`. */
+export const MAX_EXPIRY_SCAN = 2000;
+
+/**
+ * SAML connections with an IdP signing certificate that expires within `withinDays` (or has expired), as
+ * `GET /api/upstream?expiringWithinDays=` lists upstream secrets: what the daily upkeep job warns about, as data.
+ */
+export async function connectionsWithExpiringCertificates(scope: TenantScope, issuer: string, withinDays: number, now = new Date()): Promise<Connection[]> {
+  const by = now.getTime() + withinDays * 86_400_000;
+  return (await connectionsRepository(scope).listSaml(MAX_EXPIRY_SCAN)).map((r) => toConnection(r, issuer)).filter((c) => c.certificates.some((x) => Date.parse(x.notAfter) <= by));
 }
 
 /** Replay cache for SAML assertions: false when this assertion ID was already accepted at this connection. */

@@ -229,3 +229,24 @@ describe('the daily upkeep job', () => {
     expect((await api.call('GET', `/api/connections/${byUrl}`)).json().settings.idpCertificates).toHaveLength(2);
   });
 });
+
+describe('GET /api/connections/expiring-certificates', () => {
+  it('lists the SAML connections with a certificate expiring within the window, each with its certificates; only this tenant\'s', async () => {
+    const soon = selfSignedKeyPair('expiring-idp', 10);
+    const later = selfSignedKeyPair('lasting-idp', 400);
+    const mk = async (name: string, certs: string[]) =>
+      (await api.call('POST', `/api/organizations/${orgId}/connections`, { type: 'saml', displayName: name, settings: { idpEntityId: `https://${name}.example/idp`, idpSsoUrl: `https://${name}.example/sso`, idpCertificates: certs } })).json();
+    const expiring = await mk('rolling', [soon.cert, later.cert]);
+    const lasting = await mk('lasting', [later.cert]);
+    expect(expiring.certificates.map((c: { subject: string }) => c.subject)).toEqual(['CN=expiring-idp', 'CN=lasting-idp']);
+    expect(expiring.certificates[0].fingerprint).toBe(fingerprint(soon.cert));
+
+    const ids = async (q: string) => ((await api.call('GET', `/api/connections/expiring-certificates${q}`)).json().items as { id: string }[]).map((c) => c.id);
+    expect(await ids('')).toContain(expiring.id);
+    expect(await ids('')).not.toContain(lasting.id);
+    expect(await ids('?withinDays=0')).not.toContain(expiring.id);
+    expect(await ids('?withinDays=500')).toEqual(expect.arrayContaining([expiring.id, lasting.id]));
+    expect((await other.call('GET', '/api/connections/expiring-certificates?withinDays=500')).json().items).toEqual([]);
+    for (const bad of ['?withinDays=-1', '?withinDays=x', '?withinDays=1&extra=1']) expect((await api.call('GET', `/api/connections/expiring-certificates${bad}`)).statusCode, bad).toBe(400);
+  });
+});
