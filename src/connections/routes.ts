@@ -11,7 +11,7 @@ import type { Outbound } from '../platform/outbound.ts';
 import { actorOf } from '../platform/auth.ts';
 import { problemResponses } from '../platform/errors/problem-schema.ts';
 import { organizationIdParams } from '../organizations/schemas.ts';
-import { connectionsWithExpiringCertificates, createConnection, deleteConnection, getConnection, importSamlMetadata, listConnections, setConnectionStatus, ssoForDomain, updateConnection } from './service.ts';
+import { connectionsWithExpiringCertificates, createConnection, rolloverSpCertificate, deleteConnection, getConnection, importSamlMetadata, listConnections, setConnectionStatus, ssoForDomain, updateConnection } from './service.ts';
 import {
   connectionCreateBody,
   connectionIdParams,
@@ -164,6 +164,32 @@ export function connectionRoutes(app: FastifyInstance, deps: ConnectionRouteDeps
       return { ...r, connection: connectionToWire(r.connection) };
     },
   });
+
+  const rolloverSteps = {
+    rollover: {
+      summary: "Start rolling over a SAML connection's own certificate",
+      description:
+        'Makes a next key and self-signed certificate (`serviceProvider.nextSigningCertificate`). Until it is promoted the SP metadata lists both as signing keys (AuthnRequests are still signed with the current one) and the next one as the encryption key; assertions encrypted to either certificate are accepted. ' +
+        'Give the IdP the new certificate (or let it re-read our metadata), then promote. 409 while one is in progress; 400 when the connection has no certificate of its own (neither signAuthnRequest nor wantAssertionsEncrypted was ever on).',
+    },
+    promote: { summary: 'Finish a certificate rollover', description: 'The next certificate becomes the current one (requests are signed with it, the metadata lists only it) and the old key is deleted. 409 when no rollover is in progress.' },
+    cancel: { summary: 'Cancel a certificate rollover', description: 'Deletes the next key and certificate; the current ones stay. 409 when no rollover is in progress.' },
+  } as const;
+  for (const [step, doc] of Object.entries(rolloverSteps) as [keyof typeof rolloverSteps, (typeof rolloverSteps)[keyof typeof rolloverSteps]][]) {
+    r.post(`${CONNECTION_PATH}/sp-certificate/${step}`, {
+      config: WRITE,
+      schema: {
+        operationId: `connections.spCertificate${step[0]!.toUpperCase()}${step.slice(1)}`,
+        tags: TAGS,
+        summary: doc.summary,
+        description: `${doc.description} Audited as connection.sp_certificate.${step} with the certificates' fingerprints.`,
+        params: connectionIdParams,
+        body: z.strictObject({}).optional(),
+        response: { 200: connectionResponse, ...problemResponses(400, 401, 403, 404, 409, 415) },
+      },
+      handler: async (request) => connectionToWire(await rolloverSpCertificate(deps.scopeFor(request.tenant.id), actorOf(request), deps.keyring, request.tenant.issuer, request.params.connectionId, step)),
+    });
+  }
 
   r.delete(CONNECTION_PATH, {
     config: WRITE,

@@ -45,7 +45,7 @@ export interface Connection {
 /** A connection as sign-in uses it, with its settings parsed. */
 export type RoutableConnection =
   | { id: string; organizationId: string; type: 'oidc'; displayName: string; jitPolicy: JitPolicy; defaultOrganizationRoles: string[]; settings: OidcSettings }
-  | { id: string; organizationId: string; type: 'saml'; displayName: string; jitPolicy: JitPolicy; defaultOrganizationRoles: string[]; settings: SamlSettings; spSigningCert: string | null };
+  | { id: string; organizationId: string; type: 'saml'; displayName: string; jitPolicy: JitPolicy; defaultOrganizationRoles: string[]; settings: SamlSettings; spSigningCert: string | null; spNextSigningCert: string | null };
 
 export const sealContext = (tenantId: string, id: string) => `${tenantId}/connection/${id}`;
 
@@ -68,7 +68,11 @@ function toConnection(r: ConnectionRow, issuer: string): Connection {
     hasClientSecret: r.secretSealed !== null,
     jitPolicy: r.jitPolicy,
     defaultOrganizationRoles: r.defaultOrganizationRoles,
-    serviceProvider: { ...serviceProviderOf(issuer, r.type, r.id), ...(r.spSigningCert ? { signingCertificate: r.spSigningCert } : {}) },
+    serviceProvider: {
+      ...serviceProviderOf(issuer, r.type, r.id),
+      ...(r.spSigningCert ? { signingCertificate: r.spSigningCert } : {}),
+      ...(r.spNextSigningCert ? { nextSigningCertificate: r.spNextSigningCert } : {}),
+    },
     certificates: r.type === 'saml' ? certificatesOf(r.settings) : [],
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
@@ -259,7 +263,7 @@ function routable(row: ConnectionRow, anyStatus = false): RoutableConnection | u
   if (!s.success) return undefined;
   // Signing is on but the credential is missing (cannot happen through the service): the connection is incomplete.
   if ((s.data.signAuthnRequest || s.data.wantAssertionsEncrypted) && !row.spSigningCert) return undefined;
-  return { ...common, type: 'saml', settings: s.data, spSigningCert: row.spSigningCert };
+  return { ...common, type: 'saml', settings: s.data, spSigningCert: row.spSigningCert, spNextSigningCert: row.spNextSigningCert };
 }
 
 /** An active connection by id, for sign-in; anything else (unknown, draft, inactive, not a uuid) is undefined. */
@@ -303,10 +307,52 @@ async function withSpCredential(tx: TenantScope, keyring: Keyring, issuer: strin
 
 const spKeyContext = (tenantId: string, id: string) => `${sealContext(tenantId, id)}/sp-signing`;
 
-/** The private key a SAML connection signs its AuthnRequests and decrypts its assertions with. */
-export async function connectionSpSigningKey(scope: TenantScope, keyring: Keyring, id: string): Promise<string | undefined> {
+/**
+ * The private keys a SAML connection signs its AuthnRequests and decrypts its assertions with: the current one, and
+ * during a rollover the next one (which decrypts too; see rolloverSpCertificate).
+ */
+export async function connectionSpSigningKeys(scope: TenantScope, keyring: Keyring, id: string): Promise<{ current?: string; next?: string }> {
   const row = await connectionsRepository(scope).find(id);
-  return row?.spSigningKeySealed ? keyring.unseal(row.spSigningKeySealed, spKeyContext(scope.tenantId, id)) : undefined;
+  const context = spKeyContext(scope.tenantId, id);
+  return {
+    ...(row?.spSigningKeySealed ? { current: keyring.unseal(row.spSigningKeySealed, context) } : {}),
+    ...(row?.spNextSigningKeySealed ? { next: keyring.unseal(row.spNextSigningKeySealed, context) } : {}),
+  };
+}
+
+const fingerprintOf = (pem: string | null) => (pem ? describeCertificate(pem).fingerprint : null);
+
+/**
+ * Rolling over a SAML connection's own certificate (the one of signAuthnRequest and wantAssertionsEncrypted), in the
+ * usual three steps (as Shibboleth documents it):
+ * 1. `rollover`: a next key and certificate. The SP metadata lists both as signing keys (requests are still signed
+ *    with the current one) and the next one as the encryption key; assertions encrypted to either are decrypted.
+ * 2. The IdP takes the new certificate (re-reads our metadata, or is given it).
+ * 3. `promote`: the next one becomes current and the old key is gone; or `cancel` drops the next one.
+ * Each step is audited with the certificates' fingerprints and written to the feed as `connection.updated`.
+ */
+export async function rolloverSpCertificate(scope: TenantScope, actor: Actor, keyring: Keyring, issuer: string, id: string, step: 'rollover' | 'promote' | 'cancel'): Promise<Connection> {
+  const made = step === 'rollover' ? await newSpCredential(`${new URL(issuer).hostname} SAML SP`) : undefined;
+  return scope.transaction(async (tx) => {
+    const current = await loadOrThrow(tx, id, true);
+    if (current.type !== 'saml') throw new Invalid('Only SAML connections have a service-provider certificate.', { field: 'type' });
+    if (!current.spSigningCert) throw new Invalid('This connection has no certificate of its own yet: it is made when signAuthnRequest or wantAssertionsEncrypted is first turned on.', { field: 'signAuthnRequest' });
+    if (step === 'rollover' && current.spNextSigningCert) throw new Conflict('A rollover is already in progress: promote or cancel it first.', { reason: 'rollover-in-progress' });
+    if (step !== 'rollover' && !current.spNextSigningCert) throw new Conflict('No rollover is in progress.', { reason: 'no-rollover' });
+    const changes =
+      step === 'rollover'
+        ? { spNextSigningKeySealed: keyring.seal(made!.privateKey, spKeyContext(tx.tenantId, id)), spNextSigningCert: made!.certificate }
+        : step === 'promote'
+          ? { spSigningKeySealed: current.spNextSigningKeySealed, spSigningCert: current.spNextSigningCert, spNextSigningKeySealed: null, spNextSigningCert: null }
+          : { spNextSigningKeySealed: null, spNextSigningCert: null };
+    const row = (await connectionsRepository(tx).update(id, changes))!;
+    const view = (r: ConnectionRow) => ({ signingCertificate: fingerprintOf(r.spSigningCert), nextSigningCertificate: fingerprintOf(r.spNextSigningCert) });
+    await recordAudit(tx, actor, { action: `connection.sp_certificate.${step}`, targetType: 'connection', targetId: id, before: view(current), after: view(row) });
+    const before = connectionData(toConnection(current, issuer));
+    const after = connectionData(toConnection(row, issuer));
+    await publish(tx, { type: 'connection.updated', organizationId: row.organizationId, data: after, previousAttributes: previousAttributes(before, after) });
+    return toConnection(row, issuer);
+  });
 }
 
 /** The OIDC client secret, for the token request at the IdP. */

@@ -17,7 +17,7 @@ import type { Outbound } from '../platform/outbound.ts';
 import { setCookie } from '../platform/cookies.ts';
 import { recordAudit, systemActor } from '../audit/service.ts';
 import type { SigninMetrics } from '../platform/metrics.ts';
-import { connectionClientSecret, connectionSpSigningKey, findActiveConnection, findTestableConnection, type RoutableConnection } from '../connections/service.ts';
+import { connectionClientSecret, connectionSpSigningKeys, findActiveConnection, findTestableConnection, type RoutableConnection } from '../connections/service.ts';
 import { messagePage } from './pages.ts';
 import { htmlReply, safeReturnTo } from './routes.ts';
 import { authorizationUrl, completeSignIn, FederationError, type FederatedProvider, type VerifiedIdentity } from './federation.ts';
@@ -56,8 +56,9 @@ function discoveryUrl(settings: { issuer: string; discoveryUrl?: string | undefi
 /** A SAML connection's own key pair when it signs its AuthnRequests or decrypts its assertions; undefined otherwise. */
 async function samlKeyPair(scope: TenantScope, keyring: Keyring, c: Extract<RoutableConnection, { type: 'saml' }>): Promise<SpKeyPair | undefined> {
   if ((!c.settings.signAuthnRequest && !c.settings.wantAssertionsEncrypted) || !c.spSigningCert) return undefined;
-  const privateKey = await connectionSpSigningKey(scope, keyring, c.id);
-  return privateKey ? { privateKey, certificate: c.spSigningCert } : undefined;
+  const keys = await connectionSpSigningKeys(scope, keyring, c.id);
+  if (!keys.current) return undefined;
+  return { privateKey: keys.current, certificate: c.spSigningCert, ...(keys.next && c.spNextSigningCert ? { next: { privateKey: keys.next, certificate: c.spNextSigningCert } } : {}) };
 }
 
 export async function federated(scope: TenantScope, keyring: Keyring, c: Extract<RoutableConnection, { type: 'oidc' }>): Promise<FederatedProvider> {

@@ -39,6 +39,8 @@ const EMAIL_NAME_ID = 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress';
 export interface SpKeyPair {
   privateKey: string;
   certificate: string;
+  /** During a rollover (connections/service.ts rolloverSpCertificate): the next key, which decrypts too. */
+  next?: { privateKey: string; certificate: string };
 }
 
 /** `expected`: the one request ID a response may answer; `null`: an unsolicited response, which must answer none. */
@@ -85,7 +87,10 @@ export async function samlAuthnRequest(issuer: string, connection: SamlConnectio
  */
 export function samlServiceProviderMetadata(issuer: string, connection: SamlConnection, own?: SpKeyPair): string {
   const s = connection.settings;
-  return sp(issuer, connection, {}, own).generateServiceProviderMetadata(own && s.wantAssertionsEncrypted ? own.certificate : null, own && s.signAuthnRequest ? own.certificate : null);
+  // During a rollover: both certificates as signing keys (requests are signed with the current one until it is
+  // promoted), and the next one as the encryption key, so IdPs that re-read the metadata encrypt to it.
+  const signing = own ? [own.certificate, ...(own.next ? [own.next.certificate] : [])] : [];
+  return sp(issuer, connection, {}, own).generateServiceProviderMetadata(own && s.wantAssertionsEncrypted ? (own.next?.certificate ?? own.certificate) : null, own && s.signAuthnRequest ? signing : null);
 }
 
 const XMLENC = 'http://www.w3.org/2001/04/xmlenc#';
@@ -151,8 +156,16 @@ export async function validateSamlResponse(scope: TenantScope, issuer: string, c
   if (/<!DOCTYPE|<!ENTITY/i.test(xml)) throw new SamlError('malformed', 'a DTD is not accepted');
   if (connection.settings.wantAssertionsEncrypted) assertEncryptedAsWanted(xml);
   let profile: Profile | null;
+  const validate = (keys: SpKeyPair | undefined) => sp(issuer, connection, { expected: expectedRequestId }, keys).validatePostResponseAsync({ SAMLResponse: samlResponse });
   try {
-    ({ profile } = await sp(issuer, connection, { expected: expectedRequestId }, own).validatePostResponseAsync({ SAMLResponse: samlResponse }));
+    try {
+      ({ profile } = await validate(own));
+    } catch (e) {
+      // During a rollover an IdP may already encrypt to the next certificate: the same checks again with that key
+      // (the first failure is the one reported; nothing was recorded, the replay cache comes after).
+      if (!(own?.next && connection.settings.wantAssertionsEncrypted)) throw e;
+      ({ profile } = await validate({ ...own.next }).catch(() => Promise.reject(e)));
+    }
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     throw new SamlError(reasonOf(message), message.slice(0, 300));

@@ -138,7 +138,7 @@ describe('connections in the OpenAPI document', () => {
     const ops = Object.entries(doc.paths)
       .filter(([path]) => path.startsWith('/api/connections') || path.endsWith('/connections'))
       .flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => ({ path, method, op })));
-    expect(ops.length).toBe(10);
+    expect(ops.length).toBe(13);
     for (const { path, method, op } of ops) {
       const where = `${method.toUpperCase()} ${path}`;
       expect(op.tags, where).toEqual(['Connections']);

@@ -133,6 +133,28 @@ describe('signed AuthnRequests', () => {
   });
 });
 
+describe('signing certificate rollover', () => {
+  it('both certificates are published as signing keys; requests are signed with the current one until the next is promoted', async () => {
+    const c = await connection(true);
+    const next = (await api.call('POST', `/api/connections/${c.id}/sp-certificate/rollover`, {})).json().serviceProvider.nextSigningCertificate as string;
+    const signingKeys = async () =>
+      Array.from((await metadataOf(c.id)).getElementsByTagNameNS(MD, 'KeyDescriptor'))
+        .filter((k) => k.getAttribute('use') === 'signing')
+        .map((k) => k.getElementsByTagNameNS(DS, 'X509Certificate')[0]!.textContent!.replace(/\s/g, ''));
+    const bare = (pem: string) => pem.replace(/-----[^-]+-----|\s/g, '');
+    expect(await signingKeys()).toEqual([bare(c.serviceProvider.signingCertificate!), bare(next)]);
+    const verifiesWith = async (pem: string) => {
+      const { location, raw } = await startOf(c.id);
+      return createVerify('RSA-SHA256').update(signedOctets(raw)).verify(new X509Certificate(pem).publicKey, Buffer.from(location.searchParams.get('Signature')!, 'base64'));
+    };
+    expect(await verifiesWith(c.serviceProvider.signingCertificate!)).toBe(true);
+    expect(await verifiesWith(next)).toBe(false);
+    expect((await api.call('POST', `/api/connections/${c.id}/sp-certificate/promote`, {})).statusCode).toBe(200);
+    expect(await signingKeys()).toEqual([bare(next)]);
+    expect(await verifiesWith(next)).toBe(true);
+  });
+});
+
 describe('encrypted assertions', () => {
   const IDP = 'https://idp.signing.test/saml';
   const iso = (ms: number) => new Date(Date.now() + ms).toISOString();
@@ -217,5 +239,59 @@ describe('encrypted assertions', () => {
     );
     expect((await post(cookie, response(requestId, `<saml:EncryptedAssertion>${toOther}</saml:EncryptedAssertion>`))).statusCode).toBe(400);
     expect((await api.call('GET', '/api/users?email=other@signing.test')).json().items).toEqual([]);
+  });
+  it('rolls over the SP certificate: both decrypt until promoted, the next one is the metadata\'s encryption key, then only it', async () => {
+    const encryptTo = (cert: string, xml: string) =>
+      new Promise<string>((resolve, reject) =>
+        encrypt(xml, { rsa_pub: new X509Certificate(cert).publicKey.export({ type: 'spki', format: 'pem' }) as string, pem: cert, encryptionAlgorithm: 'http://www.w3.org/2009/xmlenc11#aes256-gcm', keyEncryptionAlgorithm: 'http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p' }, (e, out) => (e ? reject(e) : resolve(out))),
+      );
+    const signInEncryptedTo = async (cert: string, email: string) => {
+      const { requestId, cookie } = await begin();
+      return (await post(cookie, response(requestId, `<saml:EncryptedAssertion>${await encryptTo(cert, signedAssertion(requestId, email))}</saml:EncryptedAssertion>`))).statusCode;
+    };
+    const pem = (c: string) => `-----BEGIN CERTIFICATE-----\n${c}\n-----END CERTIFICATE-----\n`;
+    const encryptionKeyOf = async () => {
+      const keys = Array.from((await metadataOf(id)).getElementsByTagNameNS(MD, 'KeyDescriptor')).filter((k) => k.getAttribute('use') === 'encryption');
+      expect(keys).toHaveLength(1);
+      return pem(keys[0]!.getElementsByTagNameNS(DS, 'X509Certificate')[0]!.textContent!.replace(/\s/g, ''));
+    };
+    const step = (name: string) => api.call('POST', `/api/connections/${id}/sp-certificate/${name}`, {});
+    const old = spCert;
+    expect((await step('promote')).statusCode).toBe(409);
+
+    const started = await step('rollover');
+    expect(started.statusCode, started.body).toBe(200);
+    const next = started.json().serviceProvider.nextSigningCertificate as string;
+    expect(next).toMatch(/BEGIN CERTIFICATE/);
+    expect(next.replace(/\s/g, '')).not.toBe(old.replace(/\s/g, ''));
+    expect((await encryptionKeyOf()).replace(/\s/g, '')).toBe(next.replace(/\s/g, ''));
+    expect(await signInEncryptedTo(old, 'old-key@signing.test')).toBe(303);
+    expect(await signInEncryptedTo(next, 'next-key@signing.test')).toBe(303);
+    expect((await step('rollover')).statusCode).toBe(409);
+
+    const promoted = (await step('promote')).json();
+    expect(promoted.serviceProvider.signingCertificate).toBe(next);
+    expect(promoted.serviceProvider.nextSigningCertificate).toBeUndefined();
+    expect(await signInEncryptedTo(old, 'old-again@signing.test')).toBe(400);
+    expect(await signInEncryptedTo(next, 'new-again@signing.test')).toBe(303);
+
+    expect((await step('rollover')).statusCode).toBe(200);
+    const cancelled = (await step('cancel')).json();
+    expect(cancelled.serviceProvider).toMatchObject({ signingCertificate: next });
+    expect(cancelled.serviceProvider.nextSigningCertificate).toBeUndefined();
+    const fingerprint = (c: string) => new X509Certificate(c).fingerprint256;
+    const audit = (await api.call('GET', `/api/audit?targetId=${id}&action=connection.sp_certificate.promote`)).json().items[0];
+    expect(audit.after).toEqual({ signingCertificate: fingerprint(next), nextSigningCertificate: null });
+    expect(audit.before).toEqual({ signingCertificate: fingerprint(old), nextSigningCertificate: fingerprint(next) });
+    spCert = next;
+  });
+
+  it('rollover is refused for an OIDC connection, one without its own certificate (400), and another tenant\'s (404)', async () => {
+    const plain = (await api.call('POST', `/api/organizations/${orgId}/connections`, { type: 'saml', displayName: 'Plain', settings: { idpEntityId: IDP, idpSsoUrl: 'https://idp.signing.test/sso', idpCertificates: [idpCert] } })).json();
+    expect((await api.call('POST', `/api/connections/${plain.id}/sp-certificate/rollover`, {})).statusCode).toBe(400);
+    const oidc = (await api.call('POST', `/api/organizations/${orgId}/connections`, { type: 'oidc', displayName: 'OIDC', settings: { issuer: 'https://idp.signing.test', clientId: 'x' } })).json();
+    expect((await api.call('POST', `/api/connections/${oidc.id}/sp-certificate/rollover`, {})).statusCode).toBe(400);
+    expect((await other.call('POST', `/api/connections/${id}/sp-certificate/rollover`, {})).statusCode).toBe(404);
+    expect((await api.call('POST', `/api/connections/${id}/sp-certificate/rollover`, { extra: 1 })).statusCode).toBe(400);
   });
 });

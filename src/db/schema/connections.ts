@@ -35,6 +35,12 @@ export const connections = pgTable(
      */
     spSigningKeySealed: text('sp_signing_key_sealed'),
     spSigningCert: text('sp_signing_cert'),
+    /**
+     * A rollover in progress (POST /api/connections/{id}/sp-certificate/rollover): the next key and certificate,
+     * published beside the current one until promoted.
+     */
+    spNextSigningKeySealed: text('sp_next_signing_key_sealed'),
+    spNextSigningCert: text('sp_next_signing_cert'),
     jitPolicy: text('jit_policy', { enum: JIT_POLICIES }).notNull().default('verified_domains'),
     defaultOrganizationRoles: text('default_organization_roles').array().notNull().default(sql`'{}'::text[]`),
     ...timestamps,
