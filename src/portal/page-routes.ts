@@ -26,7 +26,7 @@ import { DIRECTORY_PROVIDERS, type PortalIntent } from '../db/schema/index.ts';
 import { startConnectionTest } from '../signin/connection-routes.ts';
 import { messagePage } from '../signin/pages.ts';
 import { IDP_KEYS, IDPS, isIdpKey, type IdpKey } from './idps.ts';
-import { copyValue, escapeHtml, field, INTENT_PATHS, INTENT_TITLES, portalPage, postButton, status, textareaWithFile, when, type PortalFrame } from './pages.ts';
+import { copyValue, csrfField, escapeHtml, field, INTENT_PATHS, INTENT_TITLES, portalPage, postButton, status, textareaWithFile, when, type PortalFrame } from './pages.ts';
 import {
   endPortalSession,
   findPortalSession,
@@ -92,6 +92,7 @@ const NOTICES: Record<string, string> = {
   domain: 'The domain was added. Publish the TXT record, then choose "Verify now".',
   certificate: 'The certificate was added beside the current one. Both are accepted until you remove the old one.',
   removed: 'The certificate was removed.',
+  security: 'Saved. If you changed request signing or encryption, give your identity provider our certificate (or let it re-read our metadata).',
 };
 
 export function portalPageRoutes(app: FastifyInstance, deps: PortalPagesDeps) {
@@ -321,12 +322,23 @@ ${textareaWithFile({ name: 'metadataXml', label: 'Or the metadata XML', hint: 'T
         : `<table><tbody><tr><th scope="row">Issuer</th><td>${escapeHtml(String(settings.issuer ?? ''))}</td></tr><tr><th scope="row">Client ID</th><td>${escapeHtml(String(settings.clientId ?? ''))}</td></tr><tr><th scope="row">Client secret</th><td>${c.hasClientSecret ? 'set' : 'missing'}</td></tr></tbody></table>`;
     const test = `<h2>Test the connection</h2><p>Signs in at your identity provider in a pop-up window and shows what it sent, or exactly why it was refused. Nobody is signed in to the application by a test.</p>
 <a class="button" href="${connectionPath(c.id)}/test" data-popup="${connectionPath(c.id)}/test" target="_blank" rel="opener">Test connection</a>`;
+    // SAML: request signing and encrypted assertions, and our certificate for them once there is one.
+    const checkbox = (name: string, label: string, hint: string) =>
+      `<label class="check"><input type="checkbox" name="${name}" value="on"${settings[name] === true ? ' checked' : ''} aria-describedby="${name}-hint"> ${escapeHtml(label)}</label><p class="hint" id="${name}-hint">${escapeHtml(hint)}</p>`;
+    const security =
+      c.type === 'saml'
+        ? `<h2>Request signing and encryption</h2><form method="post" action="${connectionPath(c.id)}/security">${csrfField(ctx.frame.csrf)}` +
+          checkbox('signAuthnRequest', 'Sign sign-in requests', 'For identity providers that require signed AuthnRequests (e.g. AD FS with SignedSamlRequestsRequired).') +
+          checkbox('wantAssertionsEncrypted', 'Require encrypted assertions', 'Your identity provider then encrypts every assertion to our certificate; unencrypted ones are refused.') +
+          `<button type="submit">Save</button></form>` +
+          (c.serviceProvider.signingCertificate ? copyValue('Our certificate (give it to your identity provider; it is also in our metadata)', c.serviceProvider.signingCertificate, 'sp-certificate') : '')
+        : '';
     const toggle =
       c.status === 'active'
         ? postButton(`${connectionPath(c.id)}/deactivate`, ctx.frame.csrf, 'Deactivate', { kind: 'danger' })
         : postButton(`${connectionPath(c.id)}/activate`, ctx.frame.csrf, 'Activate connection');
     const body = `<p>Status: ${status(c.status)} · ${c.type.toUpperCase()}</p><h2>Values for your identity provider</h2>${serviceProviderValues(request.tenant.issuer, c.type, c.id)}
-<h2>Your identity provider</h2>${details}${test}<h2>Activation</h2><p>Once active, people with an email address at your verified domains sign in through this connection.</p>${toggle}
+<h2>Your identity provider</h2>${details}${security}${test}<h2>Activation</h2><p>Once active, people with an email address at your verified domains sign in through this connection.</p>${toggle}
 <p><a href="${ssoPath}">All connections</a></p>`;
     return portalPage(ctx.frame, { title: c.displayName, body, notice });
   }
@@ -356,6 +368,23 @@ ${textareaWithFile({ name: 'metadataXml', label: 'Or the metadata XML', hint: 'T
       );
     });
   }
+
+  app.post(`${ssoPath}/connections/:id/security`, { schema: { hide: true } }, async (request, reply) => {
+    const ctx = await enterPost(request, reply, 'sso');
+    if (!isCtx(ctx)) return ctx;
+    const c = await connectionOf(ctx, request, (request.params as { id: string }).id);
+    if (!c || c.type !== 'saml') return send(reply, ctx, 404, await ssoHome(request, ctx, { kind: 'error', text: 'No such SAML connection in your organization.' }));
+    const on = (name: string) => str(request.body, name) === 'on';
+    return attempt(
+      reply,
+      ctx,
+      async () => {
+        await updateConnection(ctx.scope, ctx.actor, deps.keyring, request.tenant.issuer, c.id, { settings: { ...c.settings, signAuthnRequest: on('signAuthnRequest'), wantAssertionsEncrypted: on('wantAssertionsEncrypted') } });
+        return `${connectionPath(c.id)}?done=security`;
+      },
+      (error) => connectionPage(request, ctx, c, { kind: 'error', text: error }),
+    );
+  });
 
   // Test connection: the sign-in of src/signin in its test mode (nobody is signed in); opened in a pop-up.
   app.get(`${ssoPath}/connections/:id/test`, { schema: { hide: true } }, async (request, reply) => {

@@ -26,7 +26,7 @@ header{background:#fff;border-bottom:1px solid #ccc;padding:.75rem 1.5rem;displa
 header .org{font-weight:700}header .intent{color:#444}header nav{margin-left:auto;display:flex;gap:.5rem;align-items:center}
 main{max-width:48rem;margin:1.5rem auto;background:#fff;padding:1.5rem 2rem;border-radius:8px;box-shadow:0 1px 4px #0002}
 h1{font-size:1.4rem;margin:0 0 1rem}h2{font-size:1.1rem;margin:1.5rem 0 .5rem}h3{font-size:1rem;margin:1rem 0 .25rem}
-label{display:block;margin:.75rem 0 .25rem;font-weight:600}.hint{color:#444;font-size:.9rem;margin:.2rem 0}
+label{display:block;margin:.75rem 0 .25rem;font-weight:600}label.check{display:flex;gap:.5rem;align-items:center}.hint{color:#444;font-size:.9rem;margin:.2rem 0}
 input[type=text],input[type=url],input[type=password],select,textarea{width:100%;padding:.55rem;border:1px solid #767676;border-radius:4px;font-size:1rem;font-family:inherit}
 textarea{font-family:ui-monospace,monospace;font-size:.85rem;min-height:8rem}
 button,.button{display:inline-block;margin-top:1rem;padding:.6rem 1rem;border:1px solid #0b57d0;border-radius:4px;background:#0b57d0;color:#fff;font-size:1rem;cursor:pointer;text-decoration:none}

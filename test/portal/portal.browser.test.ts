@@ -141,6 +141,21 @@ describe('Admin Portal in Chromium', () => {
     const activated = (await call('GET', `/api/audit?action=connection.activate&targetId=${connectionId}`)).json.items;
     expect(activated[0].actor.id).toMatch(/^portal:/);
 
+    // Request signing, turned on by the customer's admin: our certificate appears for them to give to the IdP.
+    expect(await page.locator('#sp-certificate').count()).toBe(0);
+    await page.getByLabel('Sign sign-in requests').check();
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.getByText('If you changed request signing or encryption').waitFor();
+    expect(await page.getByLabel('Sign sign-in requests').isChecked()).toBe(true);
+    expect(await page.getByLabel('Require encrypted assertions').isChecked()).toBe(false);
+    const saved = (await call('GET', `/api/connections/${connectionId}`)).json;
+    expect(saved.settings).toMatchObject({ signAuthnRequest: true, wantAssertionsEncrypted: false, idpEntityId: idp.entityId });
+    expect(((await page.locator('#sp-certificate').textContent()) ?? '').replace(/\s/g, '')).toBe(saved.serviceProvider.signingCertificate.replace(/\s/g, ''));
+    await page.getByLabel('Sign sign-in requests').uncheck();
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.getByText('If you changed request signing or encryption').waitFor();
+    expect((await call('GET', `/api/connections/${connectionId}`)).json.settings.signAuthnRequest).toBe(false);
+
     await context.close();
   }, 90_000);
 
