@@ -12,7 +12,8 @@
  * 3. Reads the server's RSS, then starts a second instance on the same database and times it to /readyz.
  * 4. Prints a markdown section and appends it to docs/benchmarks.md (BENCH_DOCS=0 to skip).
  *
- * Settings: BENCH_TENANTS (10000), BENCH_SECONDS (15), BENCH_CONNECTIONS (16), BENCH_DOCS (on).
+ * Settings: BENCH_TENANTS (10000), BENCH_SECONDS (15), BENCH_CONNECTIONS (16), BENCH_DOCS (on), BENCH_PROFILE (off; `1`:
+ * the server runs under --cpu-prof into bench/results/profiles/, for `node bench/profile-summary.ts`).
  */
 import { readFileSync } from 'node:fs';
 import { startOurs } from './lib/ours.ts';
@@ -47,7 +48,8 @@ function rssMiB(pid: number): number {
 const perToken = (s: Stats, cpu: CpuUse) => (((cpu.target ?? 0) + (cpu.db ?? 0)) * cpu.seconds * 1e6) / Math.max(1, s.requests);
 
 async function main() {
-  const ours = await startOurs({ log, settings: { AUTH_FAILURE_LIMIT: '10000' } });
+  const profile = process.env.BENCH_PROFILE === '1' ? ['--cpu-prof', `--cpu-prof-dir=${new URL('results/profiles', import.meta.url).pathname}`, `--cpu-prof-name=tenants-${Date.now()}.cpuprofile`] : [];
+  const ours = await startOurs({ log, execArgv: profile, settings: { AUTH_FAILURE_LIMIT: '10000' } });
   try {
     const db = openDatabase(ours.databaseUrl, { max: 4, applicationName: 'iam-bench' });
     const keys = keyring(Buffer.from(ours.masterKey, 'base64'));

@@ -15,3 +15,18 @@ it('forgets the least recently used entry when full; a read counts as a use; not
   expect(m.size).toBe(3);
   expect(() => new BoundedMap(0)).toThrow();
 });
+
+it('a read moves an entry only from the older half: a hot entry is never evicted, a recent one is not reordered', () => {
+  const m = new BoundedMap<string, number>(4);
+  m.set('hot', 0);
+  for (let i = 0; i < 100; i++) {
+    expect(m.get('hot')).toBe(0);
+    m.set(`k${i}`, i);
+  }
+  expect(m.get('hot')).toBe(0);
+  expect(m.size).toBe(4);
+  // 'k99' is the youngest: reading it changes nothing; 'hot' (moved recently) stays where it is too.
+  const before = [...m.keys()];
+  m.get('k99');
+  expect([...m.keys()]).toEqual(before);
+});
