@@ -1,6 +1,6 @@
 /** The wire format of SSO connections (camelCase JSON). Secrets are write-only: accepted, never returned. */
 import { z } from 'zod';
-import { CONNECTION_STATUSES, CONNECTION_TYPES, JIT_POLICIES } from '../db/schema/index.ts';
+import { CONNECTION_STATUSES, CONNECTION_TYPES, JIT_POLICIES, UPSTREAM_TYPES } from '../db/schema/index.ts';
 import { organizationRole } from '../organizations/schemas.ts';
 import type { Connection } from './service.ts';
 import { MAX_METADATA_BYTES } from './saml-metadata.ts';
@@ -132,9 +132,10 @@ export const connectionListResponse = z.object({ items: z.array(connectionRespon
 export const domainSsoResponse = z
   .object({
     domain: z.string(),
-    sso: z.boolean().describe('True when the domain is verified for an organization that has an active connection.'),
+    sso: z.boolean().describe('True when the domain is verified for an organization that has an active connection or a bound upstream provider.'),
     organizationId: z.uuid().nullable(),
     connections: z.array(z.object({ id: z.uuid(), type: z.enum(CONNECTION_TYPES), displayName: z.string() })),
+    upstreamProviders: z.array(z.object({ type: z.enum(UPSTREAM_TYPES), id: z.string(), displayName: z.string() })).describe('Upstream providers bound to the organization (`connection_id` is `Type:id`).'),
   })
   .meta({ id: 'DomainSso' });
 

@@ -22,6 +22,7 @@ import { oidcSettings, samlSettings, type ConnectionCreateBody, type ConnectionP
 import { describeCertificate, MAX_METADATA_BYTES, parseIdpMetadata, type CertificateInfo, type IdpMetadata } from './saml-metadata.ts';
 import { OutboundError, type Outbound } from '../platform/outbound.ts';
 import { newSpCredential } from './sp-credentials.ts';
+import { providersOfOrganization } from '../upstream/service.ts';
 
 export const MAX_CONNECTIONS_PER_ORGANIZATION = 20;
 
@@ -368,9 +369,17 @@ export async function connectionClientSecret(scope: TenantScope, keyring: Keyrin
 export async function ssoForDomain(scope: TenantScope, domainOrEmail: string) {
   const owner = await organizationForVerifiedDomain(scope, domainOrEmail);
   const domain = owner?.domain ?? domainOrEmail.slice(domainOrEmail.lastIndexOf('@') + 1).trim().toLowerCase();
-  if (!owner) return { domain, sso: false, organizationId: null, connections: [] };
+  if (!owner) return { domain, sso: false, organizationId: null, connections: [], upstreamProviders: [] };
   const rows = (await connectionsRepository(scope).activeOf([owner.organizationId])).map((r) => routable(r)).filter((c) => c !== undefined);
-  return { domain, sso: rows.length > 0, organizationId: owner.organizationId, connections: rows.map((c) => ({ id: c.id, type: c.type, displayName: c.displayName })) };
+  // An upstream provider bound to the organization is its sign-in method too (after its connections, as routing has it).
+  const bound = await providersOfOrganization(scope, owner.organizationId);
+  return {
+    domain,
+    sso: rows.length > 0 || bound.length > 0,
+    organizationId: owner.organizationId,
+    connections: rows.map((c) => ({ id: c.id, type: c.type, displayName: c.displayName })),
+    upstreamProviders: bound.map((p) => ({ type: p.type, id: p.id, displayName: p.displayName })),
+  };
 }
 
 /** At most this many SAML connections are looked at by `connectionsWithExpiringCertificates`. */

@@ -77,7 +77,12 @@ export const machineClientBody = z
 
 export const interactiveApplicationBody = z
   .strictObject({ ...common, ...interactive, clientSecret: secret })
-  .meta({ examples: [{ displayName: 'Back office', allowedScopes: ['openid', 'profile', 'email', 'offline_access', 'iam/'], redirectUris: ['https://backoffice.example.com/signin-oidc'] }] });
+  .meta({
+    examples: [
+      { displayName: 'Back office', allowedScopes: ['openid', 'profile', 'email', 'offline_access', 'iam/'], redirectUris: ['https://backoffice.example.com/signin-oidc'] },
+      { displayName: 'Customer app (IdP-initiated sign-in)', allowedScopes: ['openid', 'profile', 'email'], redirectUris: ['https://app.example.com/callback'], initiateLoginUri: 'https://app.example.com/login/start' },
+    ],
+  });
 
 export const clientSideApplicationBody = z
   .strictObject({ ...common, ...interactive, allowedCorsOrigins: z.array(corsOrigin).max(50).default([]) })

@@ -190,6 +190,15 @@ describe('sign-in through a provider bound to an organization', () => {
   });
 });
 
+describe('the SSO pre-check', () => {
+  it('GET /api/connections?domain= counts a bound provider as the organization\'s SSO', async () => {
+    const pre = await ok('GET', '/api/connections?domain=someone@acme.test');
+    expect(pre).toMatchObject({ domain: 'acme.test', sso: true, organizationId: acme, connections: [], upstreamProviders: [{ type: 'AzureAd', id: 'acme', displayName: 'Acme Entra ID' }] });
+    // Bare has a verified domain and no sign-in method at all; a tenant-wide provider listing a domain is not SSO.
+    expect(await ok('GET', '/api/connections?domain=bare.test')).toMatchObject({ sso: false, organizationId: bare, connections: [], upstreamProviders: [] });
+  });
+});
+
 describe('never another organization', () => {
   it('organization_id=A with connection_id naming B’s provider is invalid_request, not a sign-in at B', async () => {
     const hop = await firstHop({ organization_id: acme, connection_id: 'Google:beta' });
