@@ -5,8 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import pg from 'pg';
-import { basic, mintToken, testEnv, type TestEnv } from '../support/app.ts';
-import { apiFor, email, type Api } from '../support/api.ts';
+import { mintToken, testEnv, type TestEnv } from '../support/app.ts';
+import { apiFor, email, organizationClientToken, type Api } from '../support/api.ts';
 import { drain, endOfFeed, eventsAfter, feedPage } from '../support/events.ts';
 import { deleteExpiredEvents } from '../../src/events/retention.global.ts';
 import { encodeCursor } from '../../src/platform/cursor.ts';
@@ -134,17 +134,7 @@ describe('retention', () => {
 
 describe('who reads what', () => {
   it('an organization-scoped client reads its own organization\'s events only; another organization is 404', async () => {
-    const secret = 'e'.repeat(40);
-    const clientId = `org-reader-${uid()}`;
-    expect((await api.call('PUT', `/api/downstream/MachineClient/${clientId}`, { displayName: 'A reader', allowedScopes: ['iam/organization'], organizationId: orgA, clientSecret: secret })).statusCode).toBe(201);
-    const tokenRes = await env.app.inject({
-      method: 'POST',
-      url: '/oauth2/token',
-      headers: { host: api.tenant.host, authorization: basic(clientId, secret), 'content-type': 'application/x-www-form-urlencoded' },
-      payload: new URLSearchParams({ grant_type: 'client_credentials', scope: 'iam/organization' }).toString(),
-    });
-    expect(tokenRes.statusCode, tokenRes.body).toBe(200);
-    const auth = { authorization: `Bearer ${tokenRes.json().access_token}` };
+    const auth = { authorization: `Bearer ${await organizationClientToken(env, api, `org-reader-${uid()}`, orgA)}` };
     const own = await api.call('GET', '/api/events?limit=500', undefined, auth);
     expect(own.statusCode, own.body).toBe(200);
     const items = own.json().items as { organizationId: string; type: string }[];

@@ -5,9 +5,9 @@
  * (portal.browser.test.ts) drive the pages themselves.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { basic, testEnv, type TestEnv, type TestTenant } from '../support/app.ts';
+import { testEnv, type TestEnv, type TestTenant } from '../support/app.ts';
 import { selfSignedKeyPair } from '../support/saml-test-idp.ts';
-import { apiFor, type Api } from '../support/api.ts';
+import { apiFor, organizationClientToken, type Api } from '../support/api.ts';
 
 let env: TestEnv;
 let api: Api;
@@ -107,16 +107,7 @@ describe('portal links', () => {
   });
 
   it('an organization-scoped machine client creates links for its own organization only', async () => {
-    const secret = 'p'.repeat(40);
-    const put = await api.call('PUT', '/api/downstream/MachineClient/acme-portal', { displayName: 'Acme portal', allowedScopes: ['iam/organization'], organizationId: orgA, clientSecret: secret });
-    expect(put.statusCode, put.body).toBe(201);
-    const tokenRes = await env.app.inject({
-      method: 'POST',
-      url: '/oauth2/token',
-      headers: { host: api.tenant.host, authorization: basic('acme-portal', secret), 'content-type': 'application/x-www-form-urlencoded' },
-      payload: new URLSearchParams({ grant_type: 'client_credentials', scope: 'iam/organization' }).toString(),
-    });
-    const token = tokenRes.json().access_token as string;
+    const token = await organizationClientToken(env, api, 'acme-portal', orgA);
     const as = (org: string) =>
       env.app.inject({ method: 'POST', url: `/api/organizations/${org}/portal-links`, headers: { host: api.tenant.host, authorization: `Bearer ${token}`, 'content-type': 'application/json' }, payload: JSON.stringify({ intent: 'domain_verification' }) });
     expect((await as(orgA)).statusCode).toBe(201);

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
-import { bootstrapTokenHttp } from '../support/http.ts';
+import { authorizationRequest, bootstrapTokenHttp, httpApi } from '../support/http.ts';
 import { Browser, listeningEnv, type ListeningEnv } from '../support/oauth.ts';
 import { startUpstreamIdp, type UpstreamIdp } from '../support/upstream-idp.ts';
 
@@ -22,17 +22,7 @@ const TID = '11111111-2222-3333-4444-555555555555';
 const APP_REDIRECT = 'https://app.example.com/callback';
 const APP_SECRET = 'c'.repeat(40);
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(env.base + path, { method, headers: { authorization: `Bearer ${admin}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
-  return { status: res.status, body: res.status === 204 ? null : await res.json() };
-}
-
-async function ok(method: string, path: string, body?: unknown) {
-  const r = await api(method, path, body);
-  expect(r.status, `${method} ${path}: ${JSON.stringify(r.body)}`).toBeLessThan(300);
-  return r.body;
-}
+const { api, ok } = httpApi(() => env.base, () => admin);
 
 async function verifiedOrganization(displayName: string, domain: string): Promise<string> {
   const id = (await ok('POST', '/api/organizations', { displayName })).id as string;
@@ -74,13 +64,7 @@ afterAll(async () => {
   await env.close();
 });
 
-async function authorize(params: Record<string, string>) {
-  const config = await client.discovery(new URL(env.base), 'app', APP_SECRET, undefined, { execute: [client.allowInsecureRequests] });
-  const verifier = client.randomPKCECodeVerifier();
-  const state = client.randomState();
-  const url = client.buildAuthorizationUrl(config, { redirect_uri: APP_REDIRECT, scope: 'openid profile email', code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state, ...params });
-  return { config, verifier, state, url };
-}
+const authorize = (params: Record<string, string>) => authorizationRequest(env.base, { clientId: 'app', secret: APP_SECRET, redirectUri: APP_REDIRECT }, params);
 
 /** The whole flow from the application's authorization request to its tokens. */
 async function signIn(params: Record<string, string>) {

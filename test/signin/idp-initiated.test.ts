@@ -5,7 +5,7 @@
  * is the built-in simulator (its unsolicited responses are signed like a real IdP's; our SP code checks them).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootstrapTokenHttp } from '../support/http.ts';
+import { bootstrapTokenHttp, httpApi } from '../support/http.ts';
 import { Browser, listeningEnv, type ListeningEnv } from '../support/oauth.ts';
 import { forTenant } from '../../src/platform/db.ts';
 import { setUpDemoOrganization, simulatorUrls, type DemoOrganization } from '../../src/simulator/service.ts';
@@ -15,11 +15,7 @@ let admin: string;
 let demo: DemoOrganization;
 const INITIATE = 'https://app.example.com/start-login';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(env.base + path, { method, headers: { authorization: `Bearer ${admin}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
-  return { status: res.status, body: res.status === 204 ? null : await res.json() };
-}
+const { api } = httpApi(() => env.base, () => admin);
 
 const unescape = (s: string) => s.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
 const field = (html: string, name: string) => unescape(new RegExp(`name="${name}" value="([^"]*)"`).exec(html)![1]!);

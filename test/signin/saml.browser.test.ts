@@ -8,7 +8,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import * as client from 'openid-client';
 import { launchChromium } from '../support/browser.ts';
-import { bootstrapTokenHttp } from '../support/http.ts';
+import { authorizationRequest, bootstrapTokenHttp } from '../support/http.ts';
 import { listeningEnv, type ListeningEnv } from '../support/oauth.ts';
 import { startSamlTestIdp, type SamlTestIdp } from '../support/saml-test-idp.ts';
 
@@ -53,9 +53,7 @@ afterAll(async () => {
 });
 
 it('/login with an email at a verified domain → the SAML IdP → back → the application gets tokens with org_id', async () => {
-  const config = await client.discovery(new URL(env.base), 'acme-app', 'a'.repeat(40), undefined, { execute: [client.allowInsecureRequests] });
-  const verifier = client.randomPKCECodeVerifier();
-  const url = client.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'openid email profile', code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state: 'st' });
+  const { config, verifier, state, url } = await authorizationRequest(env.base, { clientId: 'acme-app', secret: 'a'.repeat(40), redirectUri: REDIRECT }, {});
 
   const context = await browser.newContext();
   let callback: string | undefined;
@@ -83,7 +81,7 @@ it('/login with an email at a verified domain → the SAML IdP → back → the 
   await page.waitForURL((u) => u.toString().startsWith(REDIRECT));
   expect(callback).toBeDefined();
 
-  const tokens = await client.authorizationCodeGrant(config, new URL(callback!), { pkceCodeVerifier: verifier, expectedState: 'st', idTokenExpected: true });
+  const tokens = await client.authorizationCodeGrant(config, new URL(callback!), { pkceCodeVerifier: verifier, expectedState: state, idTokenExpected: true });
   const claims = tokens.claims()!;
   expect(claims).toMatchObject({ email: idp.user.email, org_id: orgId, org_roles: ['member'] });
   // Made a member of Acme by the connection's just-in-time rule (verified domain), with the default roles.

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import * as client from 'openid-client';
 import { launchChromium } from '../support/browser.ts';
-import { bootstrapTokenHttp } from '../support/http.ts';
+import { authorizationRequest, bootstrapTokenHttp } from '../support/http.ts';
 import { listeningEnv, type ListeningEnv } from '../support/oauth.ts';
 import { forTenant } from '../../src/platform/db.ts';
 import { setUpDemoOrganization, type DemoOrganization } from '../../src/simulator/service.ts';
@@ -44,9 +44,7 @@ afterAll(async () => {
 });
 
 it('/login with john.doe@example.com → the simulator → back → the application gets tokens with org_id', async () => {
-  const config = await client.discovery(new URL(env.base), 'demo-app', 'd'.repeat(40), undefined, { execute: [client.allowInsecureRequests] });
-  const verifier = client.randomPKCECodeVerifier();
-  const url = client.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'openid email profile', code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state: 'st' });
+  const { config, verifier, state, url } = await authorizationRequest(env.base, { clientId: 'demo-app', secret: 'd'.repeat(40), redirectUri: REDIRECT }, {});
 
   const context = await browser.newContext();
   let callback: string | undefined;
@@ -71,7 +69,7 @@ it('/login with john.doe@example.com → the simulator → back → the applicat
   await page.getByRole('button', { name: 'Continue' }).click();
   await page.waitForURL((u) => u.toString().startsWith(REDIRECT));
 
-  const tokens = await client.authorizationCodeGrant(config, new URL(callback!), { pkceCodeVerifier: verifier, expectedState: 'st', idTokenExpected: true });
+  const tokens = await client.authorizationCodeGrant(config, new URL(callback!), { pkceCodeVerifier: verifier, expectedState: state, idTokenExpected: true });
   expect(tokens.claims()).toMatchObject({ email: 'john.doe@example.com', given_name: 'John', family_name: 'Doe', org_id: demo.organization.id, org_roles: ['member'] });
   await context.close();
 }, 90_000);

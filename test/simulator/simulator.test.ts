@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deflateRawSync } from 'node:zlib';
 import * as client from 'openid-client';
-import { bootstrapTokenHttp } from '../support/http.ts';
+import { authorizationRequest, bootstrapTokenHttp, httpApi } from '../support/http.ts';
 import { Browser, listeningEnv, type ListeningEnv } from '../support/oauth.ts';
 import { newTenant } from '../support/app.ts';
 import { forTenant } from '../../src/platform/db.ts';
@@ -20,11 +20,7 @@ let demo: DemoOrganization;
 const APP_REDIRECT = 'https://app.example.com/callback';
 const APP_SECRET = 's'.repeat(40);
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(env.base + path, { method, headers: { authorization: `Bearer ${admin}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
-  return { status: res.status, body: res.status === 204 ? null : await res.json() };
-}
+const { api } = httpApi(() => env.base, () => admin);
 
 const unescape = (s: string) => s.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
 
@@ -38,13 +34,7 @@ async function submit(browser: Browser, pageUrl: string, html: string, fields: R
   return browser.request(new URL(unescape(form[1]!), pageUrl).toString(), { form: { ...values, ...fields } });
 }
 
-async function authorize(params: Record<string, string>) {
-  const config = await client.discovery(new URL(env.base), 'sim-app', APP_SECRET, undefined, { execute: [client.allowInsecureRequests] });
-  const verifier = client.randomPKCECodeVerifier();
-  const state = client.randomState();
-  const url = client.buildAuthorizationUrl(config, { redirect_uri: APP_REDIRECT, scope: 'openid profile email', code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state, ...params });
-  return { config, verifier, state, url };
-}
+const authorize = (params: Record<string, string>) => authorizationRequest(env.base, { clientId: 'sim-app', secret: APP_SECRET, redirectUri: APP_REDIRECT }, params);
 
 /** Follows redirects to the simulator's page and returns it. */
 async function toSimulatorPage(browser: Browser, start: string) {

@@ -5,8 +5,8 @@
  * with the organization (audited; tenant-wide providers stay).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { basic, mintToken, testEnv, type TestEnv } from '../support/app.ts';
-import { apiFor, email, type Api } from '../support/api.ts';
+import { mintToken, testEnv, type TestEnv } from '../support/app.ts';
+import { apiFor, email, organizationClientToken, type Api } from '../support/api.ts';
 
 let env: TestEnv;
 let api: Api;
@@ -139,17 +139,7 @@ describe('who may bind', () => {
   });
 
   it('an organization-scoped machine client (iam/organization) gets 403 on every upstream route, its own organization included', async () => {
-    const secret = 's'.repeat(40);
-    const put = await api.call('PUT', '/api/downstream/MachineClient/acme-sync', { displayName: 'Acme sync', allowedScopes: ['iam/organization'], organizationId: orgA, clientSecret: secret });
-    expect(put.statusCode, put.body).toBe(201);
-    const tokenRes = await env.app.inject({
-      method: 'POST',
-      url: '/oauth2/token',
-      headers: { host: api.tenant.host, authorization: basic('acme-sync', secret), 'content-type': 'application/x-www-form-urlencoded' },
-      payload: 'grant_type=client_credentials',
-    });
-    expect(tokenRes.statusCode, tokenRes.body).toBe(200);
-    const headers = { authorization: `Bearer ${tokenRes.json().access_token}` };
+    const headers = { authorization: `Bearer ${await organizationClientToken(env, api, 'acme-sync', orgA)}` };
     for (const [method, url, body] of [
       ['GET', '/api/upstream', undefined],
       ['GET', '/api/upstream/AzureAd/acme', undefined],
