@@ -72,7 +72,8 @@ export async function simulatorPlugin(app: FastifyInstance, deps: SimulatorDeps)
   };
   app.get(`${SIMULATOR_PREFIX}/saml/sso`, hidden, (request, reply) => {
     const q = request.query as Record<string, unknown>;
-    return samlPage(request, reply, () => readAuthnRequest(scopeOf(request), request.tenant.issuer, q.SAMLRequest, q.RelayState));
+    const rawQuery = request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '';
+    return samlPage(request, reply, () => readAuthnRequest(scopeOf(request), request.tenant.issuer, q.SAMLRequest, q.RelayState, rawQuery));
   });
   app.get(`${SIMULATOR_PREFIX}/saml/idp-initiated`, hidden, (request, reply) =>
     samlPage(request, reply, () => unsolicitedRequest(scopeOf(request), request.tenant.issuer, (request.query as Record<string, unknown>).connection_id)),

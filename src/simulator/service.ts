@@ -12,12 +12,16 @@
  * - What passes through the browser between its steps (the request being answered, the authorization code) is sealed
  *   with the master key and bound to the tenant, with a short expiry; nothing else is stored. A code is not
  *   remembered once used: within its 60 s it could be exchanged twice (our callback exchanges it once).
- * - It does not verify signed AuthnRequests and does not encrypt assertions (a connection wanting them is refused).
+ * - As a real IdP would for such a connection: with `signAuthnRequest` it requires the HTTP-Redirect signature and
+ *   checks it with the connection's certificate; with `wantAssertionsEncrypted` it encrypts the signed assertion to
+ *   the connection's encryption certificate (RSA-OAEP, AES-256-GCM), the next one during a rollover, as our metadata
+ *   publishes it.
  */
-import { createHash, createPrivateKey, createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, createVerify, randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
 import { inflateRawSync } from 'node:zlib';
 import { DOMParser } from '@xmldom/xmldom';
 import { SignedXml } from 'xml-crypto';
+import { encrypt } from 'xml-encryption';
 import { calculateJwkThumbprint, exportJWK, SignJWT, type JWK } from 'jose';
 import type { TenantScope } from '../platform/db.ts';
 import { generateSecret, safeEqual, type Keyring } from '../platform/crypto.ts';
@@ -140,16 +144,50 @@ async function simulatorSamlConnection(scope: TenantScope, issuer: string, id: s
     if (!(e instanceof NotFound)) throw e;
   }
   if (c?.type !== 'saml' || c.settings.idpEntityId !== simulatorUrls(issuer).samlEntityId) throw new SimulatorError('the simulator answers only this tenant\'s SAML connections that use it');
-  if (c.settings.wantAssertionsEncrypted === true) throw new SimulatorError('the simulator does not encrypt assertions; turn off wantAssertionsEncrypted on this connection');
   return c;
+}
+
+const RSA_SHA256 = 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256';
+
+/**
+ * SAML 2.0 Bindings §3.4.4.1: the signature of an HTTP-Redirect message is over `SAMLRequest=…&RelayState=…&SigAlg=…`
+ * exactly as they appear in the query (not re-encoded). Checked with the connection's certificate, or during a
+ * rollover its next one.
+ */
+function assertSignedRedirect(connection: Connection, rawQuery: string): void {
+  const raw = new Map<string, string>();
+  for (const part of rawQuery.split('&')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && !raw.has(part.slice(0, eq))) raw.set(part.slice(0, eq), part.slice(eq + 1));
+  }
+  const sigAlg = raw.get('SigAlg');
+  const signature = raw.get('Signature');
+  if (!sigAlg || !signature) throw new SimulatorError('this connection signs its AuthnRequests, and this one is not signed');
+  let alg: string;
+  try {
+    alg = decodeURIComponent(sigAlg);
+  } catch {
+    throw new SimulatorError('SigAlg is malformed');
+  }
+  if (alg !== RSA_SHA256) throw new SimulatorError(`SigAlg ${alg.slice(0, 100)} is not RSA-SHA256`);
+  const octets = ['SAMLRequest', 'RelayState', 'SigAlg'].filter((k) => raw.has(k)).map((k) => `${k}=${raw.get(k)}`).join('&');
+  let bytes: Buffer;
+  try {
+    bytes = Buffer.from(decodeURIComponent(signature), 'base64');
+  } catch {
+    throw new SimulatorError('Signature is malformed');
+  }
+  const certificates = [connection.serviceProvider.signingCertificate, connection.serviceProvider.nextSigningCertificate].filter((c): c is string => typeof c === 'string');
+  const valid = certificates.some((pem) => createVerify('RSA-SHA256').update(octets).verify(new X509Certificate(pem).publicKey, bytes));
+  if (!valid) throw new SimulatorError('the AuthnRequest signature does not verify with the connection\'s certificate');
 }
 
 /**
  * Reads an AuthnRequest (SAML 2.0 Bindings §3.4: HTTP-Redirect, DEFLATE + base64) and finds the connection that sent
  * it: its Issuer is our SP entity ID of a simulator connection, and its AssertionConsumerServiceURL (when given) is
- * that connection's ACS.
+ * that connection's ACS. `rawQuery`: the query as received, for the signature of a connection that signs requests.
  */
-export async function readAuthnRequest(scope: TenantScope, issuer: string, encoded: unknown, relayState: unknown): Promise<SamlRequestContext> {
+export async function readAuthnRequest(scope: TenantScope, issuer: string, encoded: unknown, relayState: unknown, rawQuery: string): Promise<SamlRequestContext> {
   if (typeof encoded !== 'string' || encoded.length > 2 * MAX_AUTHN_REQUEST_BYTES) throw new SimulatorError('no SAMLRequest');
   let xml: string;
   try {
@@ -169,6 +207,7 @@ export async function readAuthnRequest(scope: TenantScope, issuer: string, encod
   const sp = serviceProviderOf(issuer, 'saml', connection.id);
   const acs = root.getAttribute('AssertionConsumerServiceURL');
   if (spEntityId !== sp.entityId || (acs && acs !== sp.acsUrl)) throw new SimulatorError('the AuthnRequest names another service provider');
+  if (connection.settings.signAuthnRequest === true) assertSignedRedirect(connection, rawQuery);
   return { connectionId: connection.id, requestId, relayState: typeof relayState === 'string' ? relayState.slice(0, 1024) : '' };
 }
 
@@ -220,13 +259,25 @@ export async function samlResponse(scope: TenantScope, keyring: Keyring, issuer:
     `<saml:AuthnStatement AuthnInstant="${at(0)}" SessionIndex="${samlId()}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>` +
     `<saml:AttributeStatement>${attribute('email', [user.email])}${attribute('givenName', user.givenName ? [user.givenName] : [])}${attribute('sn', user.familyName ? [user.familyName] : [])}${attribute('groups', user.groups)}</saml:AttributeStatement>` +
     `</saml:Assertion>`;
+  const signed = signEnveloped(assertion, 'Assertion', credential);
+  const encryptTo = connection.settings.wantAssertionsEncrypted === true ? (connection.serviceProvider.nextSigningCertificate ?? connection.serviceProvider.signingCertificate) : undefined;
   let response =
     `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="${samlId()}" Version="2.0" IssueInstant="${at(0)}" Destination="${xmlEscape(sp.acsUrl!)}"${inResponseTo}>` +
     `<saml:Issuer>${xmlEscape(idp)}</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>` +
-    signEnveloped(assertion, 'Assertion', credential) +
+    (encryptTo ? `<saml:EncryptedAssertion>${await encryptAssertion(signed, encryptTo)}</saml:EncryptedAssertion>` : signed) +
     `</samlp:Response>`;
   if (connection.settings.wantResponseSigned === true) response = signEnveloped(response, 'Response', credential);
   return { acsUrl: sp.acsUrl!, samlResponse: Buffer.from(response, 'utf8').toString('base64'), relayState: ctx.relayState };
+}
+
+/** XML Encryption 1.1 to the SP's certificate: RSA-OAEP key transport, AES-256-GCM content, as our SP accepts. */
+function encryptAssertion(xml: string, certificate: string): Promise<string> {
+  const rsaPub = new X509Certificate(certificate).publicKey.export({ type: 'spki', format: 'pem' }) as string;
+  return new Promise((resolve, reject) =>
+    encrypt(xml, { rsa_pub: rsaPub, pem: certificate, encryptionAlgorithm: 'http://www.w3.org/2009/xmlenc11#aes256-gcm', keyEncryptionAlgorithm: 'http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p', disallowEncryptionWithInsecureAlgorithm: true }, (error, out) =>
+      error ? reject(error) : resolve(out),
+    ),
+  );
 }
 
 /** The simulator's SAML metadata (SAML 2.0 Metadata §2.4.3): entity ID, HTTP-Redirect SSO URL, signing certificate. */

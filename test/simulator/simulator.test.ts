@@ -133,6 +133,39 @@ describe('sign-in through the simulator', () => {
   });
 });
 
+describe('a connection that signs its requests and wants encrypted assertions', () => {
+  it('the simulator checks the request signature and encrypts to the connection\'s certificate; our SP decrypts it', async () => {
+    const c = (await api('POST', `/api/organizations/${demo.organization.id}/connections`, {
+      type: 'saml',
+      displayName: 'Signed and encrypted',
+      settings: { ...demo.saml.settings, signAuthnRequest: true, wantAssertionsEncrypted: true },
+    })).body;
+    expect((await api('POST', `/api/connections/${c.id}/activate`, {})).status).toBe(200);
+    const browser = new Browser();
+    const page = await toSimulatorPage(browser, `${env.base}/sso/saml/${c.id}/start?return_to=/after`);
+    expect(new URL(page.url).searchParams.get('Signature')).toBeTruthy();
+    const postPage = await (await submit(browser, page.url, page.html, { email: 'enc@example.com' })).text();
+    const xml = Buffer.from(unescape(/name="SAMLResponse" value="([^"]+)"/.exec(postPage)![1]!), 'base64').toString('utf8');
+    expect(xml).toContain('EncryptedAssertion');
+    expect(xml).not.toContain('enc@example.com');
+    const acs = await submit(browser, page.url, postPage);
+    expect(acs.status, await acs.clone().text()).toBe(303);
+    expect(acs.headers.get('location')).toMatch(/after/);
+
+    // A request whose signature was tampered with, or stripped, is not answered.
+    const start = await new Browser().request(`${env.base}/sso/saml/${c.id}/start?return_to=/`);
+    const to = new URL(start.headers.get('location')!);
+    const raw = start.headers.get('location')!.slice(start.headers.get('location')!.indexOf('?') + 1);
+    const sig = to.searchParams.get('Signature')!;
+    const flipped = raw.replace(encodeURIComponent(sig), encodeURIComponent((sig[0] === 'A' ? 'B' : 'A') + sig.slice(1)));
+    expect((await fetch(`${env.base}/simulator/saml/sso?${flipped}`)).status).toBe(400);
+    const stripped = raw.split('&').filter((p) => !p.startsWith('Signature=') && !p.startsWith('SigAlg=')).join('&');
+    expect((await fetch(`${env.base}/simulator/saml/sso?${stripped}`)).status).toBe(400);
+    expect((await fetch(`${env.base}/simulator/saml/sso?${raw}`)).status).toBe(200);
+    await api('DELETE', `/api/connections/${c.id}`);
+  });
+});
+
 describe('what the simulator refuses', () => {
   const authnRequest = (issuer: string, acs?: string, extra = '') =>
     Buffer.from(
