@@ -3,8 +3,10 @@
  *
  * - `externalId` and `slug` are unique per tenant when set (409 naming the field).
  * - `metadata` is a bounded string map; a PATCH merges it and `null` removes a key.
- * - Deleting an organization deletes, in the same transaction, its memberships and domains (ON DELETE CASCADE), and
- *   releases its verified domains for other organizations. SSO connections and directories will cascade the same way.
+ * - Deleting an organization deletes, in the same transaction, its memberships, domains, SSO connections, directories
+ *   and portal links (ON DELETE CASCADE), releasing its verified domains for other organizations; the capabilities
+ *   that hold other things of it delete them on `organization.deleted` in the same transaction (machine clients,
+ *   bound upstream providers).
  * - Organization roles are free-form names per membership (lowercase URL-safe, at most 20). There is no catalog to
  *   keep in step: the application that reads the roles (in tokens, later) defines what they mean.
  */
