@@ -5,7 +5,7 @@
  */
 import type { ScopeFor, TenantScope } from '../platform/db.ts';
 import type { TenantId } from '../platform/tenancy/tenant.ts';
-import { TenantCache, type Invalidation } from '../platform/invalidation.ts';
+import { CACHE_TTL_MS, TenantCache, type Invalidation } from '../platform/invalidation.ts';
 import { clientsRepository, type ClientRow } from './repository.ts';
 import { loadScopeCatalog, type ScopeCatalog } from './protected-apis.ts';
 
@@ -15,9 +15,9 @@ export interface DirectoryClient {
 }
 
 export class ClientDirectory {
-  readonly #clients = new TenantCache<DirectoryClient | undefined>({ ttlMs: 60_000 });
-  readonly #catalogs = new TenantCache<ScopeCatalog>({ ttlMs: 60_000 });
-  readonly #origins = new TenantCache<Set<string>>({ ttlMs: 60_000 });
+  readonly #clients = new TenantCache<DirectoryClient | undefined>({ ttlMs: CACHE_TTL_MS });
+  readonly #catalogs = new TenantCache<ScopeCatalog>({ ttlMs: CACHE_TTL_MS });
+  readonly #origins = new TenantCache<Set<string>>({ ttlMs: CACHE_TTL_MS });
   readonly #scopeFor: ScopeFor;
 
   constructor(opts: { scopeFor: ScopeFor; invalidation: Invalidation }) {

@@ -11,7 +11,7 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type Cry
 import type { ScopeFor, TenantScope } from '../platform/db.ts';
 import type { TenantId } from '../platform/tenancy/tenant.ts';
 import type { Keyring } from '../platform/crypto.ts';
-import type { Invalidation } from '../platform/invalidation.ts';
+import { CACHE_TTL_MS, type Invalidation } from '../platform/invalidation.ts';
 import { signingKeys, type SigningAlg } from '../db/schema/index.ts';
 
 export interface SigningKey {
@@ -38,7 +38,7 @@ export class KeyStore {
   constructor(opts: { scopeFor: ScopeFor; keyring: Keyring; ttlMs?: number; invalidation?: Invalidation }) {
     this.#scopeFor = opts.scopeFor;
     this.#keyring = opts.keyring;
-    this.#ttlMs = opts.ttlMs ?? 60_000;
+    this.#ttlMs = opts.ttlMs ?? CACHE_TTL_MS;
     this.#invalidation = opts.invalidation;
     opts.invalidation?.on('keys', (tenantId) => this.forget(tenantId === '*' ? undefined : tenantId));
   }

@@ -6,7 +6,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { decodeProtectedHeader, jwtVerify, errors as joseErrors, type JWTPayload } from 'jose';
-import { TenantCache, type Invalidation } from '../platform/invalidation.ts';
+import { CACHE_TTL_MS, TenantCache, type Invalidation } from '../platform/invalidation.ts';
 import { InvalidToken } from '../platform/errors/oauth.ts';
 import type { Tenant } from '../platform/tenancy/tenant.ts';
 import type { ScopeFor, TenantScope } from '../platform/db.ts';
@@ -82,7 +82,7 @@ export class AccessTokens {
   readonly #directory: ClientDirectory | undefined;
   readonly #scopeFor: (ScopeFor) | undefined;
   /** Revoked, unexpired jtis per tenant: few, rarely changed, and dropped on every instance when one is added. */
-  readonly #revoked = new TenantCache<Set<string>>({ ttlMs: 60_000 });
+  readonly #revoked = new TenantCache<Set<string>>({ ttlMs: CACHE_TTL_MS });
 
   constructor(keys: KeyStore, opts: { directory?: ClientDirectory; scopeFor?: ScopeFor; invalidation?: Invalidation } = {}) {
     this.#keys = keys;

@@ -171,6 +171,15 @@ export async function publishInvalidation(scope: TenantScope, topic: Topic, key?
   await scope.notify(CHANNEL, { topic, key });
 }
 
+/**
+ * How long a per-instance cache entry (clients, scope catalogs, CORS origins, revoked jtis, signing keys) is used
+ * before it is read again. Changes made through the service reach every instance at commit (LISTEN/NOTIFY), and while
+ * the listener is disconnected the caches are emptied every second, so this only bounds what nothing announces (a
+ * row changed by hand in PostgreSQL). Each re-read costs a few queries per tenant: with 10,000 tenants in use, a
+ * 60-second lifetime meant 170 reloads a second (docs/benchmarks.md).
+ */
+export const CACHE_TTL_MS = 5 * 60_000;
+
 /** Entries per TenantCache by default (least recently used forgotten first; docs/scale-out.md). */
 export const TENANT_CACHE_MAX = 100_000;
 
