@@ -49,6 +49,8 @@ const ANY_FORM_TARGET = { formTargets: ['*'] };
 
 export async function simulatorPlugin(app: FastifyInstance, deps: SimulatorDeps) {
   await app.register(formbody, { bodyLimit: 16_384 });
+  // Forms only, as an IdP's endpoints take them (RFC 6749 §4.1.3; HTML forms): anything else is 415.
+  app.removeContentTypeParser('application/json');
   app.setErrorHandler(htmlErrorHandler('IdP simulator'));
   const scopeOf = (request: FastifyRequest) => deps.scopeFor(request.tenant.id);
   const refuse = (request: FastifyRequest, reply: FastifyReply, e: unknown) => {
@@ -115,7 +117,13 @@ export async function simulatorPlugin(app: FastifyInstance, deps: SimulatorDeps)
       return refuse(request, reply, e);
     }
   });
-  app.post(`${SIMULATOR_PREFIX}/oidc/token`, hidden, async (request, reply) => {
+  // RFC 6749 §5.2 for whatever the request itself gets wrong (a body that is no form, bad characters), not a page.
+  const tokenErrors = (err: { statusCode?: number }, request: FastifyRequest, reply: FastifyReply) => {
+    const status = err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) request.log.error({ err }, 'IdP simulator token endpoint failure');
+    return reply.status(status === 500 ? 500 : 400).header('cache-control', 'no-store').send({ error: status === 500 ? 'server_error' : 'invalid_request', error_description: status === 415 ? 'Send application/x-www-form-urlencoded.' : 'The request is malformed.' });
+  };
+  app.post(`${SIMULATOR_PREFIX}/oidc/token`, { ...hidden, errorHandler: tokenErrors }, async (request, reply) => {
     reply.header('cache-control', 'no-store');
     const header = request.headers.authorization;
     let basic: { id: string; secret: string } | undefined;

@@ -27,7 +27,7 @@ import type { TenantScope } from '../platform/db.ts';
 import { generateSecret, safeEqual, type Keyring } from '../platform/crypto.ts';
 import { Conflict, NotFound } from '../platform/errors/domain.ts';
 import { systemActor, type Actor } from '../audit/service.ts';
-import { createOrganization, getOrganizationByExternalId, type Organization } from '../organizations/service.ts';
+import { createOrganization, getOrganizationByExternalId, isUuid, type Organization } from '../organizations/service.ts';
 import { addDomain, listDomains, markDomainVerified } from '../organizations/domains.ts';
 import { createConnection, getConnection, listConnections, serviceProviderOf, setConnectionStatus, type Connection } from '../connections/service.ts';
 import { newSpCredential } from '../connections/sp-credentials.ts';
@@ -92,7 +92,7 @@ export interface SimulatedUser {
   groups: string[];
 }
 
-const PRINTABLE = /^[^\p{Cc}\p{Cf}\p{Co}\p{Cn}]*$/u;
+const PRINTABLE = /^[^\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}]*$/u;
 
 /** The page's form, checked: an address with one `@`, printable names, at most 20 groups. */
 export function simulatedUserOf(form: Record<string, unknown>): SimulatedUser {
@@ -139,7 +139,7 @@ const uuidIn = (url: string, pattern: RegExp) => pattern.exec(url)?.[1];
 async function simulatorSamlConnection(scope: TenantScope, issuer: string, id: string | undefined): Promise<Connection> {
   let c: Connection | undefined;
   try {
-    c = id ? await getConnection(scope, issuer, id) : undefined;
+    c = id && isUuid(id) ? await getConnection(scope, issuer, id) : undefined;
   } catch (e) {
     if (!(e instanceof NotFound)) throw e;
   }
@@ -196,8 +196,13 @@ export async function readAuthnRequest(scope: TenantScope, issuer: string, encod
     throw new SimulatorError('SAMLRequest is not a deflated, base64-encoded AuthnRequest');
   }
   if (/<!DOCTYPE/i.test(xml)) throw new SimulatorError('SAMLRequest with a DOCTYPE');
-  const doc = new DOMParser({ onError: () => undefined }).parseFromString(xml, 'text/xml');
-  const root = doc.documentElement;
+  let root: Element | null;
+  try {
+    // @xmldom/xmldom throws on a fatal error (not well-formed XML) whatever onError does.
+    root = new DOMParser({ onError: () => undefined }).parseFromString(xml, 'text/xml').documentElement as unknown as Element | null;
+  } catch {
+    throw new SimulatorError('SAMLRequest is not well-formed XML');
+  }
   if (!root || root.localName !== 'AuthnRequest' || root.namespaceURI !== 'urn:oasis:names:tc:SAML:2.0:protocol') throw new SimulatorError('SAMLRequest is not an AuthnRequest');
   const requestId = root.getAttribute('ID') ?? '';
   if (!/^[A-Za-z_][\w.-]{0,255}$/.test(requestId)) throw new SimulatorError('AuthnRequest without a valid ID');
@@ -336,7 +341,7 @@ export async function readAuthorizationRequest(scope: TenantScope, issuer: strin
   const id = uuidIn(redirectUri, /\/sso\/oidc\/([0-9a-f-]{36})\/callback$/);
   let c: Connection | undefined;
   try {
-    c = id ? await getConnection(scope, issuer, id) : undefined;
+    c = id && isUuid(id) ? await getConnection(scope, issuer, id) : undefined;
   } catch (e) {
     if (!(e instanceof NotFound)) throw e;
   }

@@ -244,6 +244,11 @@ describe('what the simulator refuses', () => {
       const res = await token(bad);
       expect([res.status, (await res.json()).error], JSON.stringify(bad)).toEqual([400, 'invalid_grant']);
     }
+    // Not a form, or a NUL in it: RFC 6749 §5.2 JSON, not an HTML page.
+    for (const [body, type] of [[JSON.stringify({ grant_type: 'authorization_code', code }), 'application/json'], [`grant_type=authorization_code&code=a%00b`, 'application/x-www-form-urlencoded']]) {
+      const res = await fetch(`${env.base}/simulator/oidc/token`, { method: 'POST', headers: { 'content-type': type! }, body });
+      expect([res.status, res.headers.get('content-type')?.split(';')[0], (await res.json()).error]).toEqual([400, 'application/json', 'invalid_request']);
+    }
     const ok = await token({});
     expect(ok.status).toBe(200);
     expect(await ok.json()).toMatchObject({ token_type: 'Bearer', id_token: expect.any(String) });
