@@ -105,6 +105,19 @@ async function feed(p: Proc): Promise<{ id: string; userId: string }[]> {
   }
 }
 
+/**
+ * The feed once it holds `count` events. Events are readable only below the oldest running transaction (ADR 0011),
+ * and other test files' transactions run on the same PostgreSQL: a commit can be held back for a moment.
+ */
+async function feedOf(p: Proc, count: number): Promise<{ id: string; userId: string }[]> {
+  const t0 = Date.now();
+  for (;;) {
+    const events = await feed(p);
+    if (events.length >= count || Date.now() - t0 > 30_000) return events;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 async function until(cond: () => boolean, ms: number, what: string) {
   const t0 = Date.now();
   while (!cond()) {
@@ -165,7 +178,7 @@ describe('webhook delivery by real instances', () => {
 
     // 1. Two instances, writes on both: every event once, in feed order, each signature valid.
     await createUsers([a, b], 60, 'two');
-    let expected = await feed(a);
+    let expected = await feedOf(a, 60);
     expect(expected).toHaveLength(60);
     await until(() => arrivals.length >= 60, 30_000, '60 deliveries');
     // Anything still in flight would show up as a duplicate: give it a moment.
@@ -190,7 +203,7 @@ describe('webhook delivery by real instances', () => {
     a.child.kill('SIGKILL');
     expect(await a.exited).toBeNull();
     const c = await start();
-    expected = (await feed(c)).slice(60);
+    expected = (await feedOf(c, 68)).slice(60);
     expect(expected).toHaveLength(8);
     await until(() => firstArrivals().length >= 8 && arrivals.filter((x) => x.id === held).length >= 2, 60_000, 'the rest after the restart');
     await new Promise((r) => setTimeout(r, 1000));
@@ -208,7 +221,7 @@ describe('webhook delivery by real instances', () => {
     let down = true;
     answer = () => (down ? 503 : 200);
     await createUsers([c], 5, 'down');
-    expected = (await feed(c)).slice(68);
+    expected = (await feedOf(c, 73)).slice(68);
     await until(() => arrivals.length >= 3, 30_000, 'retries while down');
     // While down, only the first event is tried (again and again): the others wait behind it.
     expect(new Set(arrivals.map((x) => x.id))).toEqual(new Set([expected[0]!.id]));
