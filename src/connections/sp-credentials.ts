@@ -56,14 +56,19 @@ function pem(label: string, body: Buffer): string {
   return `-----BEGIN ${label}-----\n${body.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END ${label}-----\n`;
 }
 
-/** A fresh key and its self-signed certificate; `name` goes into the certificate's CN (at most 64 characters). */
-export async function newSpCredential(name: string, now = new Date()): Promise<SpCredential> {
+/**
+ * A fresh key and its self-signed certificate; `name` goes into the certificate's CN (at most 64 characters).
+ * `random`: the 16 bytes the serial number is made of (tests pass fixed ones).
+ */
+export async function newSpCredential(name: string, now = new Date(), random = randomBytes(16)): Promise<SpCredential> {
   const { publicKey, privateKey } = await generateKeyPair('rsa', { modulusLength: 2048 });
   const subject = sequence(set(sequence(oid(COMMON_NAME), utf8(name.slice(0, 64)))));
   const notAfter = new Date(now);
   notAfter.setUTCFullYear(notAfter.getUTCFullYear() + VALID_YEARS);
-  const serial = randomBytes(16);
-  serial[0]! &= 0x7f;
+  // RFC 5280 §4.1.2.2: a positive INTEGER, and DER wants it minimal: the first octet neither sets the sign bit nor
+  // is a zero that could be left out (OpenSSL refuses such a certificate: "illegal padding"; 1 in 256 did).
+  const serial = Buffer.from(random);
+  serial[0] = (serial[0]! & 0x3f) | 0x40;
   const tbs = sequence(
     der(0xa0, integer(Buffer.from([2]))), // [0] EXPLICIT version v3
     integer(serial),
