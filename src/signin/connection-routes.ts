@@ -142,6 +142,14 @@ export async function completeConnectionSignIn(
   return reply.header('cache-control', 'no-store').redirect(resumeInOrganization(input.returnTo, connection.organizationId), 303);
 }
 
+/** A SAML Response our SP refused: logged, audited with the reason, counted, and a generic page for the browser. */
+async function samlRejected(request: FastifyRequest, reply: FastifyReply, deps: ConnectionSigninDeps, connectionId: string, e: SamlError, extra: { idpInitiated?: true } = {}): Promise<FastifyReply> {
+  request.log.warn({ connection: connectionId, reason: e.reason, detail: e.message, ...extra }, 'SAML response rejected');
+  await recordAudit(deps.scopeFor(request.tenant.id), { type: 'system', id: `connection:${connectionId}`, ip: request.ip }, { action: 'signin.failure', targetType: 'connection', targetId: connectionId, after: { method: `connection:saml:${connectionId}`, outcome: 'rejected', reason: e.reason, detail: e.message, ...extra } });
+  deps.metrics.recordSignin('saml_connection', 'failure');
+  return fail(request, reply, 400, 'Sign-in failed', 'Sign-in with your identity provider did not succeed. Please try again.');
+}
+
 /**
  * An unsolicited SAML Response (SAML 2.0 Profiles §4.1.5) at the ACS, never a login. When the connection hands
  * IdP-initiated arrivals to an application (idp-initiated.ts), the response is validated in full (signature,
@@ -156,10 +164,7 @@ async function idpInitiatedSaml(request: FastifyRequest, reply: FastifyReply, de
     identity = await validateSamlResponse(scope, request.tenant.issuer, connection, body.SAMLResponse, null, await samlKeyPair(scope, deps.keyring, connection));
   } catch (e) {
     if (!(e instanceof SamlError)) throw e;
-    request.log.warn({ connection: connection.id, reason: e.reason, detail: e.message }, 'unsolicited SAML response rejected');
-    await recordAudit(scope, { type: 'system', id: `connection:${connection.id}`, ip: request.ip }, { action: 'signin.failure', targetType: 'connection', targetId: connection.id, after: { method: `connection:saml:${connection.id}`, outcome: 'rejected', reason: e.reason, detail: e.message, idpInitiated: true } });
-    deps.metrics.recordSignin('saml_connection', 'failure');
-    return fail(request, reply, 400, 'Sign-in failed', 'Sign-in with your identity provider did not succeed. Please try again.');
+    return samlRejected(request, reply, deps, connection.id, e, { idpInitiated: true });
   }
   const application = await applicationInitiateLoginUrl(scope, request.tenant.issuer, connection, { loginHint: identity.email ?? identity.subject, targetLinkUri: typeof body.RelayState === 'string' ? body.RelayState : undefined });
   if (!application) return restartOnce(request, reply, connectionStartPath(connection, '/'));
@@ -297,12 +302,7 @@ export function connectionSigninRoutes(app: FastifyInstance, deps: ConnectionSig
       if (typeof body.SAMLResponse !== 'string') throw new SamlError('malformed', 'no SAMLResponse');
       identity = await validateSamlResponse(scope, request.tenant.issuer, connection, body.SAMLResponse, txn.requestId, await samlKeyPair(scope, deps.keyring, connection));
     } catch (e) {
-      if (e instanceof SamlError) {
-        request.log.warn({ connection: id, reason: e.reason, detail: e.message }, 'SAML response rejected');
-        await recordAudit(scope, { type: 'system', id: `connection:${id}`, ip: request.ip }, { action: 'signin.failure', targetType: 'connection', targetId: id, after: { method: `connection:saml:${id}`, outcome: 'rejected', reason: e.reason, detail: e.message } });
-        deps.metrics.recordSignin('saml_connection', 'failure');
-        return fail(request, reply, 400, 'Sign-in failed', 'Sign-in with your identity provider did not succeed. Please try again.');
-      }
+      if (e instanceof SamlError) return samlRejected(request, reply, deps, id, e);
       throw e;
     }
     return completeConnectionSignIn(request, reply, deps, { connection, identity, returnTo: txn.returnTo });
