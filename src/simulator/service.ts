@@ -27,9 +27,9 @@ import type { TenantScope } from '../platform/db.ts';
 import { generateSecret, safeEqual, type Keyring } from '../platform/crypto.ts';
 import { Conflict, NotFound } from '../platform/errors/domain.ts';
 import { systemActor, type Actor } from '../audit/service.ts';
-import { createOrganization, getOrganizationByExternalId, isUuid, type Organization } from '../organizations/service.ts';
+import { createOrganization, getOrganizationByExternalId, type Organization } from '../organizations/service.ts';
 import { addDomain, listDomains, markDomainVerified } from '../organizations/domains.ts';
-import { createConnection, getConnection, listConnections, serviceProviderOf, setConnectionStatus, type Connection } from '../connections/service.ts';
+import { createConnection, findTestableConnection, listConnections, serviceProviderOf, setConnectionStatus, type Connection, type RoutableConnection } from '../connections/service.ts';
 import { newSpCredential } from '../connections/sp-credentials.ts';
 import { simulatorRepository } from './repository.ts';
 
@@ -134,15 +134,12 @@ export interface SamlRequestContext {
 }
 
 const uuidIn = (url: string, pattern: RegExp) => pattern.exec(url)?.[1];
+type SamlConnection = Extract<RoutableConnection, { type: 'saml' }>;
 
 /** A SAML connection of this tenant that uses the simulator, by id; anything else is a SimulatorError. */
-async function simulatorSamlConnection(scope: TenantScope, issuer: string, id: string | undefined): Promise<Connection> {
-  let c: Connection | undefined;
-  try {
-    c = id && isUuid(id) ? await getConnection(scope, issuer, id) : undefined;
-  } catch (e) {
-    if (!(e instanceof NotFound)) throw e;
-  }
+async function simulatorSamlConnection(scope: TenantScope, issuer: string, id: string | undefined): Promise<SamlConnection> {
+  // Any status: a test sign-in from the Admin Portal tries a draft.
+  const c = id ? await findTestableConnection(scope, id) : undefined;
   if (c?.type !== 'saml' || c.settings.idpEntityId !== simulatorUrls(issuer).samlEntityId) throw new SimulatorError('the simulator answers only this tenant\'s SAML connections that use it');
   return c;
 }
@@ -154,7 +151,7 @@ const RSA_SHA256 = 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256';
  * exactly as they appear in the query (not re-encoded). Checked with the connection's certificate, or during a
  * rollover its next one.
  */
-function assertSignedRedirect(connection: Connection, rawQuery: string): void {
+function assertSignedRedirect(connection: SamlConnection, rawQuery: string): void {
   const raw = new Map<string, string>();
   for (const part of rawQuery.split('&')) {
     const eq = part.indexOf('=');
@@ -177,7 +174,7 @@ function assertSignedRedirect(connection: Connection, rawQuery: string): void {
   } catch {
     throw new SimulatorError('Signature is malformed');
   }
-  const certificates = [connection.serviceProvider.signingCertificate, connection.serviceProvider.nextSigningCertificate].filter((c): c is string => typeof c === 'string');
+  const certificates = [connection.spSigningCert, connection.spNextSigningCert].filter((c): c is string => typeof c === 'string');
   const valid = certificates.some((pem) => createVerify('RSA-SHA256').update(octets).verify(new X509Certificate(pem).publicKey, bytes));
   if (!valid) throw new SimulatorError('the AuthnRequest signature does not verify with the connection\'s certificate');
 }
@@ -212,7 +209,7 @@ export async function readAuthnRequest(scope: TenantScope, issuer: string, encod
   const sp = serviceProviderOf(issuer, 'saml', connection.id);
   const acs = root.getAttribute('AssertionConsumerServiceURL');
   if (spEntityId !== sp.entityId || (acs && acs !== sp.acsUrl)) throw new SimulatorError('the AuthnRequest names another service provider');
-  if (connection.settings.signAuthnRequest === true) assertSignedRedirect(connection, rawQuery);
+  if (connection.settings.signAuthnRequest) assertSignedRedirect(connection, rawQuery);
   return { connectionId: connection.id, requestId, relayState: typeof relayState === 'string' ? relayState.slice(0, 1024) : '' };
 }
 
@@ -265,13 +262,13 @@ export async function samlResponse(scope: TenantScope, keyring: Keyring, issuer:
     `<saml:AttributeStatement>${attribute('email', [user.email])}${attribute('givenName', user.givenName ? [user.givenName] : [])}${attribute('sn', user.familyName ? [user.familyName] : [])}${attribute('groups', user.groups)}</saml:AttributeStatement>` +
     `</saml:Assertion>`;
   const signed = signEnveloped(assertion, 'Assertion', credential);
-  const encryptTo = connection.settings.wantAssertionsEncrypted === true ? (connection.serviceProvider.nextSigningCertificate ?? connection.serviceProvider.signingCertificate) : undefined;
+  const encryptTo = connection.settings.wantAssertionsEncrypted ? (connection.spNextSigningCert ?? connection.spSigningCert ?? undefined) : undefined;
   let response =
     `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="${samlId()}" Version="2.0" IssueInstant="${at(0)}" Destination="${xmlEscape(sp.acsUrl!)}"${inResponseTo}>` +
     `<saml:Issuer>${xmlEscape(idp)}</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>` +
     (encryptTo ? `<saml:EncryptedAssertion>${await encryptAssertion(signed, encryptTo)}</saml:EncryptedAssertion>` : signed) +
     `</samlp:Response>`;
-  if (connection.settings.wantResponseSigned === true) response = signEnveloped(response, 'Response', credential);
+  if (connection.settings.wantResponseSigned) response = signEnveloped(response, 'Response', credential);
   return { acsUrl: sp.acsUrl!, samlResponse: Buffer.from(response, 'utf8').toString('base64'), relayState: ctx.relayState };
 }
 
@@ -339,13 +336,8 @@ export async function readAuthorizationRequest(scope: TenantScope, issuer: strin
   if (str('client_id') !== SIMULATOR_CLIENT_ID) throw new SimulatorError(`client_id must be ${SIMULATOR_CLIENT_ID}`);
   const redirectUri = str('redirect_uri') ?? '';
   const id = uuidIn(redirectUri, /\/sso\/oidc\/([0-9a-f-]{36})\/callback$/);
-  let c: Connection | undefined;
-  try {
-    c = id && isUuid(id) ? await getConnection(scope, issuer, id) : undefined;
-  } catch (e) {
-    if (!(e instanceof NotFound)) throw e;
-  }
-  if (c?.type !== 'oidc' || c.settings.issuer !== simulatorUrls(issuer).oidcIssuer || c.serviceProvider.redirectUri !== redirectUri) {
+  const c = id ? await findTestableConnection(scope, id) : undefined;
+  if (c?.type !== 'oidc' || c.settings.issuer !== simulatorUrls(issuer).oidcIssuer || serviceProviderOf(issuer, 'oidc', c.id).redirectUri !== redirectUri) {
     throw new SimulatorError('redirect_uri is not a callback of this tenant\'s OIDC connections that use the simulator');
   }
   if (str('response_type') !== 'code') throw new SimulatorError('response_type must be code');
