@@ -12,6 +12,8 @@ import formbody from '@fastify/formbody';
 import type { ScopeFor } from '../platform/db.ts';
 import type { Keyring } from '../platform/crypto.ts';
 import { isCrossSite } from '../platform/csrf.ts';
+import { InvalidClient, InvalidRequest, OAuthError, ServerError } from '../platform/errors/oauth.ts';
+import { readCredentials } from '../oauth/client-auth.ts';
 import { htmlErrorHandler, htmlReply } from '../signin/routes.ts';
 import { messagePage } from '../signin/pages.ts';
 import { samlPostPage, simulatorSignInPage } from './pages.ts';
@@ -31,7 +33,6 @@ import {
   simulatedUserOf,
   SimulatorError,
   SIMULATOR_PREFIX,
-  TokenError,
   unsolicitedRequest,
 } from './service.ts';
 
@@ -121,29 +122,18 @@ export async function simulatorPlugin(app: FastifyInstance, deps: SimulatorDeps)
   const tokenErrors = (err: { statusCode?: number }, request: FastifyRequest, reply: FastifyReply) => {
     const status = err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 500) request.log.error({ err }, 'IdP simulator token endpoint failure');
-    return reply.status(status === 500 ? 500 : 400).header('cache-control', 'no-store').send({ error: status === 500 ? 'server_error' : 'invalid_request', error_description: status === 415 ? 'Send application/x-www-form-urlencoded.' : 'The request is malformed.' });
+    const e = status === 500 ? new ServerError('The server could not process the request.') : new InvalidRequest(status === 415 ? 'Send application/x-www-form-urlencoded.' : 'The request is malformed.');
+    return reply.status(status === 500 ? 500 : 400).header('cache-control', 'no-store').send(e.toJSON());
   };
   app.post(`${SIMULATOR_PREFIX}/oidc/token`, { ...hidden, errorHandler: tokenErrors }, async (request, reply) => {
     reply.header('cache-control', 'no-store');
-    const header = request.headers.authorization;
-    let basic: { id: string; secret: string } | undefined;
-    if (header && /^basic /i.test(header)) {
-      const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
-      const colon = decoded.indexOf(':');
-      if (colon < 1) return reply.status(401).header('www-authenticate', 'Basic realm="simulator"').send({ error: 'invalid_client', error_description: 'malformed Basic credentials' });
-      try {
-        basic = { id: decodeURIComponent(decoded.slice(0, colon)), secret: decodeURIComponent(decoded.slice(colon + 1)) };
-      } catch {
-        basic = { id: decoded.slice(0, colon), secret: decoded.slice(colon + 1) };
-      }
-    }
     try {
-      return reply.send(await exchangeCode(scopeOf(request), deps.keyring, request.tenant.issuer, form(request), basic));
+      const body = form(request);
+      return reply.send(await exchangeCode(scopeOf(request), deps.keyring, request.tenant.issuer, body, readCredentials(request, body)));
     } catch (e) {
-      if (!(e instanceof TokenError)) throw e;
-      if (e.error === 'invalid_client') reply.status(401).header('www-authenticate', 'Basic realm="simulator"');
-      else reply.status(400);
-      return reply.send({ error: e.error, error_description: e.message });
+      if (!(e instanceof OAuthError)) throw e;
+      if (e instanceof InvalidClient) reply.header('www-authenticate', 'Basic realm="simulator"');
+      return reply.status(e.status).send(e.toJSON());
     }
   });
 }

@@ -26,6 +26,8 @@ import { calculateJwkThumbprint, exportJWK, SignJWT, type JWK } from 'jose';
 import type { TenantScope } from '../platform/db.ts';
 import { generateSecret, safeEqual, type Keyring } from '../platform/crypto.ts';
 import { Conflict, NotFound } from '../platform/errors/domain.ts';
+import { InvalidClient, InvalidGrant, UnsupportedGrantType } from '../platform/errors/oauth.ts';
+import type { Credentials } from '../oauth/client-auth.ts';
 import { systemActor, type Actor } from '../audit/service.ts';
 import { createOrganization, getOrganizationByExternalId, type Organization } from '../organizations/service.ts';
 import { addDomain, listDomains, markDomainVerified } from '../organizations/domains.ts';
@@ -363,35 +365,25 @@ export function authorizationResponse(keyring: Keyring, tenantId: string, issuer
   return url.toString();
 }
 
-/** RFC 6749 §5.2. */
-export class TokenError extends Error {
-  readonly error: 'invalid_request' | 'invalid_client' | 'invalid_grant' | 'unsupported_grant_type';
-  constructor(error: TokenError['error'], description: string) {
-    super(description);
-    this.error = error;
-  }
-}
-
 /**
  * The token endpoint (RFC 6749 §4.1.3): the simulator's client authenticated by its secret (client_secret_post or
- * _basic, compared as HMACs in constant time), the code's redirect URI and PKCE verifier, then an ID token.
+ * _basic as oauth/client-auth.ts reads them, compared as HMACs in constant time), the code's redirect URI and PKCE verifier, then an ID token.
  */
-export async function exchangeCode(scope: TenantScope, keyring: Keyring, issuer: string, form: Record<string, unknown>, basic: { id: string; secret: string } | undefined): Promise<Record<string, unknown>> {
+export async function exchangeCode(scope: TenantScope, keyring: Keyring, issuer: string, form: Record<string, unknown>, presented: Credentials): Promise<Record<string, unknown>> {
   const str = (name: string) => (typeof form[name] === 'string' ? (form[name] as string) : undefined);
-  const clientId = basic?.id ?? str('client_id');
-  const secret = basic?.secret ?? str('client_secret');
   const credential = await simulatorCredential(scope, keyring);
-  if (clientId !== SIMULATOR_CLIENT_ID || !secret || !safeEqual(keyring.hashSecret(secret), credential.clientSecretHash)) throw new TokenError('invalid_client', 'client authentication failed');
-  if (str('grant_type') !== 'authorization_code') throw new TokenError('unsupported_grant_type', 'only authorization_code');
+  const secretMatches = [presented.secret, presented.rawSecret].some((s) => s !== undefined && safeEqual(keyring.hashSecret(s), credential.clientSecretHash));
+  if (presented.clientId !== SIMULATOR_CLIENT_ID || !secretMatches) throw new InvalidClient('client authentication failed');
+  if (str('grant_type') !== 'authorization_code') throw new UnsupportedGrantType('only authorization_code');
   let ctx: OidcRequestContext & { user: SimulatedUser };
   try {
     ctx = unseal(keyring, sealContext(scope.tenantId, 'code'), str('code'));
   } catch (e) {
-    throw new TokenError('invalid_grant', `code ${(e as Error).message}`);
+    throw new InvalidGrant(`code ${(e as Error).message}`);
   }
-  if (str('redirect_uri') !== ctx.redirectUri) throw new TokenError('invalid_grant', 'redirect_uri differs from the authorization request');
+  if (str('redirect_uri') !== ctx.redirectUri) throw new InvalidGrant('redirect_uri differs from the authorization request');
   const verifier = str('code_verifier') ?? '';
-  if (createHash('sha256').update(verifier).digest('base64url') !== ctx.codeChallenge) throw new TokenError('invalid_grant', 'code_verifier does not match the code_challenge');
+  if (createHash('sha256').update(verifier).digest('base64url') !== ctx.codeChallenge) throw new InvalidGrant('code_verifier does not match the code_challenge');
   const u = ctx.user;
   const now = Math.floor(Date.now() / 1000);
   const idToken = await new SignJWT({
