@@ -302,11 +302,13 @@ export async function firstActiveConnection(scope: TenantScope, organizationId: 
 async function withSpCredential(tx: TenantScope, keyring: Keyring, issuer: string, row: ConnectionRow): Promise<ConnectionRow> {
   const wants = row.settings as { signAuthnRequest?: unknown; wantAssertionsEncrypted?: unknown };
   if (row.type !== 'saml' || row.spSigningCert || (wants.signAuthnRequest !== true && wants.wantAssertionsEncrypted !== true)) return row;
-  const credential = await newSpCredential(`${new URL(issuer).hostname} SAML SP`);
+  const credential = await connectionCredential(issuer);
   return (await connectionsRepository(tx).update(row.id, { spSigningKeySealed: keyring.seal(credential.privateKey, spKeyContext(tx.tenantId, row.id)), spSigningCert: credential.certificate }))!;
 }
 
 const spKeyContext = (tenantId: string, id: string) => `${sealContext(tenantId, id)}/sp-signing`;
+/** A connection's own key and certificate, named after the tenant's host (the first one, and each rollover's). */
+const connectionCredential = (issuer: string) => newSpCredential(`${new URL(issuer).hostname} SAML SP`);
 
 /**
  * The private keys a SAML connection signs its AuthnRequests and decrypts its assertions with: the current one, and
@@ -333,7 +335,7 @@ const fingerprintOf = (pem: string | null) => (pem ? describeCertificate(pem).fi
  * Each step is audited with the certificates' fingerprints and written to the feed as `connection.updated`.
  */
 export async function rolloverSpCertificate(scope: TenantScope, actor: Actor, keyring: Keyring, issuer: string, id: string, step: 'rollover' | 'promote' | 'cancel'): Promise<Connection> {
-  const made = step === 'rollover' ? await newSpCredential(`${new URL(issuer).hostname} SAML SP`) : undefined;
+  const made = step === 'rollover' ? await connectionCredential(issuer) : undefined;
   return scope.transaction(async (tx) => {
     const current = await loadOrThrow(tx, id, true);
     if (current.type !== 'saml') throw new Invalid('Only SAML connections have a service-provider certificate.', { field: 'type' });
