@@ -14,7 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import { startOurs } from './lib/ours.ts';
 import { stopAll } from './lib/children.ts';
-import { appendToDocs, machine, revision } from './lib/report.ts';
+import { machine, publishSection, revision } from './lib/report.ts';
 
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 100);
 const WARMUP = 10;
@@ -115,8 +115,7 @@ async function main() {
       '',
     ];
     const text = lines.join('\n');
-    console.log(text);
-    if (process.env.BENCH_DOCS !== '0') log(`appended to ${await appendToDocs(text)}`);
+    await publishSection(text, log);
   } finally {
     await ours.stop();
   }

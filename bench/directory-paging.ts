@@ -18,7 +18,7 @@
 import pg from 'pg';
 import { startOurs } from './lib/ours.ts';
 import { stopAll } from './lib/children.ts';
-import { appendToDocs, machine, revision } from './lib/report.ts';
+import { machine, publishSection, revision } from './lib/report.ts';
 import { Client, closedLoop, type Stats } from './scim/http.ts';
 
 const env = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
@@ -128,8 +128,7 @@ async function main() {
       `- ℹ️ offset (SCIM startIndex, for comparison): page ${lastPage} / page 1 = **${offsetRatio.toFixed(2)}×** p50`,
       '',
     ].join('\n');
-    console.log(text);
-    if (process.env.BENCH_DOCS !== '0') log(`appended to ${await appendToDocs(text)}`);
+    await publishSection(text, log);
   } finally {
     await ours.stop();
     await stopAll();

@@ -25,7 +25,7 @@
 import { writeFile, mkdir } from 'node:fs/promises';
 import { startOurs, type OursTarget } from './lib/ours.ts';
 import { stopAll } from './lib/children.ts';
-import { appendToDocs, machine, revision } from './lib/report.ts';
+import { machine, publishSection, revision } from './lib/report.ts';
 import { Client, closedLoop, stats, type Stats } from './scim/http.ts';
 import { DOMAINS, userBody, userNameOf } from './scim/data.ts';
 import pg from 'pg';
@@ -134,8 +134,7 @@ async function main() {
         `With the index, p50 is ${(scan1.p50 / co1.p50).toFixed(1)}× lower at 1 connection and ${(scan8.p50 / co8.p50).toFixed(1)}× lower at 8.`,
         '',
       ].join('\n');
-      console.log(text);
-      if (process.env.BENCH_DOCS !== '0') log(`appended to ${await appendToDocs(text)}`);
+      await publishSection(text, log);
       return;
     }
 
@@ -256,11 +255,10 @@ async function main() {
       '',
     ];
     const text = lines.join('\n');
-    console.log(text);
     Object.assign(results, { post, groupLoad, growMs, total, corpCount, byUserName1, byUserName, emails1, emails8, co1, co8, patchBig, patchSmall, group1, group8, fullGroup, scimmy: scimmy?.raw });
     await mkdir(new URL('./results/', import.meta.url), { recursive: true });
     await writeFile(new URL(`./results/scim-${started.toISOString().replace(/[:.]/g, '-')}.json`, import.meta.url), JSON.stringify(results, null, 2));
-    if (process.env.BENCH_DOCS !== '0') log(`appended to ${await appendToDocs(text)}`);
+    await publishSection(text, log);
   } finally {
     await ours.stop();
     await stopAll();

@@ -20,8 +20,8 @@ import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { startOurs } from './lib/ours.ts';
-import { freePort, httpOk, spawnNode, stopAll, waitUntilReady, type Child } from './lib/children.ts';
-import { appendToDocs, machine, revision } from './lib/report.ts';
+import { freePort, httpOk, runBench, spawnNode, stopAll, type Child, waitUntilReady } from './lib/children.ts';
+import { machine, publishSection, revision } from './lib/report.ts';
 import { percentile } from './scim/http.ts';
 
 const env = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
@@ -251,8 +251,7 @@ async function main() {
     `- ${rssChange <= 0.1 ? '✅' : '❌'} instance A's RSS: ${rssStart.toFixed(0)} MiB after warm-up, ${rssEnd.toFixed(0)} MiB at the end (**${rssChange >= 0 ? '+' : ''}${(rssChange * 100).toFixed(1)} %**; target: at most 10 % growth; measured without forcing a GC)`,
     '',
   ].join('\n');
-  console.log(section);
-  if (process.env.BENCH_DOCS !== '0') log(`appended to ${await appendToDocs(section)}`);
+  await publishSection(section, log);
   lb.close();
   receiver.close();
   await b.stop();
@@ -260,8 +259,4 @@ async function main() {
   await stopAll();
 }
 
-main().catch(async (err) => {
-  console.error(err);
-  await stopAll();
-  process.exit(1);
-});
+runBench(main);

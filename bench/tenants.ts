@@ -17,9 +17,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { startOurs } from './lib/ours.ts';
-import { freePort, httpOk, spawnNode, stopAll, waitUntilReady } from './lib/children.ts';
+import { freePort, httpOk, runBench, spawnNode, stopAll, waitUntilReady } from './lib/children.ts';
 import { startCpuWindow, type CpuUse } from './lib/cpu.ts';
-import { appendToDocs, machine, revision } from './lib/report.ts';
+import { machine, publishSection, revision } from './lib/report.ts';
 import { Client, closedLoop, type Stats } from './scim/http.ts';
 import { openDatabase } from '../src/platform/db.ts';
 import { keyring } from '../src/platform/crypto.ts';
@@ -111,16 +111,11 @@ async function main() {
       `- ${startSeconds < 10 ? '✅' : '❌'} a second instance on this database ready in **${startSeconds.toFixed(1)} s** (target < 10 s; RSS at ready ${secondRss.toFixed(0)} MiB)`,
       '',
     ].join('\n');
-    console.log(section);
-    if (process.env.BENCH_DOCS !== '0') log(`appended to ${await appendToDocs(section)}`);
+    await publishSection(section, log);
   } finally {
     await ours.stop();
     await stopAll();
   }
 }
 
-main().catch(async (err) => {
-  console.error(err);
-  await stopAll();
-  process.exit(1);
-});
+runBench(main);

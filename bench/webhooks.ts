@@ -19,8 +19,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startOurs } from './lib/ours.ts';
-import { stopAll } from './lib/children.ts';
-import { appendToDocs, machine, revision } from './lib/report.ts';
+import { runBench, stopAll } from './lib/children.ts';
+import { machine, publishSection, revision } from './lib/report.ts';
 import { Client, closedLoop, percentile } from './scim/http.ts';
 
 const env = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
@@ -153,8 +153,7 @@ async function main() {
       `- ${p99 < 1000 ? '✅' : '❌'} p99 commit → delivery ${ms(p99)} ms, upper bound (target < 1,000 ms)`,
       '',
     ].join('\n');
-    console.log(section);
-    if (process.env.BENCH_DOCS !== '0') log(`appended to ${await appendToDocs(section)}`);
+    await publishSection(section, log);
   } finally {
     await ours.stop();
     receiver.close();
@@ -162,8 +161,4 @@ async function main() {
   }
 }
 
-main().catch(async (err) => {
-  console.error(err);
-  await stopAll();
-  process.exit(1);
-});
+runBench(main);

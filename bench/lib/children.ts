@@ -66,6 +66,15 @@ export async function stopAll(graceMs?: number): Promise<void> {
   await Promise.all([...live].map((c) => c.stop(graceMs)));
 }
 
+/** Runs a bench's `main`; on failure prints the error, stops every child and exits 1. */
+export function runBench(main: () => Promise<void>): void {
+  main().catch(async (err) => {
+    console.error(err);
+    await stopAll();
+    process.exit(1);
+  });
+}
+
 /** Synchronous last resort (process 'exit', deadline): SIGKILL whatever is still running. */
 export function killAllNow(): void {
   for (const c of live) c.process.kill('SIGKILL');

@@ -268,3 +268,9 @@ export async function appendToDocs(text: string): Promise<string> {
   await appendFile(DOC, '\n' + text);
   return DOC;
 }
+
+/** A bench's result section: printed, and appended to docs/benchmarks.md unless BENCH_DOCS=0. */
+export async function publishSection(text: string, log: (line: string) => void): Promise<void> {
+  console.log(text);
+  if (process.env.BENCH_DOCS !== '0') log(`appended to ${await appendToDocs(text)}`);
+}
