@@ -2,7 +2,7 @@
  * Server-side sessions in PostgreSQL. The cookie carries 256 random bits; the table keeps only their HMAC, so a
  * database read does not yield usable cookies. Idle and absolute timeouts; a new id at every sign-in (no fixation).
  */
-import { and, desc, eq, isNull } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNull } from 'drizzle-orm';
 import type { TenantScope } from '../platform/db.ts';
 import { generateSecret, type Keyring } from '../platform/crypto.ts';
 import { sessions } from '../db/schema/index.ts';
@@ -63,7 +63,6 @@ export async function createSession(tx: TenantScope, keyring: Keyring, userId: s
   return { cookie, session };
 }
 
-/** The live session for a cookie value, touching its idle timer; undefined when ended, expired or idle too long. */
 type SessionRow = typeof sessions.$inferSelect;
 
 /** Not ended, not past its absolute lifetime, not idle too long. */
@@ -73,6 +72,7 @@ function live(row: SessionRow, now: number): boolean {
 
 const sessionOf = (r: SessionRow): Session => ({ sid: sidOf(r.idHash), userId: r.userId, method: r.method, authTime: r.authTime });
 
+/** The live session for a cookie value, touching its idle timer; undefined when ended, expired or idle too long. */
 export async function findSession(scope: TenantScope, keyring: Keyring, cookie: string | undefined): Promise<Session | undefined> {
   if (!cookie || cookie.length > 100) return undefined;
   const idHash = keyring.hashSecret(cookie);
@@ -88,7 +88,6 @@ export async function endSession(scope: TenantScope, keyring: Keyring, cookie: s
   if (!cookie || cookie.length > 100) return;
   await scope.update(sessions, { endedAt: new Date() }, and(eq(sessions.idHash, keyring.hashSecret(cookie)), isNull(sessions.endedAt)));
 }
-
 
 /** The user's live sessions, most recently used first. */
 export async function listSessions(scope: TenantScope, userId: string): Promise<SessionListing[]> {
@@ -107,12 +106,8 @@ export async function endSessionsOfUser(tx: TenantScope, userId: string, which: 
   const now = Date.now();
   const rows = (await tx.select(sessions, eq(sessions.userId, userId), isNull(sessions.endedAt)).for('update')).filter((r) => live(r, now));
   const chosen = rows.filter((r) => ('sid' in which ? sidOf(r.idHash) === which.sid : sidOf(r.idHash) !== which.allBut));
-  const ended: Session[] = [];
-  for (const r of chosen) {
-    await tx.update(sessions, { endedAt: new Date(now) }, eq(sessions.idHash, r.idHash));
-    const session = sessionOf(r);
-    await publish(tx, { type: 'session.ended', data: { ...sessionWire(session), endedBy: 'user' } });
-    ended.push(session);
-  }
+  if (chosen.length) await tx.update(sessions, { endedAt: new Date(now) }, inArray(sessions.idHash, chosen.map((r) => r.idHash)));
+  const ended = chosen.map(sessionOf);
+  for (const session of ended) await publish(tx, { type: 'session.ended', data: { ...sessionWire(session), endedBy: 'user' } });
   return ended;
 }
