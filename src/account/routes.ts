@@ -46,6 +46,9 @@ const str = (body: unknown, name: string) => {
   return typeof v === 'string' && !v.includes('\u0000') ? v : '';
 };
 
+/** Not signed in (or no longer active): sign in first, then back here. */
+const toLogin = (reply: FastifyReply) => reply.redirect(`/login?return_to=${encodeURIComponent(ACCOUNT_PATH)}`, 303);
+
 export function accountRoutes(app: FastifyInstance, deps: AccountDeps) {
   const scopeOf = (request: FastifyRequest) => deps.scopeFor(request.tenant.id);
 
@@ -57,7 +60,7 @@ export function accountRoutes(app: FastifyInstance, deps: AccountDeps) {
 
   async function render(request: FastifyRequest, reply: FastifyReply, signed: Signed, status: number, notice?: Notice) {
     const account = await accountOverview(scopeOf(request), signed.session);
-    if (!account.user.active) return reply.redirect(`/login?return_to=${encodeURIComponent(ACCOUNT_PATH)}`, 303);
+    if (!account.user.active) return toLogin(reply);
     const signOutForm = `<form method="post" action="/oauth2/logout"><input type="hidden" name="csrf" value="${escapeHtml(logoutCsrf(deps.keyring, signed.cookie))}"><button type="submit" class="button secondary">Sign out</button></form>`;
     return htmlReply(reply, status, accountPage({ tenantName: request.tenant.displayName, account, csrf: csrfToken(deps.keyring, 'account', signed.cookie), notice, signOutForm }));
   }
@@ -65,7 +68,7 @@ export function accountRoutes(app: FastifyInstance, deps: AccountDeps) {
   /** A form post: the session, from this site, with its token; otherwise the answer that was sent. */
   async function enter(request: FastifyRequest, reply: FastifyReply): Promise<Signed | FastifyReply> {
     const signed = await signedIn(request);
-    if (!signed) return reply.redirect(`/login?return_to=${encodeURIComponent(ACCOUNT_PATH)}`, 303);
+    if (!signed) return toLogin(reply);
     if (isCrossSite(request, request.tenant.issuer)) return render(request, reply, signed, 403, { kind: 'error', text: 'This form was sent from another site; nothing was changed.' });
     if (!verifyCsrf(deps.keyring, 'account', signed.cookie, str(request.body, 'csrf'))) return render(request, reply, signed, 400, { kind: 'error', text: 'The form expired; nothing was changed. Please try again.' });
     return signed;
@@ -88,7 +91,7 @@ export function accountRoutes(app: FastifyInstance, deps: AccountDeps) {
 
   app.get(ACCOUNT_PATH, { schema: { hide: true } }, async (request, reply) => {
     const signed = await signedIn(request);
-    if (!signed) return reply.redirect(`/login?return_to=${encodeURIComponent(ACCOUNT_PATH)}`, 303);
+    if (!signed) return toLogin(reply);
     const done = DONE[String((request.query as Record<string, unknown>).done ?? '')];
     return render(request, reply, signed, 200, done ? { kind: 'ok', text: done } : undefined);
   });
