@@ -304,6 +304,17 @@ export class TenantScope {
   }
 }
 
+/** One Drizzle instance per tenant (and directory partition), kept: scopes are made on every request, cached ones too. */
+function handleOf(handles: { pool: pg.Pool; tenants: BoundedMap<string, Db> }, tenantId: string, directoryId = ''): Db {
+  const key = directoryId ? `${tenantId}/${directoryId}` : tenantId;
+  let db = handles.tenants.get(key);
+  if (!db) {
+    db = tenantDb(handles.pool, tenantId, directoryId);
+    handles.tenants.set(key, db);
+  }
+  return db;
+}
+
 /**
  * The scope of one tenant. On `Database.db` or `.global` it runs on the service's pool as `iam_app` with the tenant
  * set, so row-level security applies; on a transaction it joins that transaction as it is (inside a global one, e.g.
@@ -312,13 +323,7 @@ export class TenantScope {
 export function forTenant(handle: Db | Tx, tenantId: TenantId): TenantScope {
   const handles = scopedHandles.get(handle as Db);
   if (!handles) return new TenantScope(handle, tenantId);
-  let db = handles.tenants.get(tenantId);
-  if (!db) {
-    // One Drizzle instance per tenant, kept: `forTenant` runs on every request, even ones served from caches.
-    db = tenantDb(handles.pool, tenantId);
-    handles.tenants.set(tenantId, db);
-  }
-  return new TenantScope(db, tenantId);
+  return new TenantScope(handleOf(handles, tenantId), tenantId);
 }
 
 /**
@@ -328,13 +333,7 @@ export function forTenant(handle: Db | Tx, tenantId: TenantId): TenantScope {
 export function forDirectory(handle: Db, tenantId: TenantId, directoryId: string): TenantScope {
   const handles = scopedHandles.get(handle);
   if (!handles) throw new Error('forDirectory needs the service handle');
-  const key = `${tenantId}/${directoryId}`;
-  let db = handles.tenants.get(key);
-  if (!db) {
-    db = tenantDb(handles.pool, tenantId, directoryId);
-    handles.tenants.set(key, db);
-  }
-  return new TenantScope(db, tenantId, false, directoryId);
+  return new TenantScope(handleOf(handles, tenantId, directoryId), tenantId, false, directoryId);
 }
 
 /** The scope factory capabilities receive (`scopeFor(request.tenant.id)`). */
