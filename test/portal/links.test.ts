@@ -132,6 +132,13 @@ describe('portal sessions', () => {
     expect(res.statusCode).toBe(404);
     expect(res.body).not.toContain('Bravo Okta');
     expect((await page(`/portal/sso/connections/${c.json().id}/test`, cookie)).statusCode).toBe(404);
+    // Nor does a form post change another organization's SAML connection (request signing, encrypted assertions).
+    const saml = await api.call('POST', `/api/organizations/${orgB}/connections`, { type: 'saml', displayName: 'Bravo SAML', settings: { idpEntityId: 'https://bravo.idp.example', idpSsoUrl: 'https://bravo.idp.example/sso', idpCertificates: [selfSignedKeyPair('bravo').cert] } });
+    expect(saml.statusCode, saml.body).toBe(201);
+    const csrf = /name="csrf" value="([^"]+)"/.exec((await page('/portal/sso', cookie)).body)![1]!;
+    const post = await env.app.inject({ method: 'POST', url: `/portal/sso/connections/${saml.json().id}/security`, headers: { host: api.tenant.host, cookie, 'content-type': 'application/x-www-form-urlencoded' }, payload: `csrf=${encodeURIComponent(csrf)}&signAuthnRequest=on` });
+    expect(post.statusCode).toBe(404);
+    expect((await api.call('GET', `/api/connections/${saml.json().id}`)).json().settings.signAuthnRequest).toBe(false);
     // The same cookie at another tenant's host is nobody's session.
     expect((await page('/portal/sso', cookie, other.tenant)).statusCode).toBe(401);
   });

@@ -14,6 +14,7 @@ import { DOMParser } from '@xmldom/xmldom';
 import { eq } from 'drizzle-orm';
 import { testEnv, type TestEnv } from '../support/app.ts';
 import { apiFor, type Api } from '../support/api.ts';
+import { endOfFeed, eventsAfter } from '../support/events.ts';
 import { randomBytes } from 'node:crypto';
 import { SignedXml } from 'xml-crypto';
 import { encrypt, type EncryptionAlgorithm, type KeyEncryptionAlgorithm } from 'xml-encryption';
@@ -259,12 +260,17 @@ describe('encrypted assertions', () => {
     const old = spCert;
     expect((await step('promote')).statusCode).toBe(409);
 
+    const feedAt = await endOfFeed(api);
     const started = await step('rollover');
     expect(started.statusCode, started.body).toBe(200);
     const next = started.json().serviceProvider.nextSigningCertificate as string;
     expect(next).toMatch(/BEGIN CERTIFICATE/);
     expect(next.replace(/\s/g, '')).not.toBe(old.replace(/\s/g, ''));
     expect((await encryptionKeyOf()).replace(/\s/g, '')).toBe(next.replace(/\s/g, ''));
+    // Written to the feed in the rollover's transaction: the connection as it is now, with what it was before.
+    const [announced] = await eventsAfter(api, feedAt, 1, { types: 'connection.updated' });
+    expect(announced!.data).toMatchObject({ id, serviceProvider: { nextSigningCertificate: next } });
+    expect(announced!.previousAttributes).toHaveProperty('serviceProvider');
     expect(await signInEncryptedTo(old, 'old-key@signing.test')).toBe(303);
     expect(await signInEncryptedTo(next, 'next-key@signing.test')).toBe(303);
     expect((await step('rollover')).statusCode).toBe(409);
